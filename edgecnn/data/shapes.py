@@ -1,0 +1,127 @@
+"""A deterministic generator of labelled shape images, for offline training and tests.
+
+Each image holds one shape (the label) with a random size, position, rotation and colour on a
+random, noisy background. The same arguments and seed always give the same images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from edgecnn.errors import DataError
+
+SUPERSAMPLE = 4  # draw large, then downsample: anti-aliased edges at any output size
+
+
+def _polygon(cx, cy, radius, angle, corners, inner=None):
+    """Regular polygon (or star, with an inner radius) as a list of points."""
+    points = []
+    steps = corners * (2 if inner else 1)
+    for k in range(steps):
+        r = inner if inner and k % 2 else radius
+        theta = angle + 2 * math.pi * k / steps
+        points.append((cx + r * math.cos(theta), cy + r * math.sin(theta)))
+    return points
+
+
+def _bar(cx, cy, length, thickness, angle):
+    """A rotated rectangle centred on (cx, cy)."""
+    dx, dy = math.cos(angle), math.sin(angle)
+    hl, ht = length / 2, thickness / 2
+    return [
+        (cx + sx * hl * dx - st * ht * dy, cy + sx * hl * dy + st * ht * dx)
+        for sx, st in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    ]
+
+
+def _draw_circle(draw, cx, cy, r, angle, fill):
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+
+
+def _draw_ring(draw, cx, cy, r, angle, fill):
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=fill, width=max(2, int(r * 0.3)))
+
+
+def _draw_square(draw, cx, cy, r, angle, fill):
+    draw.polygon(_polygon(cx, cy, r, angle, 4), fill=fill)
+
+
+def _draw_triangle(draw, cx, cy, r, angle, fill):
+    draw.polygon(_polygon(cx, cy, r, angle, 3), fill=fill)
+
+
+def _draw_star(draw, cx, cy, r, angle, fill):
+    draw.polygon(_polygon(cx, cy, r, angle, 5, inner=r * 0.45), fill=fill)
+
+
+def _draw_cross(draw, cx, cy, r, angle, fill):
+    for turn in (0.0, math.pi / 2):
+        draw.polygon(_bar(cx, cy, 2 * r, r * 0.45, angle + turn), fill=fill)
+
+
+def _draw_line(draw, cx, cy, r, angle, fill):
+    draw.polygon(_bar(cx, cy, 2 * r, max(2.0, r * 0.25), angle), fill=fill)
+
+
+SHAPES = {
+    "circle": _draw_circle,
+    "square": _draw_square,
+    "triangle": _draw_triangle,
+    "cross": _draw_cross,
+    "line": _draw_line,
+    "ring": _draw_ring,
+    "star": _draw_star,
+}
+
+
+def generate_shapes(
+    count: int,
+    size: tuple[int, int],
+    channels: int,
+    classes: list[str],
+    seed: int,
+    noise: float = 0.08,
+    size_range: tuple[float, float] = (0.35, 0.8),
+):
+    """Return (uint8 images NHWC, int64 labels, class names), balanced across classes."""
+    unknown = [name for name in classes if name not in SHAPES]
+    if unknown:
+        raise DataError(f"data.shapes.classes: unknown shape {unknown[0]!r}; expected some of {', '.join(SHAPES)}")
+    if len(set(classes)) != len(classes):
+        raise DataError("data.shapes.classes: a shape is listed twice")
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % len(classes)
+    rng.shuffle(labels)
+    images = np.stack([_render(classes[label], size, channels, rng, noise, size_range) for label in labels])
+    return images, labels.astype(np.int64), list(classes)
+
+
+def _render(shape, size, channels, rng, noise, size_range):
+    height, width = size
+    big_h, big_w = height * SUPERSAMPLE, width * SUPERSAMPLE
+    background, foreground = _contrasting_colours(rng, channels)
+    mode = "L" if channels == 1 else "RGB"
+    canvas = Image.new(mode, (big_w, big_h), background)
+    side = min(big_h, big_w)
+    radius = rng.uniform(*size_range) * side / 2
+    cx = rng.uniform(radius, big_w - radius)
+    cy = rng.uniform(radius, big_h - radius)
+    SHAPES[shape](ImageDraw.Draw(canvas), cx, cy, radius, rng.uniform(0, 2 * math.pi), foreground)
+    small = np.asarray(canvas.resize((width, height), Image.Resampling.BOX), dtype=np.float32)
+    small = small.reshape(height, width, channels)
+    small += rng.normal(0.0, noise * 255.0, small.shape)
+    return np.clip(np.round(small), 0, 255).astype(np.uint8)
+
+
+def _contrasting_colours(rng, channels):
+    """A background and a foreground colour whose brightness differs by at least 80 of 255."""
+    while True:
+        background = rng.integers(0, 256, size=channels)
+        foreground = rng.integers(0, 256, size=channels)
+        if abs(float(background.mean()) - float(foreground.mean())) >= 80:
+            break
+    as_fill = (lambda c: int(c[0])) if channels == 1 else (lambda c: tuple(int(v) for v in c))
+    return as_fill(background), as_fill(foreground)

@@ -1,0 +1,224 @@
+"""The recipe: one pydantic schema for a whole build, loaded from YAML with `safe_load`.
+
+Precedence: schema defaults < recipe file < CLI overrides (`--set train.epochs=3`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgecnn.errors import RecipeError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitConfig(_Section):
+    val: float = Field(0.15, ge=0.0, lt=0.5, description="Fraction of the images held out for validation.")
+    test: float = Field(0.2, gt=0.0, lt=0.5, description="Fraction of the images held out for the final test.")
+
+
+class ShapesConfig(_Section):
+    classes: list[str] = Field(
+        default=["circle", "square", "triangle", "cross", "line", "ring"],
+        min_length=2,
+        description="Shape classes to draw; see edgecnn.data.shapes.SHAPES for all names.",
+    )
+    count: int = Field(3000, ge=10, le=200_000, description="Total number of images generated.")
+    noise: float = Field(0.08, ge=0.0, le=0.5, description="Std of the background noise, as a fraction of 255.")
+    min_size: float = Field(0.35, gt=0.05, le=1.0, description="Smallest shape, as a fraction of the image side.")
+    max_size: float = Field(0.8, gt=0.05, le=1.0, description="Largest shape, as a fraction of the image side.")
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self):
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        return self
+
+
+class DataConfig(_Section):
+    source: Literal["digits", "shapes"] = Field("digits", description="Built-in offline data set.")
+    image_size: tuple[int, int] = Field((8, 8), description="Height and width the images are resized to.")
+    channels: Literal[1, 3] = Field(1, description="1 for grayscale, 3 for RGB.")
+    normalization: Literal["unit", "symmetric"] = Field(
+        "unit", description="Pixel scaling: unit maps 0..255 to [0, 1], symmetric to [-1, 1]."
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    shapes: ShapesConfig = Field(default_factory=ShapesConfig, description="Options of the shapes generator.")
+
+    @field_validator("image_size")
+    @classmethod
+    def _size_in_range(cls, value):
+        if not all(4 <= side <= 1024 for side in value):
+            raise ValueError("image_size sides must be in [4, 1024]")
+        return value
+
+
+class AugmentConfig(_Section):
+    flip_horizontal: bool = Field(False, description="Random left-right flips (not for digits: flips change labels).")
+    rotation: float = Field(0.0, ge=0.0, le=0.5, description="Max rotation as a fraction of a full turn.")
+    zoom: float = Field(0.0, ge=0.0, le=0.5, description="Max zoom in or out, as a fraction.")
+    translation: float = Field(0.0, ge=0.0, le=0.5, description="Max shift, as a fraction of the side.")
+    contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max contrast change, as a fraction.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.flip_horizontal or any((self.rotation, self.zoom, self.translation, self.contrast))
+
+
+class ModelConfig(_Section):
+    name: str = Field("dscnn_s", description="Registered architecture; `edgecnn models` lists them.")
+    alpha: float = Field(1.0, gt=0.0, le=4.0, description="Width multiplier applied to every block's channels.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout before the classifier.")
+    l2: float = Field(1e-4, ge=0.0, le=1.0, description="L2 weight decay on conv and dense kernels.")
+    initializer: Literal["he_normal", "he_uniform", "glorot_uniform", "glorot_normal"] = Field(
+        "he_normal", description="Kernel initializer."
+    )
+    blocks: list[str] | None = Field(None, description="Override the preset's blocks, e.g. ['ds_r2_k3_s2_c32'].")
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int = Field(8, ge=0, description="Epochs without improvement before stopping; 0 disables.")
+    monitor: Literal["val_accuracy", "val_loss"] = Field("val_accuracy", description="Metric to watch.")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(30, ge=1, le=10_000, description="Maximum number of epochs.")
+    batch_size: int = Field(64, ge=1, le=8192, description="Images per step.")
+    learning_rate: float = Field(3e-3, gt=0.0, le=10.0, description="Peak learning rate.")
+    schedule: Literal["constant", "cosine", "step"] = Field("cosine", description="Learning-rate schedule.")
+    warmup_epochs: int = Field(1, ge=0, description="Linear warm-up epochs before the schedule.")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the loss.")
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
+ExportFormatName = Literal["tflite_float32", "tflite_int8", "onnx_float32"]
+
+
+class ExportConfig(_Section):
+    formats: list[ExportFormatName] = Field(
+        default=["tflite_float32", "tflite_int8", "onnx_float32"], min_length=1, description="Artifacts to write."
+    )
+    representative_samples: int = Field(
+        200, ge=1, le=100_000, description="Training images used to calibrate int8 quantization."
+    )
+    onnx_opset: int = Field(17, ge=17, le=21, description="ONNX opset (17 or newer).")
+
+
+class VerifyConfig(_Section):
+    threads: int = Field(1, ge=1, le=256, description="Runtime threads for the latency measurement.")
+    warmup: int = Field(10, ge=0, description="Untimed runs before measuring latency.")
+    runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
+    max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
+
+
+class Recipe(_Section):
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Names the run folder.")
+    seed: int = Field(0, ge=0, description="Seed for Python, NumPy and TensorFlow.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """Short hash of the merged recipe, stored with the artifacts it produced."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read a recipe file, apply `KEY=VALUE` overrides and validate the result."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    for override in overrides or []:
+        key, value = parse_override(override)
+        _set_dotted(raw, key, value, source=path)
+    return validate_recipe(raw, source=str(path))
+
+
+def validate_recipe(raw: dict, source: str = "<recipe>") -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(f"{source}: {_describe(exc.errors()[0])}") from None
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise RecipeError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping of keys (name, data, model, ...)")
+    return raw
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`train.epochs=3` -> ("train.epochs", 3). The value is parsed as YAML (numbers, lists, booleans)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.epochs=3")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise RecipeError(f"--set {text!r}: the value is not valid YAML") from None
+
+
+def _set_dotted(raw: dict, key: str, value: Any, source: Path) -> None:
+    node, parts = raw, key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise RecipeError(f"--set {key}: {source} has a value, not a section, at {where}")
+        node = child
+    node[parts[-1]] = value
+
+
+def _describe(error: dict) -> str:
+    """One line: key path, what was expected, what was received, nearest valid key."""
+    loc = [str(part) for part in error["loc"]]
+    key_path = ".".join(loc) or "<top level>"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key_path}'{_suggest(loc)}"
+    if error["type"] == "missing":
+        return f"missing required key '{key_path}'"
+    received = error.get("input")
+    message = error["msg"].removeprefix("Value error, ")
+    return f"key '{key_path}': {message}; received {received!r}"
+
+
+def _suggest(loc: list[str]) -> str:
+    section: type[BaseModel] = Recipe
+    for part in loc[:-1]:
+        field = section.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        section = annotation
+    valid = list(section.model_fields)
+    close = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
+    prefix = ".".join(loc[:-1] + [close[0]]) if close else None
+    if prefix:
+        return f"; did you mean '{prefix}'?"
+    return f"; valid keys here: {', '.join(valid)}"
