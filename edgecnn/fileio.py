@@ -16,10 +16,44 @@ def atomic_path(path: Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; artifacts are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def captured_native_stderr():
+    """Capture what C++ code (TF converter, LiteRT) prints on file descriptor 2.
+
+    Yields a list that holds the captured text after the block, so callers can show it on failure
+    instead of printing converter chatter on every success. A no-op with EDGECNN_DEBUG set.
+    """
+    captured: list[str] = []
+    if os.environ.get("EDGECNN_DEBUG"):
+        yield captured
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace"))
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

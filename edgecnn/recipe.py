@@ -82,12 +82,20 @@ class ModelConfig(_Section):
     initializer: Literal["he_normal", "he_uniform", "glorot_uniform", "glorot_normal"] = Field(
         "he_normal", description="Kernel initializer."
     )
+    batchnorm_momentum: float = Field(
+        0.9, gt=0.0, lt=1.0,
+        description="BatchNorm moving-average momentum; 0.9 converges within the few hundred steps small data "
+        "sets give (0.99 leaves inference statistics near their initial values).",
+    )
+    padding: Literal["same", "valid"] = Field("same", description="Padding of the kxk convolutions.")
     blocks: list[str] | None = Field(None, description="Override the preset's blocks, e.g. ['ds_r2_k3_s2_c32'].")
 
 
 class EarlyStoppingConfig(_Section):
     patience: int = Field(8, ge=0, description="Epochs without improvement before stopping; 0 disables.")
-    monitor: Literal["val_accuracy", "val_loss"] = Field("val_accuracy", description="Metric to watch.")
+    monitor: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="Metric to watch; val_loss breaks the ties val_accuracy has on small data."
+    )
 
 
 class TrainConfig(_Section):

@@ -43,6 +43,7 @@ class InputContract:
     def to_dict(self) -> dict:
         """The JSON an app developer reads: shape, layout, dtype and the exact pre-processing."""
         record = asdict(self)
+        del record["labels"]  # stored once, at the top level of the metadata
         record["shape"] = [1, self.height, self.width, self.channels]
         record["dtype"] = "float32"
         record["value_range"] = list(self.value_range)

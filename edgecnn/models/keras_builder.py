@@ -14,6 +14,7 @@ def build_keras_model(
     l2: float = 1e-4,
     initializer: str = "he_normal",
     padding: str = "same",
+    batchnorm_momentum: float = 0.9,
 ):
     """Stem, blocks, global average pooling, dropout and a softmax classifier."""
     K = keras()
@@ -25,7 +26,7 @@ def build_keras_model(
         block_inputs.setdefault(layer.name.rsplit("_", 1)[0], x)
         x = _weight_layer(K, layer, padding, initializer, regularizer)(x)
         if layer.batchnorm:
-            x = K.layers.BatchNormalization(epsilon=1e-3, momentum=0.99, name=f"{layer.name}_bn")(x)
+            x = K.layers.BatchNormalization(epsilon=1e-3, momentum=batchnorm_momentum, name=f"{layer.name}_bn")(x)
         if layer.activation:
             x = K.layers.ReLU(6.0, name=f"{layer.name}_relu")(x)
         if layer.residual_from:

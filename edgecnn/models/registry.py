@@ -77,6 +77,7 @@ def create_model(
     dropout: float = 0.1,
     l2: float = 1e-4,
     initializer: str = "he_normal",
+    batchnorm_momentum: float = 0.9,
 ):
     """Build a registered architecture as a tf_keras model."""
     from edgecnn.models.keras_builder import build_keras_model
@@ -85,7 +86,7 @@ def create_model(
     layers = resolve_layers(name, input_shape, num_classes, alpha, blocks, padding)
     return build_keras_model(
         layers, tuple(input_shape or preset.default_input), name, dropout=dropout, l2=l2,
-        initializer=initializer, padding=padding,
+        initializer=initializer, padding=padding, batchnorm_momentum=batchnorm_momentum,
     )
 
 

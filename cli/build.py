@@ -1,0 +1,33 @@
+"""`edgecnn build`: every stage of a recipe, from data to a verified report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecnn_cli._common import JsonOption, OutOption, OverridesOption, QuietOption, print_json, user_errors
+
+RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/digits.yaml.", show_default=False)]
+
+
+def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
+          as_json: JsonOption = False, quiet: QuietOption = False):
+    """Train, export (TFLite float32/int8, ONNX) and verify every artifact in its runtime.
+
+    Example: edgecnn build recipes/digits.yaml --set train.epochs=5 --out runs/quick
+    """
+    with user_errors():
+        from edgecnn.pipeline import build as run_build, default_run_dir
+        from edgecnn.recipe import load_recipe
+        from edgecnn.report import print_report
+
+        parsed = load_recipe(recipe, overrides)
+        out_dir = out or default_run_dir(parsed)
+        report = run_build(parsed, out_dir, show_progress=not quiet)
+        if not quiet:
+            print_report(report)
+            typer.echo(f"report: {out_dir / 'report.json'}  ({report['timings_s']['total']:.1f} s)", err=True)
+        if as_json:
+            print_json(report)

@@ -1,0 +1,44 @@
+"""The `edgecnn` command. Each command is parse, one library call, print."""
+
+from __future__ import annotations
+
+import typer
+
+from edgecnn_cli.build import build
+from edgecnn_cli.models import models
+from edgecnn_cli.stages import export, train, verify
+
+app = typer.Typer(
+    name="edgecnn",
+    help="Turn a small image data set into a verified, phone-ready TFLite and ONNX model.\n\n"
+    "Example: edgecnn build recipes/digits.yaml",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command(rich_help_panel="Pipeline")(build)
+app.command(rich_help_panel="Stages")(train)
+app.command(rich_help_panel="Stages")(export)
+app.command(rich_help_panel="Stages")(verify)
+app.command(rich_help_panel="Reference")(models)
+
+
+def _version(value: bool):
+    if value:
+        from edgecnn import __version__
+
+        typer.echo(f"edgecnn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")):
+    """Turn a small image data set into a verified, phone-ready TFLite and ONNX model."""
+
+
+def run():
+    app()
+
+
+if __name__ == "__main__":
+    run()

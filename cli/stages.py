@@ -1,0 +1,68 @@
+"""`edgecnn train`, `export` and `verify`: one stage at a time over a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecnn_cli._common import JsonOption, OutOption, OverridesOption, QuietOption, print_json, user_errors
+
+RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
+RunDirArgument = Annotated[
+    Path, typer.Argument(help="Run folder written by `edgecnn train` or `build` (holds recipe.yaml).", show_default=False)
+]
+
+
+def train(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
+          as_json: JsonOption = False, quiet: QuietOption = False):
+    """Train the recipe's model; writes model.keras, history.json and the merged recipe.yaml.
+
+    Example: edgecnn train recipes/shapes.yaml --set train.epochs=10
+    """
+    with user_errors():
+        from edgecnn.pipeline import default_run_dir, train_stage
+        from edgecnn.recipe import load_recipe
+
+        parsed = load_recipe(recipe, overrides)
+        out_dir = out or default_run_dir(parsed)
+        _, result = train_stage(parsed, out_dir, show_progress=not quiet)
+        summary = {"model": str(result.model_path), "best_epoch": result.best_epoch, "seconds": round(result.seconds, 2),
+                   "val_accuracy": max(result.history.get("val_accuracy", [0.0]))}
+        typer.echo(f"trained {result.model_path} in {result.seconds:.1f} s (best epoch {result.best_epoch})", err=True)
+        if as_json:
+            print_json(summary)
+
+
+def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
+           quiet: QuietOption = False):
+    """Export a trained run folder's model.keras to the recipe's formats.
+
+    Example: edgecnn export runs/digits --set export.formats=[tflite_int8]
+    """
+    with user_errors():
+        from edgecnn.pipeline import export_stage, load_run_recipe
+
+        parsed = load_run_recipe(run_dir, overrides)
+        artifacts = export_stage(parsed, run_dir, show_progress=not quiet)
+        if as_json:
+            print_json([{"name": a.name, "path": str(a.path), "seconds": round(a.seconds, 2)} for a in artifacts])
+
+
+def verify(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
+           quiet: QuietOption = False):
+    """Verify every artifact of a run folder in its own runtime; writes report.json and report.md.
+
+    Example: edgecnn verify runs/digits --set verify.threads=2
+    """
+    with user_errors():
+        from edgecnn.pipeline import load_run_recipe, verify_stage
+        from edgecnn.report import print_report
+
+        parsed = load_run_recipe(run_dir, overrides)
+        report = verify_stage(parsed, run_dir, show_progress=not quiet)
+        if not quiet:
+            print_report(report)
+        if as_json:
+            print_json(report)

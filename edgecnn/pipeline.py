@@ -1,0 +1,139 @@
+"""The stages a build runs, each callable on its own over a run folder.
+
+    runs/NAME/
+      recipe.yaml      merged recipe (defaults < file < --set) with its hash
+      model.keras      float model          history.json   per-epoch metrics
+      reference.npz    float model's test-split outputs (agreement checks need no TensorFlow)
+      model_*.tflite / model_*.onnx / labels.txt
+      report.json / report.md
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn.console import console
+from edgecnn.data import Dataset, load_dataset
+from edgecnn.errors import RecipeError, VerificationError
+from edgecnn.export.formats import EXPORT_FORMATS
+from edgecnn.fileio import write_text
+from edgecnn.recipe import Recipe, load_recipe
+
+RECIPE_FILE = "recipe.yaml"
+
+
+def default_run_dir(recipe: Recipe) -> Path:
+    return Path("runs") / recipe.name
+
+
+def save_recipe(recipe: Recipe, out_dir: Path) -> Path:
+    header = f"# merged recipe (defaults < file < --set), hash {recipe.fingerprint()}\n"
+    return write_text(Path(out_dir) / RECIPE_FILE, header + recipe.to_yaml())
+
+
+def load_run_recipe(run_dir: Path, overrides: list[str] | None = None) -> Recipe:
+    """The recipe a previous stage saved in `run_dir`, with optional overrides."""
+    path = Path(run_dir) / RECIPE_FILE
+    if not path.is_file():
+        raise RecipeError(f"{run_dir}: no {RECIPE_FILE} here; is it a folder written by `edgecnn train` or `build`?")
+    return load_recipe(path, overrides)
+
+
+def train_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, show_progress: bool = True):
+    from edgecnn.train import train_model
+
+    dataset = dataset or load_dataset(recipe.data, recipe.seed)
+    save_recipe(recipe, out_dir)
+    result = train_model(recipe, dataset, out_dir, show_progress=show_progress)
+    return dataset, result
+
+
+def export_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | None = None, show_progress=True):
+    from edgecnn.export import export_all
+    from edgecnn.train import MODEL_FILE, load_model
+
+    dataset = dataset or load_dataset(recipe.data, recipe.seed)
+    model = model or load_model(Path(out_dir) / MODEL_FILE)
+    return export_all(model, recipe, dataset, out_dir, show_progress=show_progress)
+
+
+def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, timings: dict | None = None,
+                 show_progress: bool = True) -> dict:
+    """Verify the Keras model (if TensorFlow is installed) and every exported file; write the report."""
+    from edgecnn.report import build_report, write_report
+    from edgecnn.train import MODEL_FILE
+    from edgecnn.verify import verify_artifact
+
+    out_dir = Path(out_dir)
+    dataset = dataset or load_dataset(recipe.data, recipe.seed)
+    reference = _load_reference(out_dir, dataset)
+    results = []
+    for name, path, precision in _artifacts_to_verify(recipe, out_dir):
+        if show_progress:
+            console().print(f"verify {name:<15} {path}")
+        results.append(verify_artifact(
+            path, name, name, precision, dataset.x_test, dataset.y_test, dataset.contract, reference, recipe.verify,
+        ))
+    if not results:
+        raise VerificationError(f"{out_dir}: nothing to verify; run `edgecnn export {out_dir}` first")
+    report = build_report(recipe, dataset.summary(), results, timings)
+    write_report(report, out_dir)
+    return report
+
+
+def _artifacts_to_verify(recipe: Recipe, out_dir: Path):
+    from edgecnn.train import MODEL_FILE
+
+    keras_path = out_dir / MODEL_FILE
+    if keras_path.is_file() and importlib.util.find_spec("tensorflow") is not None:
+        yield "keras_float32", keras_path, "float32"
+    for name in recipe.export.formats:
+        fmt = EXPORT_FORMATS[name]
+        path = out_dir / fmt.filename
+        if not path.is_file():
+            raise VerificationError(f"{path}: missing; run `edgecnn export {out_dir}` to write it")
+        yield name, path, fmt.precision
+
+
+def _load_reference(out_dir: Path, dataset: Dataset) -> np.ndarray | None:
+    from edgecnn.train import REFERENCE_FILE, test_fingerprint
+
+    path = out_dir / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        if str(stored["test_fingerprint"]) != test_fingerprint(dataset):
+            raise VerificationError(
+                f"{path}: was made on a different test split than the recipe now gives; "
+                "check data/seed overrides or retrain"
+            )
+        return stored["probabilities"]
+
+
+def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
+    """Every stage: data -> train -> export -> verify -> report."""
+    out_dir = Path(out_dir)
+    timings = {}
+    start = time.perf_counter()
+    dataset = load_dataset(recipe.data, recipe.seed)
+    timings["data"] = round(time.perf_counter() - start, 2)
+    mark = time.perf_counter()
+    dataset, trained = train_stage(recipe, out_dir, dataset, show_progress)
+    timings["train"] = round(time.perf_counter() - mark, 2)
+    mark = time.perf_counter()
+    export_stage(recipe, out_dir, trained.model, dataset, show_progress)
+    timings["export"] = round(time.perf_counter() - mark, 2)
+    mark = time.perf_counter()
+    timings["verify"] = None  # filled below; the report is written once with every timing
+    report = verify_stage(recipe, out_dir, dataset, timings, show_progress)
+    timings["verify"] = round(time.perf_counter() - mark, 2)
+    timings["total"] = round(time.perf_counter() - start, 2)
+    from edgecnn.report import write_report
+
+    report["timings_s"] = timings
+    write_report(report, out_dir)
+    return report

@@ -1,0 +1,196 @@
+"""Train a model from a recipe: tf.data pipelines, LR schedule, early stopping, progress, seeds."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn._tf import keras, tensorflow
+from edgecnn.console import console, is_interactive
+from edgecnn.data import Dataset, normalize
+from edgecnn.fileio import atomic_path, write_json
+
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+REFERENCE_FILE = "reference.npz"
+
+
+@dataclass
+class TrainResult:
+    model: object
+    history: dict
+    model_path: Path
+    seconds: float
+    best_epoch: int
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow together."""
+    keras().utils.set_random_seed(seed)
+
+
+def build_model(recipe, dataset: Dataset):
+    from edgecnn.models import create_model
+
+    cfg = recipe.model
+    return create_model(
+        cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
+        padding=cfg.padding, dropout=cfg.dropout, l2=cfg.l2, initializer=cfg.initializer,
+        batchnorm_momentum=cfg.batchnorm_momentum,
+    )
+
+
+def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True) -> TrainResult:
+    """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`."""
+    K, tf = keras(), tensorflow()
+    set_seed(recipe.seed)
+    cfg = recipe.train
+    model = build_model(recipe, dataset)
+    model.compile(
+        optimizer=K.optimizers.Adam(cfg.learning_rate),
+        loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    train_ds = make_pipeline(dataset.x_train, dataset.y_train, dataset, cfg, recipe.seed, training=True)
+    val_ds = make_pipeline(dataset.x_val, dataset.y_val, dataset, cfg, recipe.seed, training=False)
+    steps = math.ceil(len(dataset.y_train) / cfg.batch_size)
+    stopper = K.callbacks.EarlyStopping(
+        monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
+        restore_best_weights=True,
+    )
+    callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper]
+    if show_progress:
+        callbacks.append(_progress_callback(K, cfg.epochs, steps))
+    start = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - start
+    record = {key: [float(v) for v in values] for key, values in history.history.items()}
+    record["best_epoch"] = int(stopper.best_epoch) + 1
+    record["seconds"] = round(seconds, 2)
+    out_dir = Path(out_dir)
+    save_model(model, out_dir / MODEL_FILE)
+    write_json(out_dir / HISTORY_FILE, record)
+    save_reference(model, dataset, out_dir / REFERENCE_FILE)
+    return TrainResult(model, record, out_dir / MODEL_FILE, seconds, record["best_epoch"])
+
+
+def learning_rate_at(epoch: int, cfg) -> float:
+    """Linear warm-up, then constant, cosine decay to 1% or a x0.1 step at 50% and 75% of the epochs."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.learning_rate * (epoch + 1) / (cfg.warmup_epochs + 1)
+    done = (epoch - cfg.warmup_epochs) / max(1, cfg.epochs - cfg.warmup_epochs)
+    if cfg.schedule == "cosine":
+        return cfg.learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
+    if cfg.schedule == "step":
+        return cfg.learning_rate * (0.1 ** ((done >= 0.5) + (done >= 0.75)))
+    return cfg.learning_rate
+
+
+def make_pipeline(images, labels, dataset: Dataset, cfg, seed: int, training: bool):
+    """tf.data pipeline: normalize, one-hot, shuffle and augment when training, batch, prefetch."""
+    tf = tensorflow()
+    x = normalize(images, dataset.contract)
+    y = np.eye(dataset.num_classes, dtype=np.float32)[labels]
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size)
+    if training and cfg.augment.enabled:
+        augment = _augmenter(cfg.augment, seed, dataset.contract.value_range)
+        ds = ds.map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _augmenter(options, seed: int, value_range: tuple[float, float]):
+    K = keras()
+    layers = []
+    if options.flip_horizontal:
+        layers.append(K.layers.RandomFlip("horizontal", seed=seed))
+    if options.rotation:
+        layers.append(K.layers.RandomRotation(options.rotation, fill_mode="nearest", seed=seed))
+    if options.zoom:
+        layers.append(K.layers.RandomZoom(options.zoom, fill_mode="nearest", seed=seed))
+    if options.translation:
+        layers.append(K.layers.RandomTranslation(options.translation, options.translation, fill_mode="nearest", seed=seed))
+    if options.contrast:
+        layers.append(K.layers.RandomContrast(options.contrast, seed=seed))
+    low, high = value_range
+    # Contrast changes can leave the value range the model will see at inference; clip back.
+    layers.append(K.layers.Lambda(lambda t: keras().backend.clip(t, low, high)))
+    return K.Sequential(layers, name="augment")
+
+
+def save_model(model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def load_model(path: Path):
+    """Load a `.keras` file saved by edgecnn (safe mode: no Python code is deserialized)."""
+    from edgecnn.errors import VerificationError
+
+    if not Path(path).is_file():
+        raise VerificationError(f"{path}: Keras model not found; run `edgecnn train` first")
+    return keras().models.load_model(path, safe_mode=True, compile=False)
+
+
+def predict_probabilities(model, images: np.ndarray, contract) -> np.ndarray:
+    return model.predict(normalize(images, contract), batch_size=256, verbose=0)
+
+
+def save_reference(model, dataset: Dataset, path: Path) -> None:
+    """The float model's test-split outputs: what every exported file is compared with, without TF."""
+    probabilities = predict_probabilities(model, dataset.x_test, dataset.contract)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, probabilities=probabilities, test_fingerprint=test_fingerprint(dataset))
+
+
+def test_fingerprint(dataset: Dataset) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(dataset.x_test.tobytes())
+    digest.update(dataset.y_test.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _progress_callback(K, epochs: int, steps: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class RichProgress(K.callbacks.Callback):
+        """One bar over all training steps; the latest epoch's metrics beside it."""
+
+        def on_train_begin(self, logs=None):
+            if not is_interactive():
+                self.progress = None
+                return
+            self.progress = Progress(
+                TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                TimeElapsedColumn(), console=console(), transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=epochs * steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.progress:
+                self.progress.advance(self.task)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            line = (f"epoch {epoch + 1}/{epochs} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+                    f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}")
+            if self.progress:
+                self.progress.update(self.task, description=line, completed=(epoch + 1) * steps)
+            else:
+                console().print(line)
+
+        def on_train_end(self, logs=None):
+            if self.progress:
+                self.progress.update(self.task, total=self.progress.tasks[0].completed)
+                self.progress.stop()
+
+    return RichProgress()

@@ -1,0 +1,73 @@
+"""Verify artifacts in their own runtimes: accuracy, agreement with the float model, size, latency.
+
+Nothing here imports TensorFlow, except for the optional Keras reference row.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn.data import normalize
+from edgecnn.errors import VerificationError
+from edgecnn.verify.latency import measure_latency
+from edgecnn.verify.runtimes import open_runner
+
+__all__ = ["ArtifactResult", "verify_artifact", "file_sizes"]
+
+
+@dataclass
+class ArtifactResult:
+    name: str
+    path: str
+    format: str
+    precision: str
+    runtime: str
+    size_bytes: int
+    gzip_bytes: int
+    accuracy: float | None
+    agreement: float | None
+    max_abs_diff: float | None
+    latency_ms: dict
+    threads: int
+    input_dtype: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        record = asdict(self)
+        record.update(record.pop("extra"))
+        return record
+
+
+def file_sizes(path: Path) -> tuple[int, int]:
+    """Bytes on disk and gzip-compressed bytes (what a download or an app bundle costs)."""
+    data = Path(path).read_bytes()
+    return len(data), len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def verify_artifact(
+    path: Path, name: str, fmt_name: str, precision: str, images: np.ndarray | None, labels: np.ndarray | None,
+    contract, reference: np.ndarray | None, settings,
+) -> ArtifactResult:
+    """Run one file on the test images (uint8) and time it at batch 1."""
+    runner = open_runner(path, settings.threads)
+    if runner.input_shape != tuple(contract.shape):
+        raise VerificationError(
+            f"{path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
+        )
+    x = normalize(images, contract)
+    probabilities = runner.predict(x)
+    accuracy = float((probabilities.argmax(1) == labels).mean()) if labels is not None else None
+    agreement = max_diff = None
+    if reference is not None:
+        agreement = float((probabilities.argmax(1) == reference.argmax(1)).mean())
+        max_diff = float(np.abs(probabilities - reference).max())
+    latency = measure_latency(runner, runner.prepare(x), settings.warmup, settings.runs, settings.max_seconds)
+    size, gz = file_sizes(path)
+    return ArtifactResult(
+        name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
+        latency, settings.threads, runner.input_dtype,
+    )

@@ -1,0 +1,134 @@
+"""Run an exported file in the runtime that will run it on a device. No TensorFlow here.
+
+Each runner takes normalized float32 NHWC images and returns float32 probabilities: int8 inputs are
+quantized and int8 outputs dequantized with the scale and zero point stored in the file itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn.errors import VerificationError
+from edgecnn.fileio import captured_native_stderr
+
+
+class TFLiteRunner:
+    runtime = "litert"
+
+    def __init__(self, path: Path, threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with captured_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate" on every load
+                self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise VerificationError(f"{path}: LiteRT cannot load it: {exc}") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
+        self.input_dtype = np.dtype(self.input["dtype"]).name
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """Float images -> the file's input dtype (quantized for int8/uint8 inputs)."""
+        scale, zero_point = self.input["quantization"]
+        dtype = np.dtype(self.input["dtype"])
+        if not scale:
+            return images.astype(dtype)
+        info = np.iinfo(dtype)
+        return np.clip(np.round(images / scale) + zero_point, info.min, info.max).astype(dtype)
+
+    def invoke(self, prepared_one: np.ndarray) -> None:
+        """One batch-1 inference on an already prepared input: what the latency harness times."""
+        self.interpreter.set_tensor(self.input["index"], prepared_one)
+        self.interpreter.invoke()
+
+    def output_values(self) -> np.ndarray:
+        raw = self.interpreter.get_tensor(self.output["index"])
+        scale, zero_point = self.output["quantization"]
+        if scale:
+            return (raw.astype(np.float32) - zero_point) * scale
+        return raw.astype(np.float32)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        prepared = self.prepare(images)
+        outputs = []
+        for one in prepared:
+            self.invoke(one[None])
+            outputs.append(self.output_values()[0])
+        return np.stack(outputs)
+
+
+class OnnxRunner:
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise VerificationError(f"{path}: onnxruntime cannot load it: {exc}") from None
+        self.input = self.session.get_inputs()[0]
+        self.input_shape = tuple(int(d) for d in self.input.shape[1:])
+        self.input_dtype = "float32"
+        self._feed = None
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        return images.astype(np.float32)
+
+    def invoke(self, prepared_one: np.ndarray) -> None:
+        self._last = self.session.run(None, {self.input.name: prepared_one})[0]
+
+    def output_values(self) -> np.ndarray:
+        return self._last.astype(np.float32)
+
+    def predict(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        chunks = [
+            self.session.run(None, {self.input.name: images[i : i + batch_size].astype(np.float32)})[0]
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(chunks).astype(np.float32)
+
+
+class KerasRunner:
+    """The float Keras model, as the reference row of the report (needs TensorFlow)."""
+
+    runtime = "tensorflow"
+
+    def __init__(self, path: Path, threads: int = 1):
+        from edgecnn.train import load_model
+
+        self.model = load_model(path)
+        self.input_shape = tuple(int(d) for d in self.model.input_shape[1:])
+        self.input_dtype = "float32"
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        return images.astype(np.float32)
+
+    def invoke(self, prepared_one: np.ndarray) -> None:
+        self._last = self.model(prepared_one, training=False)
+
+    def output_values(self) -> np.ndarray:
+        return np.asarray(self._last, dtype=np.float32)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.model.predict(images, batch_size=256, verbose=0)
+
+
+RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".keras": KerasRunner}
+
+
+def open_runner(path: str | Path, threads: int = 1):
+    path = Path(path)
+    if not path.is_file():
+        raise VerificationError(f"{path}: file not found")
+    if path.suffix not in RUNNERS:
+        raise VerificationError(f"{path}: unknown model type {path.suffix!r}; expected .tflite, .onnx or .keras")
+    return RUNNERS[path.suffix](path, threads)
