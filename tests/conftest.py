@@ -1,0 +1,41 @@
+"""Shared fixtures: a tiny recipe and one tiny build reused by the export, verify and CLI tests."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_RECIPE = {
+    "name": "tiny",
+    "seed": 3,
+    "data": {"source": "digits", "image_size": [16, 16], "channels": 1},
+    "model": {"name": "dscnn_xs"},
+    "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.01, "early_stopping": {"patience": 0}},
+    "export": {"representative_samples": 32},
+    "verify": {"warmup": 2, "runs": 20},
+}
+
+
+@pytest.fixture
+def tiny_recipe_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_RECIPE))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory):
+    """One real build of the tiny recipe: (run folder, report dict)."""
+    from edgecnn.pipeline import build
+    from edgecnn.recipe import validate_recipe
+
+    out_dir = tmp_path_factory.mktemp("tiny_run")
+    report = build(validate_recipe(TINY_RECIPE), out_dir, show_progress=False)
+    return out_dir, report

@@ -1,0 +1,95 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from edgecnn_cli.main import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands_without_importing_tensorflow():
+    script = "import sys; from edgecnn_cli.main import app; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.strip() == "False"
+    help_text = runner.invoke(app, ["--help"]).output
+    for command in ("build", "train", "export", "verify", "models"):
+        assert command in help_text
+
+
+@pytest.mark.parametrize("command", ["build", "train", "export", "verify", "models"])
+def test_every_command_help_has_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Example: edgecnn" in result.output
+
+
+def test_models_json_lists_registry():
+    result = runner.invoke(app, ["models", "--json"])
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["mobilenet_v1"]["params"] == 4253864 and rows["mobilenet_v2"]["params"] == 3538984
+    assert rows["dscnn_s"]["input"] == [16, 16, 1]
+
+
+def test_bad_recipe_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: bad\ntrain:\n  epoch: 3\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["build", str(recipe), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {recipe}: unknown key 'train.epoch'; did you mean 'train.epochs'?"
+    assert not out.exists()
+
+
+def test_bad_override_exits_2(tiny_recipe_file, tmp_path):
+    result = runner.invoke(app, ["build", str(tiny_recipe_file), "--set", "model.name=mobilenet3", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "unknown model 'mobilenet3'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_of_a_folder_without_recipe_exits_2(tmp_path):
+    result = runner.invoke(app, ["verify", str(tmp_path)])
+    assert result.exit_code == 2 and "no recipe.yaml here" in result.stderr
+
+
+def test_stages_one_at_a_time(tiny_recipe_file, tmp_path):
+    # setup
+    run_dir = tmp_path / "staged"
+    # execute: train, export only the int8 file, verify
+    trained = runner.invoke(app, ["train", str(tiny_recipe_file), "--out", str(run_dir), "--set", "train.epochs=1", "--json"])
+    exported = runner.invoke(app, ["export", str(run_dir), "--set", "export.formats=[tflite_int8]", "-q"])
+    verified = runner.invoke(app, ["verify", str(run_dir), "--set", "export.formats=[tflite_int8]", "--json", "-q"])
+    # assert
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["best_epoch"] == 1 and (run_dir / "model.keras").is_file()
+    assert exported.exit_code == 0, exported.output
+    assert (run_dir / "model_int8.tflite").is_file() and not (run_dir / "model_float32.onnx").exists()
+    assert verified.exit_code == 0, verified.output
+    assert [a["name"] for a in json.loads(verified.stdout)["artifacts"]] == ["keras_float32", "tflite_int8"]
+
+
+def test_verify_names_a_missing_artifact(tiny_build, tmp_path):
+    run_dir, _ = tiny_build
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "model_float32.onnx").unlink()
+    result = runner.invoke(app, ["verify", str(copy), "-q"])
+    assert result.exit_code == 2 and "model_float32.onnx: missing; run `edgecnn export" in result.stderr
+
+
+def test_installed_console_script_and_module_entry_point(tiny_recipe_file, tmp_path):
+    executable = shutil.which("edgecnn", path=os.path.dirname(sys.executable))
+    assert executable, "the edgecnn console script is not installed next to this Python"
+    out = tmp_path / "cli_run"
+    result = subprocess.run(
+        [executable, "build", str(tiny_recipe_file), "--out", str(out), "--set", "train.epochs=1", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert len(report["artifacts"]) == 4 and (out / "report.json").is_file()
+    version = subprocess.run([sys.executable, "-m", "edgecnn", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("edgecnn ")

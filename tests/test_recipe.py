@@ -1,0 +1,85 @@
+import pytest
+import yaml
+
+from edgecnn.errors import RecipeError
+from edgecnn.recipe import load_recipe, parse_override, validate_recipe
+
+
+def write(tmp_path, data, name="r.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_defaults_fill_missing_sections(tmp_path):
+    # setup
+    path = write(tmp_path, {"name": "x"})
+    # execute
+    recipe = load_recipe(path)
+    # assert
+    assert recipe.train.epochs == 30 and recipe.export.formats == ["tflite_float32", "tflite_int8", "onnx_float32"]
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"name": "x", "trian": {}}, "unknown key 'trian'; did you mean 'train'?"),
+        ({"name": "x", "train": {"epoks": 3}}, "unknown key 'train.epoks'; did you mean 'train.epochs'?"),
+        ({"name": "x", "train": {"epochs": 0}}, "key 'train.epochs': Input should be greater than or equal to 1; received 0"),
+        ({"name": "x", "model": {"alpha": "big"}}, "key 'model.alpha'"),
+        ({"name": "x", "data": {"source": "imagenet"}}, "key 'data.source'"),
+        ({"name": "x", "export": {"formats": ["coreml"]}}, "key 'export.formats.0'"),
+        ({"seed": 1}, "missing required key 'name'"),
+    ],
+)
+def test_bad_recipe_names_file_and_key(tmp_path, data, expected):
+    path = write(tmp_path, data)
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and expected in message
+    assert "\n" not in message
+
+
+def test_overrides_merge_over_file(tmp_path):
+    path = write(tmp_path, {"name": "x", "train": {"epochs": 9, "batch_size": 16}})
+    recipe = load_recipe(path, ["train.epochs=3", "data.image_size=[12, 12]", "export.formats=[tflite_int8]"])
+    assert recipe.train.epochs == 3 and recipe.train.batch_size == 16
+    assert recipe.data.image_size == (12, 12) and recipe.export.formats == ["tflite_int8"]
+
+
+def test_override_without_equals_is_rejected():
+    with pytest.raises(RecipeError, match="expected KEY=VALUE"):
+        parse_override("train.epochs")
+
+
+def test_override_of_unknown_key_is_caught(tmp_path):
+    path = write(tmp_path, {"name": "x"})
+    with pytest.raises(RecipeError, match="did you mean 'train.epochs'"):
+        load_recipe(path, ["train.epoch=3"])
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(write(tmp_path, "name: [unclosed\n"))
+    with pytest.raises(RecipeError, match="recipe file not found"):
+        load_recipe(tmp_path / "nope.yaml")
+    with pytest.raises(RecipeError, match="must be a mapping"):
+        load_recipe(write(tmp_path, "- a\n- b\n", "list.yaml"))
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    path = write(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(path)
+
+
+def test_fingerprint_changes_with_content():
+    a = validate_recipe({"name": "x"})
+    b = validate_recipe({"name": "x", "seed": 1})
+    assert a.fingerprint() == validate_recipe({"name": "x"}).fingerprint() != b.fingerprint()
+
+
+def test_shapes_size_range_validated():
+    with pytest.raises(RecipeError, match="min_size"):
+        validate_recipe({"name": "x", "data": {"shapes": {"min_size": 0.9, "max_size": 0.5}}})
