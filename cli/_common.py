@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
+INTERNAL_ERROR_EXIT = 3
+
 OverridesOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.epochs=3 (repeatable)."),
@@ -24,7 +26,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ou
 
 @contextlib.contextmanager
 def user_errors():
-    """EdgeCNNError -> one line on stderr and its exit code (2 bad input, 1 missed budget)."""
+    """Errors -> one line on stderr and an exit code: 2 bad input, 1 missed budget, 3 anything unforeseen."""
     from edgecnn.errors import EdgeCNNError
 
     try:
@@ -37,6 +39,13 @@ def user_errors():
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug or an unforeseen library failure: still one line, distinct exit code
+        if os.environ.get("EDGECNN_DEBUG"):
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with EDGECNN_DEBUG=1 for the traceback)", err=True)
+        raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
 
 def print_json(obj) -> None:

@@ -8,6 +8,7 @@ here instead of importing it at module level, which also keeps `edgecnn --help` 
 import os
 
 from edgecnn.errors import MissingDependency
+from edgecnn.fileio import captured_native_stderr
 
 TRAIN_EXTRA_HINT = 'install it with: pip install "edgecnn[train]"'
 
@@ -18,7 +19,9 @@ def tensorflow():
     # Level 3 also hides the harmless "failed call to cuInit" on machines without a GPU.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if os.environ.get("EDGECNN_DEBUG") else "3")
     try:
-        import tensorflow as tf
+        # TF 2.21 logs oneDNN/CUDA notices before absl is initialised, ignoring TF_CPP_MIN_LOG_LEVEL.
+        with captured_native_stderr():
+            import tensorflow as tf
     except ImportError as exc:
         raise MissingDependency(f"this step needs TensorFlow, which is not installed; {TRAIN_EXTRA_HINT}") from exc
     tf.get_logger().setLevel("ERROR")
@@ -29,7 +32,8 @@ def keras():
     """Return `tf_keras` (Keras 2). Never `keras`, which is Keras 3."""
     tensorflow()
     try:
-        import tf_keras
+        with captured_native_stderr():
+            import tf_keras
     except ImportError as exc:
         raise MissingDependency(f"this step needs tf_keras, which is not installed; {TRAIN_EXTRA_HINT}") from exc
     return tf_keras

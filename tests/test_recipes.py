@@ -1,0 +1,50 @@
+"""Every shipped recipe is built by a test: small overrides always, the full recipe in the slow set."""
+
+from pathlib import Path
+
+import pytest
+
+from edgecnn.pipeline import build
+from edgecnn.recipe import load_recipe
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+SMALL = {
+    "digits": ["train.epochs=2", "verify.runs=10", "export.representative_samples=16"],
+    "shapes": ["data.shapes.count=240", "train.epochs=2", "verify.runs=10", "export.representative_samples=16"],
+}
+
+
+def rows_by_name(report):
+    return {row["name"]: row for row in report["artifacts"]}
+
+
+@pytest.mark.parametrize("recipe_path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
+    # setup
+    recipe = load_recipe(recipe_path, SMALL[recipe_path.stem])
+    # execute
+    report = build(recipe, tmp_path, show_progress=False)
+    # assert: every format was exported and verified in its runtime
+    rows = rows_by_name(report)
+    assert set(rows) == {"keras_float32", *recipe.export.formats}
+    assert rows["onnx_float32"]["agreement"] == 1.0 and rows["tflite_float32"]["agreement"] == 1.0
+    assert (tmp_path / "recipe.yaml").read_text().startswith("# merged recipe")
+
+
+@pytest.mark.slow
+def test_digits_recipe_meets_its_accuracy_targets(tmp_path):
+    report = build(load_recipe(RECIPES[0].parent / "digits.yaml"), tmp_path, show_progress=False)
+    rows = rows_by_name(report)
+    float_acc, int8_acc = rows["tflite_float32"]["accuracy"], rows["tflite_int8"]["accuracy"]
+    assert float_acc >= 0.98 and int8_acc >= 0.98 and abs(float_acc - int8_acc) <= 0.005
+    assert abs(rows["onnx_float32"]["accuracy"] - rows["keras_float32"]["accuracy"]) <= 0.001
+    assert rows["onnx_float32"]["agreement"] >= 0.995
+
+
+@pytest.mark.slow
+def test_shapes_recipe_meets_its_accuracy_targets(tmp_path):
+    report = build(load_recipe(RECIPES[0].parent / "shapes.yaml"), tmp_path, show_progress=False)
+    rows = rows_by_name(report)
+    assert rows["tflite_int8"]["accuracy"] >= 0.95
+    assert abs(rows["onnx_float32"]["accuracy"] - rows["keras_float32"]["accuracy"]) <= 0.001
+    assert rows["onnx_float32"]["agreement"] >= 0.995
