@@ -29,8 +29,10 @@ class TrainResult:
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow together."""
+    """Seed Python, NumPy and TensorFlow together, and make TensorFlow's kernels deterministic,
+    so the same recipe and seed give the same model on the same machine."""
     keras().utils.set_random_seed(seed)
+    tensorflow().config.experimental.enable_op_determinism()
 
 
 def build_model(recipe, dataset: Dataset):
