@@ -15,7 +15,7 @@ TRAIN_EXTRA_HINT = 'install it with: pip install "edgecnn[train]"'
 
 def tensorflow():
     """Return the `tensorflow` module, configured for Keras 2 and quiet logs."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # forced: Keras 3 would break tfmot and the converters
     # Level 3 also hides the harmless "failed call to cuInit" on machines without a GPU.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if os.environ.get("EDGECNN_DEBUG") else "3")
     try:

@@ -70,7 +70,7 @@ def report_markdown(report: dict) -> str:
         f"# edgecnn report: {report['recipe']['name']}",
         "",
         f"Recipe hash `{report['recipe_hash']}`, edgecnn {report['edgecnn_version']}. "
-        f"Data: {report['data']}.",
+        f"Data: {report['data']}. Stage times (s): {report.get('timings_s') or '-'}.",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "|".join("---" if i < 3 else "---:" for i in range(len(HEADERS))) + "|",

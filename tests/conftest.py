@@ -1,10 +1,5 @@
 """Shared fixtures: a tiny recipe and one tiny build reused by the export, verify and CLI tests."""
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 from pathlib import Path
 
 import pytest
