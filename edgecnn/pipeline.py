@@ -30,6 +30,13 @@ def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
 
+def check_run_dir(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RecipeError(f"--out {out_dir}: exists and is not a folder; choose a folder for the run")
+    return out_dir
+
+
 def save_recipe(recipe: Recipe, out_dir: Path) -> Path:
     header = f"# merged recipe (defaults < file < --set), hash {recipe.fingerprint()}\n"
     return write_text(Path(out_dir) / RECIPE_FILE, header + recipe.to_yaml())
@@ -46,6 +53,7 @@ def load_run_recipe(run_dir: Path, overrides: list[str] | None = None) -> Recipe
 def train_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, show_progress: bool = True):
     from edgecnn.train import train_model
 
+    check_run_dir(out_dir)
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     save_recipe(recipe, out_dir)
     result = train_model(recipe, dataset, out_dir, show_progress=show_progress)
@@ -116,7 +124,7 @@ def _load_reference(out_dir: Path, dataset: Dataset) -> np.ndarray | None:
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
     """Every stage: data -> train -> export -> verify -> report."""
-    out_dir = Path(out_dir)
+    out_dir = check_run_dir(out_dir)
     timings = {}
     start = time.perf_counter()
     dataset = load_dataset(recipe.data, recipe.seed)

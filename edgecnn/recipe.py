@@ -138,6 +138,19 @@ class Recipe(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
 
+    @model_validator(mode="after")
+    def _model_fits_data(self):
+        """Decode the architecture for this input now, so a bad block or model name fails before any file is written."""
+        from edgecnn.errors import ModelError
+        from edgecnn.models import resolve_layers
+
+        shape = (*self.data.image_size, self.data.channels)
+        try:
+            resolve_layers(self.model.name, shape, 2, self.model.alpha, self.model.blocks, self.model.padding)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
@@ -211,8 +224,12 @@ def _describe(error: dict) -> str:
         return f"unknown key '{key_path}'{_suggest(loc)}"
     if error["type"] == "missing":
         return f"missing required key '{key_path}'"
-    received = error.get("input")
     message = error["msg"].removeprefix("Value error, ")
+    if not loc:  # a rule across sections: the message names its keys
+        return message
+    received = error.get("input")
+    if isinstance(received, dict):
+        return f"key '{key_path}': {message}"
     return f"key '{key_path}': {message}; received {received!r}"
 
 

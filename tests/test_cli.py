@@ -93,3 +93,11 @@ def test_installed_console_script_and_module_entry_point(tiny_recipe_file, tmp_p
     assert len(report["artifacts"]) == 4 and (out / "report.json").is_file()
     version = subprocess.run([sys.executable, "-m", "edgecnn", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("edgecnn ")
+
+
+def test_out_that_is_a_file_exits_2(tiny_recipe_file, tmp_path):
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    result = runner.invoke(app, ["build", str(tiny_recipe_file), "--out", str(target)])
+    assert result.exit_code == 2 and "exists and is not a folder" in result.stderr
+    assert target.read_text() == "keep me"

@@ -83,3 +83,18 @@ def test_fingerprint_changes_with_content():
 def test_shapes_size_range_validated():
     with pytest.raises(RecipeError, match="min_size"):
         validate_recipe({"name": "x", "data": {"shapes": {"min_size": 0.9, "max_size": 0.5}}})
+
+
+@pytest.mark.parametrize(
+    "model, data, expected",
+    [
+        ({"name": "mobilenet3"}, {}, "model.name: unknown model 'mobilenet3'; did you mean"),
+        ({"blocks": ["cn_c8", "ds_k9_c16"]}, {}, "block 'ds_k9_c16': kernel must be one of (3, 5)"),
+        ({"name": "dscnn_m", "padding": "valid"}, {"image_size": [8, 8]}, "shrinks the 8x8 input to nothing"),
+    ],
+)
+def test_architecture_is_checked_against_the_data_before_anything_runs(tmp_path, model, data, expected):
+    path = write(tmp_path, {"name": "x", "model": model, "data": data})
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
