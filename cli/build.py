@@ -14,7 +14,8 @@ RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. rec
 
 def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
           as_json: JsonOption = False, quiet: QuietOption = False):
-    """Train, export (TFLite float32/int8, ONNX) and verify every artifact in its runtime.
+    """Train, export (TFLite float32/int8, ONNX), make the optimized variants, and verify every artifact
+    in its runtime; the report names the best variant under the budgets.
 
     Example: edgecnn build recipes/digits.yaml --set train.epochs=5 --out runs/quick
     """

@@ -6,7 +6,7 @@ import typer
 
 from edgecnn_cli.build import build
 from edgecnn_cli.models import models
-from edgecnn_cli.stages import export, train, verify
+from edgecnn_cli.stages import export, optimize, train, verify
 
 app = typer.Typer(
     name="edgecnn",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command(rich_help_panel="Pipeline")(build)
 app.command(rich_help_panel="Stages")(train)
 app.command(rich_help_panel="Stages")(export)
+app.command(rich_help_panel="Stages")(optimize)
 app.command(rich_help_panel="Stages")(verify)
 app.command(rich_help_panel="Reference")(models)
 

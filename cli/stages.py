@@ -50,6 +50,30 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
             print_json([{"name": a.name, "path": str(a.path), "seconds": round(a.seconds, 2)} for a in artifacts])
 
 
+def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
+             quiet: QuietOption = False):
+    """Make the recipe's optimized variants (quantized, pruned, clustered) of a trained run folder's model,
+    export them under optimized/, then verify every artifact and write the comparison report.
+
+    Variants: ptq_dynamic, ptq_float16, ptq_int8, aeq_w8a8, aeq_w8a16, aeq_w4, onnx_qdq_int8,
+    onnx_dynamic_int8, qat_int8, pruned_float32, pqat_int8, prune_2of4_float32, cqat_int8.
+
+    Example: edgecnn optimize runs/shapes --set optimize.variants=[ptq_int8,qat_int8]
+    """
+    with user_errors():
+        from edgecnn.pipeline import load_run_recipe, optimize_stage, save_recipe, verify_stage
+        from edgecnn.report import print_report
+
+        parsed = load_run_recipe(run_dir, overrides)
+        optimize_stage(parsed, run_dir, show_progress=not quiet)
+        save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
+        report = verify_stage(parsed, run_dir, show_progress=not quiet)
+        if not quiet:
+            print_report(report)
+        if as_json:
+            print_json(report)
+
+
 def verify(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
            quiet: QuietOption = False):
     """Verify every artifact of a run folder in its own runtime; writes report.json and report.md.

@@ -37,3 +37,15 @@ def keras():
     except ImportError as exc:
         raise MissingDependency(f"this step needs tf_keras, which is not installed; {TRAIN_EXTRA_HINT}") from exc
     return tf_keras
+
+
+def model_optimization():
+    """Return `tensorflow_model_optimization` (tfmot), imported after TensorFlow is configured for Keras 2."""
+    tensorflow()
+    try:
+        with captured_native_stderr():
+            import tensorflow_model_optimization as tfmot
+    except ImportError as exc:
+        raise MissingDependency(f"quantization-aware training and pruning need tensorflow-model-optimization; "
+                                f"{TRAIN_EXTRA_HINT}") from exc
+    return tfmot

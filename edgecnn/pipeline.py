@@ -5,6 +5,7 @@
       model.keras      float model          history.json   per-epoch metrics
       reference.npz    float model's test-split outputs (agreement checks need no TensorFlow)
       model_*.tflite / model_*.onnx / labels.txt
+      optimized/       optimized variants (optimize.variants): PTQ, QAT, pruned, PQAT, 2:4, CQAT, ONNX int8
       report.json / report.md
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 from edgecnn.console import console
 from edgecnn.data import Dataset, load_dataset
 from edgecnn.errors import RecipeError, VerificationError
-from edgecnn.export.formats import EXPORT_FORMATS
+from edgecnn.export.formats import ALL_ARTIFACTS
 from edgecnn.fileio import write_text
 from edgecnn.recipe import Recipe, load_recipe
 
@@ -69,11 +70,23 @@ def export_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | N
     return export_all(model, recipe, dataset, out_dir, show_progress=show_progress)
 
 
+def optimize_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | None = None, show_progress=True):
+    """Make every variant in `optimize.variants` from the trained model in `out_dir`."""
+    from edgecnn.optimize import optimize_all
+    from edgecnn.train import MODEL_FILE, load_model
+
+    if not recipe.optimize.variants:
+        raise RecipeError(f"{out_dir}: the recipe lists no optimize.variants; add some, e.g. "
+                          "--set optimize.variants=[ptq_int8,qat_int8]")
+    dataset = dataset or load_dataset(recipe.data, recipe.seed)
+    model = model or load_model(Path(out_dir) / MODEL_FILE)
+    return optimize_all(model, recipe, dataset, out_dir, show_progress=show_progress)
+
+
 def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, timings: dict | None = None,
                  show_progress: bool = True) -> dict:
     """Verify the Keras model (if TensorFlow is installed) and every exported file; write the report."""
     from edgecnn.report import build_report, write_report
-    from edgecnn.train import MODEL_FILE
     from edgecnn.verify import verify_artifact
 
     out_dir = Path(out_dir)
@@ -88,7 +101,8 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
         ))
     if not results:
         raise VerificationError(f"{out_dir}: nothing to verify; run `edgecnn export {out_dir}` first")
-    report = build_report(recipe, dataset.summary(), results, timings)
+    float_accuracy = None if reference is None else float((reference.argmax(1) == dataset.y_test).mean())
+    report = build_report(recipe, dataset.summary(), results, timings, float_accuracy)
     write_report(report, out_dir)
     return report
 
@@ -99,11 +113,12 @@ def _artifacts_to_verify(recipe: Recipe, out_dir: Path):
     keras_path = out_dir / MODEL_FILE
     if keras_path.is_file() and importlib.util.find_spec("tensorflow") is not None:
         yield "keras_float32", keras_path, "float32"
-    for name in recipe.export.formats:
-        fmt = EXPORT_FORMATS[name]
+    for name in [*recipe.export.formats, *recipe.optimize.variants]:
+        fmt = ALL_ARTIFACTS[name]
         path = out_dir / fmt.filename
         if not path.is_file():
-            raise VerificationError(f"{path}: missing; run `edgecnn export {out_dir}` to write it")
+            stage = "optimize" if fmt.is_variant else "export"
+            raise VerificationError(f"{path}: missing; run `edgecnn {stage} {out_dir}` to write it")
         yield name, path, fmt.precision
 
 
@@ -135,6 +150,11 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
     mark = time.perf_counter()
     export_stage(recipe, out_dir, trained.model, dataset, show_progress)
     timings["export"] = round(time.perf_counter() - mark, 2)
+    if recipe.optimize.variants:
+        mark = time.perf_counter()
+        variants = optimize_stage(recipe, out_dir, trained.model, dataset, show_progress)
+        timings["optimize"] = round(time.perf_counter() - mark, 2)
+        timings["variants"] = {artifact.name: round(artifact.seconds, 2) for artifact in variants}
     mark = time.perf_counter()
     timings["verify"] = None  # filled below; the report is written once with every timing
     report = verify_stage(recipe, out_dir, dataset, timings, show_progress)

@@ -112,14 +112,125 @@ class TrainConfig(_Section):
 ExportFormatName = Literal["tflite_float32", "tflite_int8", "onnx_float32"]
 
 
+class CalibrationConfig(_Section):
+    """The images int8 quantization is calibrated on: one set for every TFLite and ONNX int8 file."""
+
+    samples: int = Field(300, ge=1, le=100_000, description="Images drawn (seeded) from the calibration split.")
+    split: Literal["train", "val", "test"] = Field(
+        "train", description="Where the images come from; only train is safe (val/test would leak into the scores)."
+    )
+    min_samples: int = Field(100, ge=1, description="Fewer images than this is an error (ranges from a handful "
+                             "of images clip real inputs).")
+    allow_few: bool = Field(False, description="Accept fewer than min_samples images.")
+    allow_outside_train: bool = Field(False, description="Accept a split other than train.")
+
+    @model_validator(mode="after")
+    def _guard(self):
+        if self.split != "train" and not self.allow_outside_train:
+            raise ValueError(f"split {self.split!r}: calibrating on images the files are scored on leaks them into "
+                             "the score; use 'train', or set allow_outside_train: true")
+        if self.samples < self.min_samples and not self.allow_few:
+            raise ValueError(f"samples {self.samples} is below min_samples {self.min_samples}: ranges from few images "
+                             "clip real inputs; use more, or set allow_few: true")
+        return self
+
+
 class ExportConfig(_Section):
     formats: list[ExportFormatName] = Field(
         default=["tflite_float32", "tflite_int8", "onnx_float32"], min_length=1, description="Artifacts to write."
     )
-    representative_samples: int = Field(
-        200, ge=1, le=100_000, description="Training images used to calibrate int8 quantization."
-    )
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     onnx_opset: int = Field(17, ge=17, le=21, description="ONNX opset (17 or newer).")
+
+
+VariantName = Literal[
+    "ptq_dynamic", "ptq_float16", "ptq_int8", "aeq_w8a8", "aeq_w8a16", "aeq_w4", "onnx_qdq_int8",
+    "onnx_dynamic_int8", "qat_int8", "pruned_float32", "pqat_int8", "prune_2of4_float32", "cqat_int8",
+]
+
+
+class FineTuneConfig(_Section):
+    epochs: int = Field(5, ge=1, le=1000, description="Fine-tuning epochs.")
+    learning_rate: float = Field(3e-4, gt=0.0, le=1.0, description="Peak learning rate (cosine decay to 1%).")
+
+
+class QatConfig(FineTuneConfig):
+    leave_float: list[str] = Field(
+        default_factory=list, description="Layers (names or glob patterns) QAT leaves in float, e.g. ones tfmot "
+        "cannot quantize; the int8 file then falls back to float operators for them."
+    )
+
+
+class PruneConfig(FineTuneConfig):
+    epochs: int = Field(10, ge=1, le=1000, description="Fine-tuning epochs while sparsity ramps up and holds.")
+    schedule: Literal["polynomial", "constant"] = Field(
+        "polynomial", description="polynomial: initial to final sparsity over the first 2/3 of the steps; "
+        "constant: final sparsity from the first step."
+    )
+    initial_sparsity: float = Field(0.3, ge=0.0, lt=1.0, description="Sparsity at the start (polynomial).")
+    final_sparsity: float = Field(0.8, gt=0.0, lt=1.0, description="Fraction of each pruned kernel set to zero.")
+    frequency: int = Field(10, ge=1, description="Steps between mask updates.")
+    include: list[str] = Field(
+        default_factory=lambda: ["conv", "pointwise", "dense"],
+        description="Layers to prune: names, glob patterns (block_*_pw) or kinds (conv, pointwise, depthwise, dense).",
+    )
+    exclude: list[str] = Field(default_factory=list, description="Layers never pruned (same forms as include).")
+
+    @model_validator(mode="after")
+    def _ramp_up(self):
+        if self.schedule == "polynomial" and self.initial_sparsity > self.final_sparsity:
+            raise ValueError(f"initial_sparsity ({self.initial_sparsity}) must not exceed final_sparsity "
+                             f"({self.final_sparsity})")
+        return self
+
+
+class ClusterConfig(FineTuneConfig):
+    clusters: int = Field(16, ge=2, le=256, description="Distinct weight values per kernel.")
+    cqat_epochs: int = Field(3, ge=1, le=1000, description="Cluster-preserving QAT epochs after clustering.")
+
+
+class OnnxQuantConfig(_Section):
+    method: Literal["minmax", "entropy", "percentile"] = Field("minmax", description="Activation-range calibration.")
+    per_channel: bool = Field(True, description="One weight scale per output channel.")
+
+
+class OptimizeConfig(_Section):
+    variants: list[VariantName] = Field(
+        default_factory=list, description="Optimized variants to make, export and verify beside the float model."
+    )
+    int8_io: Literal["int8", "float32"] = Field(
+        "int8", description="Input/output tensor type of full-integer TFLite variants (ptq_int8, qat, pqat, cqat)."
+    )
+    qat: QatConfig = Field(default_factory=QatConfig)
+    prune: PruneConfig = Field(default_factory=PruneConfig)
+    pqat: FineTuneConfig = Field(default_factory=FineTuneConfig)
+    structured: FineTuneConfig = Field(default_factory=FineTuneConfig, description="2:4 pruning fine-tune.")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    onnx: OnnxQuantConfig = Field(default_factory=OnnxQuantConfig)
+    objective: Literal["gzip_bytes", "size_bytes", "latency", "accuracy"] = Field(
+        "gzip_bytes", description="What 'best' means among the variants that meet verify.budgets."
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _unique(cls, value):
+        seen = [v for i, v in enumerate(value) if v in value[:i]]
+        if seen:
+            raise ValueError(f"variant {seen[0]!r} listed twice")
+        return value
+
+
+class BudgetConfig(_Section):
+    """Limits an artifact must meet to count as shippable (used to pick the best variant)."""
+
+    min_accuracy: float | None = Field(None, ge=0.0, le=1.0, description="Lowest test accuracy (0..1).")
+    max_accuracy_drop: float | None = Field(
+        0.01, ge=0.0, le=1.0, description="Largest accuracy loss versus the float model (0.01 = one point)."
+    )
+    min_agreement: float | None = Field(None, ge=0.0, le=1.0, description="Lowest top-1 agreement with float.")
+    max_latency_p50_ms: float | None = Field(None, gt=0.0, description="Slowest batch-1 p50 latency.")
+    max_size_bytes: int | None = Field(None, gt=0, description="Largest file.")
+    max_gzip_bytes: int | None = Field(None, gt=0, description="Largest gzip-compressed file.")
 
 
 class VerifyConfig(_Section):
@@ -127,6 +238,7 @@ class VerifyConfig(_Section):
     warmup: int = Field(10, ge=0, description="Untimed runs before measuring latency.")
     runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
     max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
 
 
 class Recipe(_Section):
@@ -136,6 +248,7 @@ class Recipe(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
 
     @model_validator(mode="after")

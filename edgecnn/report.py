@@ -1,4 +1,8 @@
-"""The build report: a table on the terminal, `report.json` for machines, `report.md` for people."""
+"""The build report: a table on the terminal, `report.json` for machines, `report.md` for people.
+
+Every artifact, plain export or optimized variant, is one row with the same fields; the report
+names the best one under the recipe's budgets (`verify.budgets`) by the recipe's objective.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,23 @@ REPORT_SCHEMA = "edgecnn.report/1"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
+_OBJECTIVES = {  # objective -> (sort key, what the report says)
+    "gzip_bytes": (lambda a: (a["gzip_bytes"], -(a["accuracy"] or 0)), "smallest gzip size"),
+    "size_bytes": (lambda a: (a["size_bytes"], -(a["accuracy"] or 0)), "smallest file"),
+    "latency": (lambda a: (a["latency_ms"]["p50"], -(a["accuracy"] or 0)), "lowest p50 latency"),
+    "accuracy": (lambda a: (-(a["accuracy"] or 0), a["gzip_bytes"]), "highest accuracy"),
+}
 
-def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict | None = None) -> dict:
+
+def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict | None = None,
+                 float_accuracy: float | None = None) -> dict:
     from edgecnn import __version__
 
+    rows = [artifact.to_dict() for artifact in artifacts]
+    for row in rows:
+        known = row["accuracy"] is not None and float_accuracy is not None
+        row["accuracy_change"] = round(row["accuracy"] - float_accuracy, 6) if known else None
+    budgets = recipe.verify.budgets.model_dump()
     return {
         "schema": REPORT_SCHEMA,
         "edgecnn_version": __version__,
@@ -24,8 +41,44 @@ def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict |
         "recipe_hash": recipe.fingerprint(),
         "data": dataset_summary,
         "timings_s": timings or {},
-        "artifacts": [artifact.to_dict() for artifact in artifacts],
+        "float_accuracy": float_accuracy,
+        "artifacts": rows,
+        "best": select_best(rows, budgets, recipe.optimize.objective),
     }
+
+
+def budget_failures(row: dict, budgets: dict) -> list[str]:
+    """Each budget `row` misses, as 'what: measured vs limit'."""
+    checks = [
+        ("accuracy", row["accuracy"], budgets.get("min_accuracy"), "min"),
+        ("accuracy drop", None if row["accuracy_change"] is None else -row["accuracy_change"],
+         budgets.get("max_accuracy_drop"), "max"),
+        ("agreement", row["agreement"], budgets.get("min_agreement"), "min"),
+        ("latency p50 ms", row["latency_ms"]["p50"], budgets.get("max_latency_p50_ms"), "max"),
+        ("size bytes", row["size_bytes"], budgets.get("max_size_bytes"), "max"),
+        ("gzip bytes", row["gzip_bytes"], budgets.get("max_gzip_bytes"), "max"),
+    ]
+    failures = []
+    for what, value, limit, kind in checks:
+        if limit is None or value is None:
+            continue
+        if (kind == "min" and value < limit) or (kind == "max" and value > limit + 1e-12):
+            failures.append(f"{what} {value:.4g} {'<' if kind == 'min' else '>'} {limit:.4g}")
+    return failures
+
+
+def select_best(rows: list[dict], budgets: dict, objective: str) -> dict:
+    """The shippable artifact (not the Keras reference) that best meets `objective` within the budgets."""
+    key, meaning = _OBJECTIVES[objective]
+    candidates = [row for row in rows if row["runtime"] != "tensorflow"]
+    failures = {row["name"]: budget_failures(row, budgets) for row in candidates}
+    passing = [row for row in candidates if not failures[row["name"]]]
+    rejected = {name: reasons for name, reasons in failures.items() if reasons}
+    if not passing:
+        return {"name": None, "objective": objective, "reason": "no artifact meets the budgets", "rejected": rejected}
+    best = min(passing, key=key)
+    return {"name": best["name"], "objective": objective, "reason": f"{meaning} among {len(passing)} artifacts "
+            "within the budgets", "rejected": rejected}
 
 
 def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
@@ -37,45 +90,100 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
+def _points(value) -> str:
+    return "-" if value is None else f"{100 * value:+.2f}"
+
+
 def _kib(value: int) -> str:
     return f"{value / 1024:.1f} KiB"
 
 
-def _rows(report: dict):
-    for a in report["artifacts"]:
-        diff = "-" if a["max_abs_diff"] is None else f"{a['max_abs_diff']:.4f}"
-        yield [
-            a["name"], a["runtime"], a["precision"], _kib(a["size_bytes"]), _kib(a["gzip_bytes"]),
-            _pct(a["accuracy"]), _pct(a["agreement"]), diff,
-            f"{a['latency_ms']['p50']:.3f}", f"{a['latency_ms']['p90']:.3f}",
-        ]
+def _sparsity(row: dict) -> str:
+    sparsity = row.get("sparsity")
+    return "-" if not sparsity else f"{100 * sparsity['overall']:.1f}%"
 
 
-HEADERS = ["artifact", "runtime", "precision", "size", "gzip", "accuracy", "agreement", "max |diff|",
-           "p50 ms", "p90 ms"]
+HEADERS = ["artifact", "technique", "runtime", "precision", "size", "gzip", "sparsity", "accuracy", "vs float",
+           "agreement", "p50 ms"]
+_MD_EXTRA = ["p90 ms", "max |diff|"]
+
+
+def _row(a: dict, markdown: bool = False) -> list[str]:
+    cells = [
+        a["name"], a.get("technique", "-"), a["runtime"], a["precision"], _kib(a["size_bytes"]), _kib(a["gzip_bytes"]),
+        _sparsity(a), _pct(a["accuracy"]), _points(a.get("accuracy_change")), _pct(a["agreement"]),
+        f"{a['latency_ms']['p50']:.3f}",
+    ]
+    if markdown:
+        cells += [f"{a['latency_ms']['p90']:.3f}", "-" if a["max_abs_diff"] is None else f"{a['max_abs_diff']:.4f}"]
+    return cells
+
+
+def best_line(report: dict) -> str:
+    best = report.get("best") or {}
+    if not best:
+        return ""
+    if best.get("name") is None:
+        return f"Best under the budgets: none ({best['reason']})."
+    row = next(a for a in report["artifacts"] if a["name"] == best["name"])
+    return (f"Best under the budgets: {best['name']} ({best['reason']}): {_kib(row['gzip_bytes'])} gzip, "
+            f"accuracy {_pct(row['accuracy'])} ({_points(row.get('accuracy_change'))} points vs float), "
+            f"p50 {row['latency_ms']['p50']:.3f} ms.")
 
 
 def print_report(report: dict) -> None:
+    threads = report["artifacts"][0]["threads"] if report["artifacts"] else 1
     table = Table(title=f"{report['recipe']['name']}: test split of {report['data'].get('test', '?')} images, "
-                        f"batch 1, {report['artifacts'][0]['threads'] if report['artifacts'] else 1} thread(s)")
+                        f"batch 1, {threads} thread(s)")
     for i, header in enumerate(HEADERS):
-        table.add_column(header, justify="left" if i < 3 else "right")
-    for row in _rows(report):
-        table.add_row(*row)
+        table.add_column(header, justify="left" if i < 4 else "right")
+    best = (report.get("best") or {}).get("name")
+    for row in report["artifacts"]:
+        table.add_row(*_row(row), style="bold green" if row["name"] == best else None)
     console().print(table)
+    if best_line(report):
+        console().print(best_line(report))
 
 
 def report_markdown(report: dict) -> str:
+    headers = HEADERS + _MD_EXTRA
     lines = [
         f"# edgecnn report: {report['recipe']['name']}",
         "",
         f"Recipe hash `{report['recipe_hash']}`, edgecnn {report['edgecnn_version']}. "
-        f"Data: {report['data']}. Stage times (s): {report.get('timings_s') or '-'}.",
+        f"Data: {report['data']}. Float accuracy: {_pct(report.get('float_accuracy'))}. "
+        f"Stage times (s): {report.get('timings_s') or '-'}.",
         "",
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" if i < 3 else "---:" for i in range(len(HEADERS))) + "|",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" if i < 4 else "---:" for i in range(len(headers))) + "|",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(report)]
-    lines += ["", "Accuracy on the test split in each file's own runtime; agreement is top-1 agreement with "
-              "the float Keras model; latency is batch 1 after warm-up."]
+    lines += ["| " + " | ".join(_row(row, markdown=True)) + " |" for row in report["artifacts"]]
+    lines += ["", "Accuracy on the test split in each file's own runtime; 'vs float' is the change in points versus "
+              "the float Keras model; agreement is top-1 agreement with it; sparsity is the share of zero weights in "
+              "the file's convolution and dense kernels; latency is batch 1 after warm-up.", ""]
+    if best_line(report):
+        lines += [best_line(report), ""]
+    lines += _calibration_lines(report) + _sparsity_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _calibration_lines(report: dict) -> list[str]:
+    calibrated = [(a["name"], a["calibration"]) for a in report["artifacts"] if a.get("calibration")]
+    if not calibrated:
+        return []
+    return ["## Calibration", ""] + [f"- {name}: {c['samples']} images from the {c['source']}" for name, c in calibrated] + [""]
+
+
+def _sparsity_lines(report: dict) -> list[str]:
+    """Per-layer zeros of the pruned variants, measured in their files."""
+    pruned = [a for a in report["artifacts"] if (a.get("sparsity") or {}).get("pruned_layers") is not None]
+    if not pruned:
+        return []
+    layers = list(dict.fromkeys(layer for a in pruned for layer in a["sparsity"]["layers"]))
+    lines = ["## Sparsity per layer (zeros counted in each file)", "",
+             "| layer | " + " | ".join(a["name"] for a in pruned) + " |", "|---|" + "---:|" * len(pruned)]
+    for layer in layers:
+        lines.append(f"| {layer} | " + " | ".join(_pct(a["sparsity"]["layers"].get(layer)) for a in pruned) + " |")
+    lines.append("| **pruned kernels** | " + " | ".join(_pct(a["sparsity"]["pruned_layers"]) for a in pruned) + " |")
+    lines.append("| **all kernels** | " + " | ".join(_pct(a["sparsity"]["overall"]) for a in pruned) + " |")
+    return lines + [""]

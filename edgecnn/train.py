@@ -66,7 +66,7 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     )
     callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper]
     if show_progress:
-        callbacks.append(_progress_callback(K, cfg.epochs, steps))
+        callbacks.append(progress_callback(K, cfg.epochs, steps))
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
@@ -160,7 +160,7 @@ def test_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def _progress_callback(K, epochs: int, steps: int):
+def progress_callback(K, epochs: int, steps: int, label: str = "train"):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     class RichProgress(K.callbacks.Callback):
@@ -171,7 +171,7 @@ def _progress_callback(K, epochs: int, steps: int):
                 self.progress = None
                 return
             self.progress = Progress(
-                TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                 TimeElapsedColumn(), console=console(), transient=False,
             )
             self.progress.start()

@@ -13,7 +13,7 @@ TINY_RECIPE = {
     "data": {"source": "digits", "image_size": [16, 16], "channels": 1},
     "model": {"name": "dscnn_xs"},
     "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.01, "early_stopping": {"patience": 0}},
-    "export": {"representative_samples": 32},
+    "export": {"calibration": {"samples": 32, "allow_few": True}},
     "verify": {"warmup": 2, "runs": 20},
 }
 
@@ -34,3 +34,13 @@ def tiny_build(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("tiny_run")
     report = build(validate_recipe(TINY_RECIPE), out_dir, show_progress=False)
     return out_dir, report
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset():
+    """The tiny recipe's data, split as its builds split it."""
+    from edgecnn.data import load_dataset
+    from edgecnn.recipe import validate_recipe
+
+    recipe = validate_recipe(TINY_RECIPE)
+    return load_dataset(recipe.data, recipe.seed)

@@ -17,11 +17,11 @@ def test_help_lists_commands_without_importing_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.stdout.strip() == "False"
     help_text = runner.invoke(app, ["--help"]).output
-    for command in ("build", "train", "export", "verify", "models"):
+    for command in ("build", "train", "export", "optimize", "verify", "models"):
         assert command in help_text
 
 
-@pytest.mark.parametrize("command", ["build", "train", "export", "verify", "models"])
+@pytest.mark.parametrize("command", ["build", "train", "export", "optimize", "verify", "models"])
 def test_every_command_help_has_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Example: edgecnn" in result.output
@@ -101,3 +101,39 @@ def test_out_that_is_a_file_exits_2(tiny_recipe_file, tmp_path):
     result = runner.invoke(app, ["build", str(tiny_recipe_file), "--out", str(target)])
     assert result.exit_code == 2 and "exists and is not a folder" in result.stderr
     assert target.read_text() == "keep me"
+
+
+@pytest.fixture
+def run_copy(tiny_build, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_build[0], run_dir)
+    return run_dir
+
+
+def test_optimize_adds_variants_to_the_run_and_its_report(run_copy):
+    result = runner.invoke(app, ["optimize", str(run_copy), "--set", "optimize.variants=[ptq_float16,onnx_qdq_int8]",
+                                 "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)["artifacts"]}
+    assert {"tflite_float32", "ptq_float16", "onnx_qdq_int8"} <= set(rows)
+    assert (run_copy / "optimized" / "onnx_qdq_int8.onnx").is_file()
+    assert "ptq_float16" in (run_copy / "recipe.yaml").read_text()  # a later `verify` checks the variants too
+    again = runner.invoke(app, ["verify", str(run_copy), "--json", "--quiet"])
+    assert again.exit_code == 0 and "onnx_qdq_int8" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ([], "lists no optimize.variants"),
+        (["optimize.variants=[pruned_float32]", "optimize.prune.include=[block_9_pw]"],
+         "optimize.prune.include: 'block_9_pw' matches no layer"),
+        (["optimize.variants=[ptq_int8]", "export.calibration.samples=10", "export.calibration.allow_few=false"],
+         "below min_samples"),
+    ],
+)
+def test_optimize_bad_input_exits_2_and_writes_no_variant(run_copy, overrides, message):
+    args = ["optimize", str(run_copy), "--quiet"] + [item for o in overrides for item in ("--set", o)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (run_copy / "optimized").exists()

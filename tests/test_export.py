@@ -13,10 +13,8 @@ from tests.conftest import TINY_RECIPE
 
 
 @pytest.fixture(scope="module")
-def tiny_test_images():
-    recipe = validate_recipe(TINY_RECIPE)
-    ds = load_dataset(recipe.data, recipe.seed)
-    return normalize(ds.x_test, ds.contract), ds
+def tiny_test_images(tiny_dataset):
+    return normalize(tiny_dataset.x_test, tiny_dataset.contract), tiny_dataset
 
 
 @pytest.fixture(scope="module")

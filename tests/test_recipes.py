@@ -8,10 +8,12 @@ from edgecnn.pipeline import build
 from edgecnn.recipe import load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
-SMALL = {
-    "digits": ["train.epochs=2", "verify.runs=10", "export.representative_samples=16"],
-    "shapes": ["data.shapes.count=240", "train.epochs=2", "verify.runs=10", "export.representative_samples=16"],
-}
+SMALL = [
+    "train.epochs=2", "verify.runs=10", "export.calibration.samples=16", "export.calibration.allow_few=true",
+    "optimize.qat.epochs=1", "optimize.prune.epochs=1", "optimize.pqat.epochs=1", "optimize.structured.epochs=1",
+    "optimize.cluster.epochs=1", "optimize.cluster.cqat_epochs=1",
+]
+SMALL_DATA = {"shapes": ["data.shapes.count=240"], "shapes-pruned": ["data.shapes.count=240"]}
 
 
 def rows_by_name(report):
@@ -21,12 +23,13 @@ def rows_by_name(report):
 @pytest.mark.parametrize("recipe_path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
     # setup
-    recipe = load_recipe(recipe_path, SMALL[recipe_path.stem])
+    recipe = load_recipe(recipe_path, SMALL + SMALL_DATA.get(recipe_path.stem, []))
     # execute
     report = build(recipe, tmp_path, show_progress=False)
     # assert: every format was exported and verified in its runtime
     rows = rows_by_name(report)
-    assert set(rows) == {"keras_float32", *recipe.export.formats}
+    assert set(rows) == {"keras_float32", *recipe.export.formats, *recipe.optimize.variants}
+    assert all(row["accuracy"] is not None and row["latency_ms"]["p50"] > 0 for row in rows.values())
     assert rows["onnx_float32"]["agreement"] == 1.0 and rows["tflite_float32"]["agreement"] == 1.0
     assert (tmp_path / "recipe.yaml").read_text().startswith("# merged recipe")
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from edgecnn.errors import ExportError
-from edgecnn.export.formats import EXPORT_FORMATS, ExportFormat, format_for_file
+from edgecnn.errors import EdgeCNNError, ExportError
+from edgecnn.export.calibration import CalibrationSet, calibration_set
+from edgecnn.export.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat, format_for_file
 from edgecnn.fileio import write_text
 
 LABELS_FILE = "labels.txt"
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "export_all", "format_for_file"]
+__all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
+           "conversion_errors", "export_all", "format_for_file"]
 
 
 @dataclass
@@ -31,7 +32,8 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
     from edgecnn.console import console
 
     out_dir = Path(out_dir)
-    calibration = representative_images(dataset, recipe.export.representative_samples, recipe.seed)
+    needs_calibration = any(EXPORT_FORMATS[name].needs_calibration for name in recipe.export.formats)
+    calibration = calibration_set(dataset, recipe.export.calibration, recipe.seed) if needs_calibration else None
     artifacts = []
     for name in recipe.export.formats:
         fmt = EXPORT_FORMATS[name]
@@ -45,7 +47,7 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
 
 
 def _export_one(fmt: ExportFormat, model, recipe, dataset, calibration, path: Path) -> None:
-    try:
+    with conversion_errors(fmt, path):
         if fmt.runtime == "litert":
             from edgecnn.export.tflite import export_tflite
 
@@ -54,17 +56,14 @@ def _export_one(fmt: ExportFormat, model, recipe, dataset, calibration, path: Pa
             from edgecnn.export.onnx import export_onnx
 
             export_onnx(model, fmt, path, dataset.contract, recipe)
-    except ExportError:
+
+
+@contextlib.contextmanager
+def conversion_errors(fmt: ExportFormat, path: Path):
+    """Converter and quantizer internals raise anything; name the artifact and keep the cause."""
+    try:
+        yield
+    except EdgeCNNError:
         raise
-    except Exception as exc:  # converter internals raise anything; name the format and keep the cause
-        raise ExportError(f"{path.name}: {fmt.name} conversion failed: {type(exc).__name__}: {exc}") from exc
-
-
-def representative_images(dataset, count: int, seed: int) -> np.ndarray:
-    """A seeded sample of normalized *training* images for int8 calibration."""
-    from edgecnn.data import normalize
-
-    rng = np.random.default_rng(seed)
-    take = min(count, len(dataset.x_train))
-    picks = rng.choice(len(dataset.x_train), size=take, replace=False)
-    return normalize(dataset.x_train[np.sort(picks)], dataset.contract)
+    except Exception as exc:
+        raise ExportError(f"{path.name}: {fmt.name} failed: {type(exc).__name__}: {exc}") from exc

@@ -1,6 +1,12 @@
-"""The one table of export formats: name, file, runtime, precision and what each needs."""
+"""The one table of artifacts: name, file, runtime, precision, technique and what each needs.
+
+`export.formats` picks from the plain exports of the float model; `optimize.variants` picks from the
+optimized variants, written under `optimized/` and verified with the same code and report rows.
+"""
 
 from dataclasses import dataclass
+
+OPTIMIZED_DIR = "optimized"
 
 
 @dataclass(frozen=True)
@@ -11,6 +17,17 @@ class ExportFormat:
     precision: str
     needs_calibration: bool
     description: str
+    technique: str = "none"
+    fine_tune: bool = False
+
+    @property
+    def is_variant(self) -> bool:
+        return self.filename.startswith(f"{OPTIMIZED_DIR}/")
+
+
+def _variant(name, suffix, runtime, precision, calibration, technique, description, fine_tune=False):
+    return ExportFormat(name, f"{OPTIMIZED_DIR}/{name}.{suffix}", runtime, precision, calibration, description,
+                        technique, fine_tune)
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
@@ -19,12 +36,47 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         ExportFormat("tflite_float32", "model_float32.tflite", "litert", "float32", False,
                      "TFLite, float32 weights and activations"),
         ExportFormat("tflite_int8", "model_int8.tflite", "litert", "int8", True,
-                     "TFLite, full-integer int8 with int8 input and output tensors"),
+                     "TFLite, full-integer int8 with int8 input and output tensors", "PTQ int8 (converter)"),
         ExportFormat("onnx_float32", "model_float32.onnx", "onnxruntime", "float32", False,
                      "ONNX (tf2onnx), float32, dynamic batch"),
     )
 }
 
+OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        _variant("ptq_dynamic", "tflite", "litert", "int8 weights", False, "PTQ dynamic range (converter)",
+                 "TFLite, int8 weights, float activations quantized on the fly"),
+        _variant("ptq_float16", "tflite", "litert", "float16", False, "PTQ float16 (converter)",
+                 "TFLite, float16 weights, float32 compute"),
+        _variant("ptq_int8", "tflite", "litert", "int8", True, "PTQ int8 (converter)",
+                 "TFLite, full-integer int8, input/output type per optimize.int8_io"),
+        _variant("aeq_w8a8", "tflite", "litert", "int8", True, "PTQ w8/a8 (ai-edge-quantizer)",
+                 "TFLite, int8 weights and activations by the LiteRT quantizer"),
+        _variant("aeq_w8a16", "tflite", "litert", "w8/a16", True, "PTQ w8/a16 (ai-edge-quantizer)",
+                 "TFLite, int8 weights and int16 activations by the LiteRT quantizer"),
+        _variant("aeq_w4", "tflite", "litert", "int4 weights", False, "PTQ 4-bit weights (ai-edge-quantizer)",
+                 "TFLite, 4-bit weights, float activations, by the LiteRT quantizer"),
+        _variant("onnx_qdq_int8", "onnx", "onnxruntime", "int8", True, "PTQ int8 QDQ (onnxruntime)",
+                 "ONNX, int8 QDQ, per-channel weights, static activation ranges"),
+        _variant("onnx_dynamic_int8", "onnx", "onnxruntime", "int8 weights", False, "PTQ dynamic (onnxruntime)",
+                 "ONNX, int8 weights, activations quantized on the fly"),
+        _variant("qat_int8", "tflite", "litert", "int8", False, "QAT (tfmot)",
+                 "TFLite, full-integer int8 after quantization-aware fine-tuning", fine_tune=True),
+        _variant("pruned_float32", "tflite", "litert", "float32", False, "magnitude pruning (tfmot)",
+                 "TFLite, float32, magnitude-pruned kernels", fine_tune=True),
+        _variant("pqat_int8", "tflite", "litert", "int8", False, "pruning + PQAT (tfmot)",
+                 "TFLite, full-integer int8 after pruning-preserving QAT", fine_tune=True),
+        _variant("prune_2of4_float32", "tflite", "litert", "float32", False, "2:4 structured pruning (tfmot)",
+                 "TFLite, float32, two zeros in every four input channels of pointwise and dense kernels",
+                 fine_tune=True),
+        _variant("cqat_int8", "tflite", "litert", "int8", False, "clustering + CQAT (tfmot)",
+                 "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", fine_tune=True),
+    )
+}
+
+ALL_ARTIFACTS: dict[str, ExportFormat] = {**EXPORT_FORMATS, **OPTIMIZE_VARIANTS}
+
 
 def format_for_file(filename: str) -> ExportFormat | None:
-    return next((fmt for fmt in EXPORT_FORMATS.values() if fmt.filename == filename), None)
+    return next((fmt for fmt in ALL_ARTIFACTS.values() if fmt.filename == filename), None)

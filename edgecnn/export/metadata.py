@@ -27,6 +27,7 @@ def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: 
         "model": name,
         "format": fmt.name,
         "precision": fmt.precision,
+        "technique": fmt.technique,
         "runtime": fmt.runtime,
         "edgecnn_version": __version__,
         "recipe_hash": recipe_hash,

@@ -24,10 +24,19 @@ def convert_to_onnx(model, input_shape: tuple[int, int, int], opset: int):
 
 
 def export_onnx(model, fmt, path: Path, contract, recipe) -> Path:
+    proto = convert_to_onnx(model, contract.shape, recipe.export.onnx_opset)
+    return write_onnx(proto, fmt, path, contract, recipe)
+
+
+def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, details: dict | None = None) -> Path:
+    """Check `proto`, record labels and the input contract in `metadata_props`, and write it atomically."""
     import onnx
 
-    proto = convert_to_onnx(model, contract.shape, recipe.export.onnx_opset)
     metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint())
+    if fmt.needs_calibration and calibration is not None:
+        metadata["calibration"] = calibration.record()
+    if details:
+        metadata["optimization"] = details
     props = {ONNX_METADATA_KEY: json.dumps(metadata), "labels": "\n".join(contract.labels)}
     del proto.metadata_props[:]
     for key, value in props.items():

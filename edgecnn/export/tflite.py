@@ -1,29 +1,38 @@
-"""TFLite export with `tf.lite.TFLiteConverter`: float32, and full-integer int8 with int8 I/O."""
+"""TFLite export with `tf.lite.TFLiteConverter`: float32, float16, dynamic range and full-integer int8."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-import warnings
-
 from edgecnn._tf import tensorflow
 from edgecnn.errors import ExportError
-from edgecnn.fileio import captured_native_stderr
 from edgecnn.export.metadata import append_to_tflite, build_metadata
-from edgecnn.fileio import write_bytes
+from edgecnn.fileio import captured_native_stderr, write_bytes
 
 
-def convert_to_tflite(model, precision: str, calibration: np.ndarray | None = None) -> bytes:
+def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | None = None, io_dtype: str = "int8",
+                      allow_float_ops: bool = False) -> bytes:
+    """Convert a Keras model. Modes: float32; float16 (weights); dynamic (int8 weights, float activations);
+    int8 (full integer, calibrated on `calibration`); qat (full integer from a quantization-aware model,
+    whose ranges were learned in training). `allow_float_ops` lets layers left in float stay float."""
     tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if precision == "int8":
+    if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
         converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+    if mode == "int8" and not allow_float_ops:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+    if mode in ("int8", "qat"):
+        # QAT models carry their learned ranges, so no op-set restriction (which would demand calibration data).
+        if io_dtype == "int8":
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     failure = None
     with warnings.catch_warnings(), captured_native_stderr() as log:
         warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected": int8 I/O is intended
@@ -34,7 +43,7 @@ def convert_to_tflite(model, precision: str, calibration: np.ndarray | None = No
     if failure is not None:
         lines = log[0].strip().splitlines() if log else []
         detail = f" ({lines[-1]})" if lines else ""
-        raise ExportError(f"TFLite {precision} conversion failed: {failure}{detail}") from failure
+        raise ExportError(f"TFLite {mode} conversion failed: {failure}{detail}") from failure
     return flatbuffer
 
 
@@ -57,8 +66,16 @@ def io_quantization(flatbuffer: bytes) -> dict:
 
 
 def export_tflite(model, fmt, path: Path, contract, recipe, calibration) -> Path:
-    flatbuffer = convert_to_tflite(model, fmt.precision, calibration)
+    flatbuffer = convert_to_tflite(model, fmt.precision, calibration.images if calibration else None)
+    return write_tflite(flatbuffer, fmt, path, contract, recipe, calibration)
+
+
+def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe, calibration=None,
+                 details: dict | None = None) -> Path:
+    """Write `flatbuffer` with the edgecnn metadata appended; `details` describe how it was optimized."""
     metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint(), io_quantization(flatbuffer))
-    if fmt.needs_calibration:
-        metadata["calibration"] = {"samples": int(len(calibration)), "source": "train split"}
+    if fmt.needs_calibration and calibration is not None:
+        metadata["calibration"] = calibration.record()
+    if details:
+        metadata["optimization"] = details
     return write_bytes(path, append_to_tflite(flatbuffer, metadata))

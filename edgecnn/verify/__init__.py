@@ -69,5 +69,22 @@ def verify_artifact(
     size, gz = file_sizes(path)
     return ArtifactResult(
         name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
-        latency, settings.threads, runner.input_dtype,
+        latency, settings.threads, runner.input_dtype, describe_file(path),
     )
+
+
+def describe_file(path: Path) -> dict:
+    """What the file says about how it was made (technique, calibration, optimization), and the
+    sparsity of the kernels it really holds."""
+    from edgecnn.export.metadata import read_metadata
+    from edgecnn.verify.weights import read_kernels, sparsity_summary
+
+    metadata = read_metadata(path) or {}
+    optimization = metadata.get("optimization") or {}
+    described = {"technique": metadata.get("technique", "none" if Path(path).suffix == ".keras" else "unknown")}
+    if "calibration" in metadata:
+        described["calibration"] = metadata["calibration"]
+    if optimization:
+        described["optimization"] = optimization
+    described["sparsity"] = sparsity_summary(read_kernels(path), optimization.get("pruned_layers"))
+    return described

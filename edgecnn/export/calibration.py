@@ -1,0 +1,48 @@
+"""The calibration set for int8 quantization, guarded: enough images, and from the training split.
+
+Calibrating on validation or test images leaks them into the file being scored on them, and a
+handful of images gives activation ranges that clip real inputs; both are errors unless the recipe
+explicitly allows them. Every int8 artifact (TFLite converter, ai-edge-quantizer, onnxruntime) uses
+the same set, and records its size and source in its metadata and the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgecnn.errors import RecipeError
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    images: np.ndarray  # normalized float32 NHWC
+    split: str
+    samples: int
+
+    def record(self) -> dict:
+        """What metadata and reports say about it."""
+        return {"samples": self.samples, "source": f"{self.split} split"}
+
+
+def calibration_set(dataset, config, seed: int) -> CalibrationSet:
+    """A seeded sample of `config.samples` normalized images from `config.split`, after the guards."""
+    from edgecnn.data import normalize
+
+    if config.split != "train" and not config.allow_outside_train:
+        raise RecipeError(
+            f"export.calibration.split: {config.split!r} images would leak into the accuracy measured on them; "
+            "use 'train', or set export.calibration.allow_outside_train=true"
+        )
+    images = getattr(dataset, f"x_{config.split}")
+    take = min(config.samples, len(images))
+    if take < config.min_samples and not config.allow_few:
+        raise RecipeError(
+            f"export.calibration.samples: {take} calibration images (asked {config.samples}, the {config.split} split "
+            f"has {len(images)}) is below min_samples={config.min_samples}; use more, or set "
+            "export.calibration.allow_few=true"
+        )
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(images), size=take, replace=False))
+    return CalibrationSet(normalize(images[picks], dataset.contract), config.split, int(take))

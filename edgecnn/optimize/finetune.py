@@ -1,0 +1,44 @@
+"""Shared fine-tuning for every technique that trains: same pipeline, loss and seed as `train`."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+from edgecnn._tf import keras
+
+
+def fresh_copy(model):
+    """An independent copy with the same weights: wrappers then never touch the trained model."""
+    K = keras()
+    copy = K.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def steps_per_epoch(recipe, dataset) -> int:
+    return math.ceil(len(dataset.y_train) / recipe.train.batch_size)
+
+
+def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True):
+    """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay, no early stopping
+    (pruning schedules need every step), on the training split with the recipe's augmentation."""
+    from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed
+
+    K = keras()
+    set_seed(recipe.seed)
+    model.compile(
+        optimizer=K.optimizers.Adam(settings.learning_rate),
+        loss=K.losses.CategoricalCrossentropy(label_smoothing=recipe.train.label_smoothing),
+        metrics=["accuracy"],
+    )
+    schedule = SimpleNamespace(epochs=settings.epochs, learning_rate=settings.learning_rate, warmup_epochs=0,
+                               schedule="cosine")
+    all_callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, schedule)), *callbacks]
+    if show_progress:
+        all_callbacks.append(progress_callback(K, settings.epochs, steps_per_epoch(recipe, dataset), label))
+    train_ds = make_pipeline(dataset.x_train, dataset.y_train, dataset, recipe.train, recipe.seed, training=True)
+    val_ds = make_pipeline(dataset.x_val, dataset.y_val, dataset, recipe.train, recipe.seed, training=False)
+    history = model.fit(train_ds, validation_data=val_ds if len(dataset.y_val) else None, epochs=settings.epochs,
+                        callbacks=all_callbacks, verbose=0)
+    return {key: round(float(values[-1]), 4) for key, values in history.history.items() if key != "lr"}

@@ -1,0 +1,47 @@
+"""Post-training quantization with the LiteRT quantizer (`ai-edge-quantizer`), from a float TFLite file.
+
+Google recommends it over converter PTQ for LiteRT; it needs no TensorFlow itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+
+from edgecnn.errors import MissingDependency
+from edgecnn.fileio import captured_native_stderr
+
+# variant name -> the ai_edge_quantizer.recipe function that builds its quantization recipe
+RECIPES = {"aeq_w8a8": "static_wi8_ai8", "aeq_w8a16": "static_wi8_ai16", "aeq_w4": "weight_only_wi4_afp32"}
+
+
+def quantize_with_litert(float_flatbuffer: bytes, variant: str, calibration: np.ndarray | None) -> bytes:
+    try:
+        from ai_edge_quantizer import quantizer, recipe
+    except ImportError as exc:
+        raise MissingDependency('the LiteRT quantizer is not installed; install it with: '
+                                'pip install "edgecnn[train]"') from exc
+    # Its calibration and report print progress bars and tables; keep them off the user's terminal.
+    with captured_native_stderr(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it enables experimental_preserve_all_tensors to calibrate, and says so
+        engine = quantizer.Quantizer(bytearray(float_flatbuffer))
+        engine.load_quantization_recipe(getattr(recipe, RECIPES[variant])())
+        result = None
+        if engine.need_calibration:
+            signature, input_name = _signature_input(float_flatbuffer)
+            samples = [{input_name: image[None].astype(np.float32)} for image in calibration]
+            result = engine.calibrate({signature: samples})
+        quantized = engine.quantize(result, enable_progress_bar=False, enable_progress_report=False)
+    return bytes(quantized.quantized_model)
+
+
+def _signature_input(flatbuffer: bytes) -> tuple[str, str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    signatures = Interpreter(model_content=flatbuffer).get_signature_list()
+    key = next(iter(signatures))
+    return key, signatures[key]["inputs"][0]

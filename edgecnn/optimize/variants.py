@@ -1,0 +1,126 @@
+"""One maker per optimized variant: build the model or file the variant names and write it with metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgecnn.export.tflite import convert_to_tflite, write_tflite
+
+PTQ_MODES = {"ptq_dynamic": "dynamic", "ptq_float16": "float16", "ptq_int8": "int8"}
+
+
+@dataclass
+class Job:
+    """What every maker needs; `cache` shares a pruned model between pruned_float32 and pqat_int8."""
+
+    model: object
+    recipe: object
+    dataset: object
+    calibration: object | None
+    show_progress: bool = True
+    cache: dict = field(default_factory=dict)
+
+    def write_tflite(self, flatbuffer: bytes, fmt, path: Path, details: dict | None = None) -> Path:
+        calibration = self.calibration if fmt.needs_calibration else None
+        return write_tflite(flatbuffer, fmt, path, self.dataset.contract, self.recipe, calibration, details)
+
+    def int8_file(self, qat_model, leave_float: list[str]) -> bytes:
+        return convert_to_tflite(qat_model, "qat", io_dtype=self.recipe.optimize.int8_io,
+                                 allow_float_ops=bool(leave_float))
+
+
+def make_ptq(job: Job, fmt, path: Path) -> Path:
+    mode = PTQ_MODES[fmt.name]
+    calibration = job.calibration.images if mode == "int8" else None
+    flatbuffer = convert_to_tflite(job.model, mode, calibration, io_dtype=job.recipe.optimize.int8_io)
+    io = {"io_dtype": job.recipe.optimize.int8_io} if mode == "int8" else {}
+    return job.write_tflite(flatbuffer, fmt, path, {"backend": "tf.lite.TFLiteConverter", **io})
+
+
+def make_litert_quantized(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.optimize.litert_quantizer import RECIPES, quantize_with_litert
+
+    calibration = job.calibration.images if fmt.needs_calibration else None
+    quantized = quantize_with_litert(convert_to_tflite(job.model, "float32"), fmt.name, calibration)
+    return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": RECIPES[fmt.name]})
+
+
+def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.export.onnx import convert_to_onnx, write_onnx
+    from edgecnn.optimize.onnx_int8 import quantize_onnx
+
+    recipe, settings = job.recipe, job.recipe.optimize.onnx
+    float_proto = convert_to_onnx(job.model, job.dataset.contract.shape, recipe.export.onnx_opset)
+    calibration = job.calibration.images if fmt.needs_calibration else None
+    quantized = quantize_onnx(float_proto, fmt.name, calibration, settings)
+    details = {"backend": "onnxruntime.quantization", "pre_process": "quant_pre_process"}
+    if fmt.needs_calibration:
+        details |= {"format": "QDQ", "method": settings.method, "per_channel": settings.per_channel}
+    return write_onnx(quantized, fmt, path, job.dataset.contract, recipe,
+                      job.calibration if fmt.needs_calibration else None, details)
+
+
+def make_qat(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.optimize.finetune import fine_tune, fresh_copy
+    from edgecnn.optimize.qat import quantize_for_training
+
+    cfg = job.recipe.optimize.qat
+    model = quantize_for_training(fresh_copy(job.model), cfg.leave_float)
+    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "qat", show_progress=job.show_progress)
+    details = {"epochs": cfg.epochs, "learning_rate": cfg.learning_rate, "leave_float": cfg.leave_float,
+               "fine_tune": metrics}
+    return job.write_tflite(job.int8_file(model, cfg.leave_float), fmt, path, details)
+
+
+def _pruned(job: Job):
+    if "pruned" not in job.cache:
+        from edgecnn.optimize.pruning import prune
+
+        job.cache["pruned"] = prune(job.model, job.recipe, job.dataset, job.show_progress)
+    return job.cache["pruned"]
+
+
+def make_pruned(job: Job, fmt, path: Path) -> Path:
+    model, details = _pruned(job)
+    return job.write_tflite(convert_to_tflite(model, "float32"), fmt, path, details)
+
+
+def make_pqat(job: Job, fmt, path: Path) -> Path:
+    from edgecnn._tf import model_optimization
+    from edgecnn.optimize.finetune import fine_tune, fresh_copy
+    from edgecnn.optimize.qat import quantize_for_training
+
+    pruned, prune_details = _pruned(job)
+    cfg, leave_float = job.recipe.optimize.pqat, job.recipe.optimize.qat.leave_float
+    scheme = model_optimization().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+    model = quantize_for_training(fresh_copy(pruned), leave_float, scheme)
+    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "pqat", show_progress=job.show_progress)
+    details = {**prune_details, "pqat_epochs": cfg.epochs, "pqat": metrics}
+    return job.write_tflite(job.int8_file(model, leave_float), fmt, path, details)
+
+
+def make_2_of_4(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.optimize.pruning import prune_2_of_4
+
+    model, details = prune_2_of_4(job.model, job.recipe, job.dataset, job.show_progress)
+    return job.write_tflite(convert_to_tflite(model, "float32"), fmt, path, details)
+
+
+def make_cqat(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.optimize.clustering import cluster_and_quantize
+
+    model, details = cluster_and_quantize(job.model, job.recipe, job.dataset, job.show_progress)
+    return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)
+
+
+MAKERS = {
+    **dict.fromkeys(PTQ_MODES, make_ptq),
+    **dict.fromkeys(("aeq_w8a8", "aeq_w8a16", "aeq_w4"), make_litert_quantized),
+    **dict.fromkeys(("onnx_qdq_int8", "onnx_dynamic_int8"), make_onnx_quantized),
+    "qat_int8": make_qat,
+    "pruned_float32": make_pruned,
+    "pqat_int8": make_pqat,
+    "prune_2of4_float32": make_2_of_4,
+    "cqat_int8": make_cqat,
+}
