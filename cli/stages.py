@@ -39,7 +39,7 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
            quiet: QuietOption = False):
     """Export a trained run folder's model.keras to the recipe's formats.
 
-    Example: edgecnn export runs/digits --set export.formats=[tflite_int8]
+    Example: edgecnn export runs/digits --set "export.formats=\\[tflite_int8]"
     """
     with user_errors():
         from edgecnn.pipeline import export_stage, load_run_recipe
@@ -58,7 +58,7 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
     Variants: ptq_dynamic, ptq_float16, ptq_int8, aeq_w8a8, aeq_w8a16, aeq_w4, onnx_qdq_int8,
     onnx_dynamic_int8, qat_int8, pruned_float32, pqat_int8, prune_2of4_float32, cqat_int8.
 
-    Example: edgecnn optimize runs/shapes --set optimize.variants=[ptq_int8,qat_int8]
+    Example: edgecnn optimize runs/shapes --set "optimize.variants=\\[ptq_int8,qat_int8]"
     """
     with user_errors():
         from edgecnn.pipeline import load_run_recipe, optimize_stage, save_recipe, verify_stage

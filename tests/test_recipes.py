@@ -6,6 +6,7 @@ import pytest
 
 from edgecnn.pipeline import build
 from edgecnn.recipe import load_recipe
+from edgecnn.verify.weights import groups_breaking_m_by_n, read_kernels
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 SMALL = [
@@ -51,3 +52,15 @@ def test_shapes_recipe_meets_its_accuracy_targets(tmp_path):
     assert rows["tflite_int8"]["accuracy"] >= 0.95
     assert abs(rows["onnx_float32"]["accuracy"] - rows["keras_float32"]["accuracy"]) <= 0.001
     assert rows["onnx_float32"]["agreement"] >= 0.995
+    # quantization and pruning, measured against the float model in each file's runtime
+    assert rows["qat_int8"]["accuracy_change"] >= -0.003
+    assert rows["tflite_int8"]["accuracy_change"] >= -0.01  # converter PTQ int8
+    assert rows["onnx_qdq_int8"]["accuracy_change"] >= -0.01
+    pqat = rows["pqat_int8"]
+    assert pqat["accuracy_change"] >= -0.015 and pqat["sparsity"]["pruned_layers"] >= 0.79
+    assert pqat["gzip_bytes"] < 0.6 * rows["tflite_int8"]["gzip_bytes"]  # the zeros survive and compress
+    two_of_four = rows["prune_2of4_float32"]
+    kernels = {k.layer: k for k in read_kernels(two_of_four["path"])}
+    for layer in two_of_four["optimization"]["pruned_layers"]:
+        assert groups_breaking_m_by_n(kernels[layer].values) == 0, layer
+    assert report["best"]["name"] is not None

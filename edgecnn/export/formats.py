@@ -1,5 +1,7 @@
 """The one table of artifacts: name, file, runtime, precision, technique and what each needs.
 
+QAT variants count as calibrated too: their activation ranges start from the calibration images.
+
 `export.formats` picks from the plain exports of the float model; `optimize.variants` picks from the
 optimized variants, written under `optimized/` and verified with the same code and report rows.
 """
@@ -61,16 +63,16 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
                  "ONNX, int8 QDQ, per-channel weights, static activation ranges"),
         _variant("onnx_dynamic_int8", "onnx", "onnxruntime", "int8 weights", False, "PTQ dynamic (onnxruntime)",
                  "ONNX, int8 weights, activations quantized on the fly"),
-        _variant("qat_int8", "tflite", "litert", "int8", False, "QAT (tfmot)",
+        _variant("qat_int8", "tflite", "litert", "int8", True, "QAT (tfmot)",
                  "TFLite, full-integer int8 after quantization-aware fine-tuning", fine_tune=True),
         _variant("pruned_float32", "tflite", "litert", "float32", False, "magnitude pruning (tfmot)",
                  "TFLite, float32, magnitude-pruned kernels", fine_tune=True),
-        _variant("pqat_int8", "tflite", "litert", "int8", False, "pruning + PQAT (tfmot)",
+        _variant("pqat_int8", "tflite", "litert", "int8", True, "pruning + PQAT (tfmot)",
                  "TFLite, full-integer int8 after pruning-preserving QAT", fine_tune=True),
         _variant("prune_2of4_float32", "tflite", "litert", "float32", False, "2:4 structured pruning (tfmot)",
                  "TFLite, float32, two zeros in every four input channels of pointwise and dense kernels",
                  fine_tune=True),
-        _variant("cqat_int8", "tflite", "litert", "int8", False, "clustering + CQAT (tfmot)",
+        _variant("cqat_int8", "tflite", "litert", "int8", True, "clustering + CQAT (tfmot)",
                  "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", fine_tune=True),
     )
 }

@@ -20,9 +20,11 @@ def steps_per_epoch(recipe, dataset) -> int:
     return math.ceil(len(dataset.y_train) / recipe.train.batch_size)
 
 
-def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True):
-    """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay, no early stopping
-    (pruning schedules need every step), on the training split with the recipe's augmentation."""
+def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True,
+              restore_best: bool = False):
+    """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay on the training split
+    with the recipe's augmentation. No early stopping (pruning schedules need every step); with
+    `restore_best`, the epoch with the lowest validation loss is kept (quantizer ranges included)."""
     from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed
 
     K = keras()
@@ -35,10 +37,17 @@ def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_p
     schedule = SimpleNamespace(epochs=settings.epochs, learning_rate=settings.learning_rate, warmup_epochs=0,
                                schedule="cosine")
     all_callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, schedule)), *callbacks]
+    if restore_best and len(dataset.y_val):
+        all_callbacks.append(K.callbacks.EarlyStopping(monitor="val_loss", patience=settings.epochs,
+                                                       restore_best_weights=True))
     if show_progress:
         all_callbacks.append(progress_callback(K, settings.epochs, steps_per_epoch(recipe, dataset), label))
     train_ds = make_pipeline(dataset.x_train, dataset.y_train, dataset, recipe.train, recipe.seed, training=True)
     val_ds = make_pipeline(dataset.x_val, dataset.y_val, dataset, recipe.train, recipe.seed, training=False)
     history = model.fit(train_ds, validation_data=val_ds if len(dataset.y_val) else None, epochs=settings.epochs,
                         callbacks=all_callbacks, verbose=0)
-    return {key: round(float(values[-1]), 4) for key, values in history.history.items() if key != "lr"}
+    record = history.history
+    kept = int(min(range(len(record["val_loss"])), key=record["val_loss"].__getitem__)) if (
+        restore_best and "val_loss" in record) else len(record["loss"]) - 1
+    metrics = {key: round(float(values[kept]), 4) for key, values in record.items() if key != "lr"}
+    return {**metrics, "epoch_kept": kept + 1}

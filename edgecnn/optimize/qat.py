@@ -41,3 +41,45 @@ def quantize_for_training(model, leave_float: list[str] = (), scheme=None, key: 
             f"QAT: tfmot cannot quantize layer '{found['name']}' ({layer_type}); add it to {key} to keep it in "
             "float (the int8 file then runs it as a float operator)"
         ) from None
+
+
+def prepare_qat(model, images, leave_float: list[str] = (), scheme=None):
+    """A QAT copy of `model` (weights copied, `model` untouched) with activation ranges calibrated on `images`."""
+    from edgecnn.optimize.finetune import fresh_copy
+
+    source = fresh_copy(model)
+    quantized = quantize_for_training(source, leave_float, scheme)
+    initialise_ranges(quantized, source, images)
+    return quantized
+
+
+_INPUT_RANGE = re.compile(r"quantize_layer(?:_\d+)?/quantize_layer(?:_\d+)?_(?P<end>min|max)")
+_RANGE = re.compile(r"^quant_(?P<layer>.+)/(?:output|post_activation)_(?P<end>min|max)(?::\d+)?$")
+
+
+def initialise_ranges(qat_model, float_model, images) -> int:
+    """Start each activation range at what the float model's layer really outputs on `images`.
+
+    tfmot starts every range at [-6, 6] and moves it by an exponential average with decay 0.999, so a
+    fine-tune of a few hundred steps ends with ranges still near [-6, 6]: logits beyond 6 clip, ties
+    appear, and the int8 file disagrees with float. Calibrated starting ranges (as converter PTQ uses)
+    remove that. Returns how many ranges were set."""
+    K = keras()
+    variables = [(v, _RANGE.match(v.name.split("/", 1)[-1] if v.name.count("/") > 1 else v.name))
+                 for v in qat_model.non_trainable_variables]
+    variables = [(v, m) for v, m in variables if m and m["layer"] in {layer.name for layer in float_model.layers}]
+    if not variables:
+        return 0
+    names = sorted({m["layer"] for _, m in variables})
+    probe = K.Model(float_model.inputs, [float_model.get_layer(name).output for name in names])
+    outputs = probe.predict(images, batch_size=128, verbose=0)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    ranges = {name: (min(float(out.min()), 0.0), max(float(out.max()), 0.0)) for name, out in zip(names, outputs)}
+    for variable, found in variables:
+        low, high = ranges[found["layer"]]
+        variable.assign(low if found["end"] == "min" else high)
+    inputs = [(v, _INPUT_RANGE.search(v.name)) for v in qat_model.non_trainable_variables]
+    inputs = [(v, m) for v, m in inputs if m]
+    for variable, found in inputs:  # the input quantizer starts at [0, 0]: every image would quantize to 0
+        variable.assign(min(float(images.min()), 0.0) if found["end"] == "min" else max(float(images.max()), 0.0))
+    return len(variables) + len(inputs)

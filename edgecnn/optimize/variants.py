@@ -62,12 +62,13 @@ def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
 
 
 def make_qat(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.optimize.finetune import fine_tune, fresh_copy
-    from edgecnn.optimize.qat import quantize_for_training
+    from edgecnn.optimize.finetune import fine_tune
+    from edgecnn.optimize.qat import prepare_qat
 
     cfg = job.recipe.optimize.qat
-    model = quantize_for_training(fresh_copy(job.model), cfg.leave_float)
-    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "qat", show_progress=job.show_progress)
+    model = prepare_qat(job.model, job.calibration.images, cfg.leave_float)
+    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "qat", show_progress=job.show_progress,
+                        restore_best=True)
     details = {"epochs": cfg.epochs, "learning_rate": cfg.learning_rate, "leave_float": cfg.leave_float,
                "fine_tune": metrics}
     return job.write_tflite(job.int8_file(model, cfg.leave_float), fmt, path, details)
@@ -88,14 +89,15 @@ def make_pruned(job: Job, fmt, path: Path) -> Path:
 
 def make_pqat(job: Job, fmt, path: Path) -> Path:
     from edgecnn._tf import model_optimization
-    from edgecnn.optimize.finetune import fine_tune, fresh_copy
-    from edgecnn.optimize.qat import quantize_for_training
+    from edgecnn.optimize.finetune import fine_tune
+    from edgecnn.optimize.qat import prepare_qat
 
     pruned, prune_details = _pruned(job)
     cfg, leave_float = job.recipe.optimize.pqat, job.recipe.optimize.qat.leave_float
     scheme = model_optimization().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-    model = quantize_for_training(fresh_copy(pruned), leave_float, scheme)
-    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "pqat", show_progress=job.show_progress)
+    model = prepare_qat(pruned, job.calibration.images, leave_float, scheme)
+    metrics = fine_tune(model, job.recipe, job.dataset, cfg, "pqat", show_progress=job.show_progress,
+                        restore_best=True)
     details = {**prune_details, "pqat_epochs": cfg.epochs, "pqat": metrics}
     return job.write_tflite(job.int8_file(model, leave_float), fmt, path, details)
 
@@ -110,7 +112,8 @@ def make_2_of_4(job: Job, fmt, path: Path) -> Path:
 def make_cqat(job: Job, fmt, path: Path) -> Path:
     from edgecnn.optimize.clustering import cluster_and_quantize
 
-    model, details = cluster_and_quantize(job.model, job.recipe, job.dataset, job.show_progress)
+    model, details = cluster_and_quantize(job.model, job.recipe, job.dataset, job.calibration.images,
+                                          job.show_progress)
     return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)
 
 
