@@ -230,3 +230,25 @@ def test_variant_names_are_checked():
         tiny_recipe(optimize={"variants": ["qat_int4"]})
     with pytest.raises(RecipeError, match="variant 'qat_int8' listed twice"):
         tiny_recipe(optimize={"variants": ["qat_int8", "qat_int8"]})
+
+
+@pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
+def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, tiny_dataset, method):
+    from types import SimpleNamespace
+
+    from edgecnn.data import normalize
+    from edgecnn.optimize.onnx_int8 import quantize_onnx
+    from edgecnn.verify.runtimes import OnnxRunner
+
+    run_dir, _ = tiny_build
+    images = normalize(tiny_dataset.x_train[:64], tiny_dataset.contract)
+    settings = SimpleNamespace(method=method, per_channel=True)
+    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
+    path = run_dir.parent / f"qdq_{method}.onnx"
+    onnx.save(quantized, str(path))
+    test_images = normalize(tiny_dataset.x_test, tiny_dataset.contract)
+    float_top1 = OnnxRunner(run_dir / "model_float32.onnx").predict(test_images).argmax(1)
+    int8_top1 = OnnxRunner(path).predict(test_images).argmax(1)
+    assert (float_top1 == int8_top1).mean() >= 0.9
+    scales = [init for init in quantized.graph.initializer if init.name.endswith("_scale") and init.dims]
+    assert scales  # per-channel weight scales are vectors
