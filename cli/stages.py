@@ -78,7 +78,7 @@ def verify(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
            quiet: QuietOption = False):
     """Verify every artifact of a run folder in its own runtime; writes report.json and report.md.
 
-    Example: edgecnn verify runs/digits --set verify.threads=2
+    Example: edgecnn verify runs/digits --set "verify.threads=\\[1,2]"
     """
     with user_errors():
         from edgecnn.pipeline import load_run_recipe, verify_stage

@@ -14,7 +14,7 @@ def console() -> Console:
     if _console is None:
         plain = not sys.stderr.isatty() or "NO_COLOR" in os.environ
         # Logs and CI summaries are read wide: do not wrap tables at 80 columns there.
-        width = 140 if not sys.stderr.isatty() else None
+        width = 180 if not sys.stderr.isatty() else None
         _console = Console(stderr=True, no_color=plain, highlight=False, width=width)
     return _console
 

@@ -234,11 +234,32 @@ class BudgetConfig(_Section):
 
 
 class VerifyConfig(_Section):
-    threads: int = Field(1, ge=1, le=256, description="Runtime threads for the latency measurement.")
+    threads: list[int] = Field(
+        default_factory=lambda: [1, 0], min_length=1,
+        description="Thread counts to time each file at (0 = all cores); accuracy uses the first.",
+    )
     warmup: int = Field(10, ge=0, description="Untimed runs before measuring latency.")
     runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
     max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, int) else value
+
+    @field_validator("threads")
+    @classmethod
+    def _thread_range(cls, value):
+        if any(not 0 <= count <= 256 for count in value):
+            raise ValueError("thread counts must be in [0, 256] (0 = all cores)")
+        return value
+
+    def thread_counts(self) -> list[int]:
+        """The thread counts with 0 resolved to this machine's cores, in order, without repeats."""
+        import os
+
+        return list(dict.fromkeys(count or os.cpu_count() or 1 for count in self.threads))
 
 
 class Recipe(_Section):

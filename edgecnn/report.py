@@ -105,18 +105,31 @@ def _sparsity(row: dict) -> str:
 
 HEADERS = ["artifact", "technique", "runtime", "precision", "size", "gzip", "sparsity", "accuracy", "vs float",
            "agreement", "p50 ms"]
-_MD_EXTRA = ["p90 ms", "max |diff|"]
+_MD_EXTRA = ["p90 ms", "p99 ms", "GMAC/s", "max |diff|"]
 
 
 def _row(a: dict, markdown: bool = False) -> list[str]:
     cells = [
         a["name"], a.get("technique", "-"), a["runtime"], a["precision"], _kib(a["size_bytes"]), _kib(a["gzip_bytes"]),
         _sparsity(a), _pct(a["accuracy"]), _points(a.get("accuracy_change")), _pct(a["agreement"]),
-        f"{a['latency_ms']['p50']:.3f}",
+        " / ".join(f"{t['p50']:.3f}" for t in _per_thread(a)),
     ]
     if markdown:
-        cells += [f"{a['latency_ms']['p90']:.3f}", "-" if a["max_abs_diff"] is None else f"{a['max_abs_diff']:.4f}"]
+        gmacs = a["latency_ms"].get("gmac_per_s")
+        cells += [f"{a['latency_ms']['p90']:.3f}", f"{a['latency_ms'].get('p99', 0):.3f}",
+                  "-" if gmacs is None else f"{gmacs:.2f}",
+                  "-" if a["max_abs_diff"] is None else f"{a['max_abs_diff']:.4f}"]
     return cells
+
+
+def _per_thread(a: dict) -> list[dict]:
+    return a.get("latency") or [{"threads": a["threads"], **a["latency_ms"]}]
+
+
+def _thread_label(report: dict) -> str:
+    rows = report["artifacts"]
+    counts = [str(t["threads"]) for t in _per_thread(rows[0])] if rows else ["1"]
+    return "/".join(counts)
 
 
 def best_line(report: dict) -> str:
@@ -132,14 +145,18 @@ def best_line(report: dict) -> str:
 
 
 def print_report(report: dict) -> None:
-    threads = report["artifacts"][0]["threads"] if report["artifacts"] else 1
     table = Table(title=f"{report['recipe']['name']}: test split of {report['data'].get('test', '?')} images, "
-                        f"batch 1, {threads} thread(s)")
-    for i, header in enumerate(HEADERS):
-        table.add_column(header, justify="left" if i < 4 else "right")
+                        f"batch 1, p50 at {_thread_label(report)} thread(s)")
+    shown = [i for i, header in enumerate(HEADERS) if header != "runtime"]  # the name says it; the .md keeps it
+    rows = [_row(row) for row in report["artifacts"]]
+    for i in shown:  # every column whole; only the technique text gives way on a narrow terminal
+        width = max([len(HEADERS[i])] + [len(cells[i]) for cells in rows])
+        flexible = i < 4
+        table.add_column(HEADERS[i], justify="left" if flexible else "right", no_wrap=True, overflow="ellipsis",
+                         min_width=None if flexible else width, max_width=28 if HEADERS[i] == "technique" else None)
     best = (report.get("best") or {}).get("name")
-    for row in report["artifacts"]:
-        table.add_row(*_row(row), style="bold green" if row["name"] == best else None)
+    for row, cells in zip(report["artifacts"], rows):
+        table.add_row(*(cells[i] for i in shown), style="bold green" if row["name"] == best else None)
     console().print(table)
     if best_line(report):
         console().print(best_line(report))
@@ -160,7 +177,8 @@ def report_markdown(report: dict) -> str:
     lines += ["| " + " | ".join(_row(row, markdown=True)) + " |" for row in report["artifacts"]]
     lines += ["", "Accuracy on the test split in each file's own runtime; 'vs float' is the change in points versus "
               "the float Keras model; agreement is top-1 agreement with it; sparsity is the share of zero weights in "
-              "the file's convolution and dense kernels; latency is batch 1 after warm-up.", ""]
+              f"the file's convolution and dense kernels; latency is batch 1 after warm-up, p50 at "
+              f"{_thread_label(report)} thread(s), p90/p99/GMAC/s at the first.", ""]
     if best_line(report):
         lines += [best_line(report), ""]
     lines += _calibration_lines(report) + _sparsity_lines(report)

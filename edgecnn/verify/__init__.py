@@ -52,8 +52,11 @@ def verify_artifact(
     path: Path, name: str, fmt_name: str, precision: str, images: np.ndarray | None, labels: np.ndarray | None,
     contract, reference: np.ndarray | None, settings,
 ) -> ArtifactResult:
-    """Run one file on the test images (uint8) and time it at batch 1."""
-    runner = open_runner(path, settings.threads)
+    """Run one file on the test images (uint8); time it at batch 1 at each of the settings' thread counts."""
+    from edgecnn.verify.macs import count_macs
+
+    threads = settings.thread_counts()
+    runner = open_runner(path, threads[0])
     if runner.input_shape != tuple(contract.shape):
         raise VerificationError(
             f"{path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
@@ -65,11 +68,18 @@ def verify_artifact(
     if reference is not None:
         agreement = float((probabilities.argmax(1) == reference.argmax(1)).mean())
         max_diff = float(np.abs(probabilities - reference).max())
-    latency = measure_latency(runner, runner.prepare(x), settings.warmup, settings.runs, settings.max_seconds)
+    macs = count_macs(path)
+    latencies = []
+    for count in threads:
+        timed = runner if count == threads[0] else open_runner(path, count)
+        stats = measure_latency(timed, timed.prepare(x), settings.warmup, settings.runs, settings.max_seconds, macs)
+        latencies.append({"threads": count, **stats, "runtime_settings": timed.settings})
     size, gz = file_sizes(path)
+    described = {**describe_file(path), "macs": macs, "latency": latencies}
     return ArtifactResult(
         name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
-        latency, settings.threads, runner.input_dtype, describe_file(path),
+        {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],
+        runner.input_dtype, described,
     )
 
 

@@ -6,6 +6,7 @@ quantized and int8 outputs dequantized with the scale and zero point stored in t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,15 @@ class TFLiteRunner:
     def __init__(self, path: Path, threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
+        start = time.perf_counter_ns()
         try:
             with captured_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate" on every load
                 self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise VerificationError(f"{path}: LiteRT cannot load it: {exc}") from None
+        self.init_ms = (time.perf_counter_ns() - start) / 1e6
+        self.settings = {"num_threads": threads, "delegate": "XNNPACK (LiteRT default CPU delegate)"}
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
@@ -71,10 +75,15 @@ class OnnxRunner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        start = time.perf_counter_ns()
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise VerificationError(f"{path}: onnxruntime cannot load it: {exc}") from None
+        self.init_ms = (time.perf_counter_ns() - start) / 1e6
+        self.settings = {"intra_op_num_threads": threads, "inter_op_num_threads": 1,
+                         "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL",
+                         "providers": self.session.get_providers(), "onnxruntime_version": ort.__version__}
         self.input = self.session.get_inputs()[0]
         self.input_shape = tuple(int(d) for d in self.input.shape[1:])
         self.input_dtype = "float32"
@@ -105,7 +114,10 @@ class KerasRunner:
     def __init__(self, path: Path, threads: int = 1):
         from edgecnn.train import load_model
 
+        start = time.perf_counter_ns()
         self.model = load_model(path)
+        self.init_ms = (time.perf_counter_ns() - start) / 1e6
+        self.settings = {"note": "Keras eager call, reference only"}
         self.input_shape = tuple(int(d) for d in self.model.input_shape[1:])
         self.input_dtype = "float32"
 
