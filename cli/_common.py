@@ -50,3 +50,33 @@ def user_errors():
 
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def _budget_option(flag: str, text: str):
+    return Annotated[Optional[float], typer.Option(flag, help=text, rich_help_panel="Budgets (missed: exit 1)")]
+
+
+MinAccuracyOption = _budget_option("--min-accuracy", "Lowest test accuracy, 0..1.")
+MaxDropOption = _budget_option("--max-accuracy-drop", "Largest accuracy loss versus float, 0..1 (0.01 = one point).")
+MinAgreementOption = _budget_option("--min-agreement", "Lowest top-1 agreement with the float model, 0..1.")
+MaxP50Option = _budget_option("--max-p50-ms", "Slowest batch-1 p50 in ms, at every thread count.")
+MaxP90Option = _budget_option("--max-p90-ms", "Slowest batch-1 p90 in ms, at every thread count.")
+MaxSizeOption = _budget_option("--max-size", "Largest file in bytes.")
+MaxGzipOption = _budget_option("--max-gzip", "Largest gzip-compressed file in bytes.")
+JunitOption = Annotated[
+    Optional[Path], typer.Option("--junit", help="Also write the budget checks as JUnit XML here (default: junit.xml "
+                                 "in the run folder).")
+]
+
+
+def budget_overrides(**limits) -> list[str]:
+    """CLI budget flags -> `--set verify.budgets.KEY=VALUE` overrides (flags win over the recipe)."""
+    keys = {"min_accuracy": "min_accuracy", "max_accuracy_drop": "max_accuracy_drop", "min_agreement": "min_agreement",
+            "max_p50_ms": "max_latency_p50_ms", "max_p90_ms": "max_latency_p90_ms", "max_size": "max_size_bytes",
+            "max_gzip": "max_gzip_bytes"}
+    out = []
+    for flag, value in limits.items():
+        if value is not None:
+            number = int(value) if keys[flag].endswith("bytes") else value
+            out.append(f"verify.budgets.{keys[flag]}={number}")
+    return out

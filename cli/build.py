@@ -22,7 +22,7 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
     with user_errors():
         from edgecnn.pipeline import build as run_build, default_run_dir
         from edgecnn.recipe import load_recipe
-        from edgecnn.report import print_report
+        from edgecnn.report import enforce_gate, print_report
 
         parsed = load_recipe(recipe, overrides)
         out_dir = out or default_run_dir(parsed)
@@ -32,3 +32,4 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
             typer.echo(f"report: {out_dir / 'report.json'}  ({report['timings_s']['total']:.1f} s)", err=True)
         if as_json:
             print_json(report)
+        enforce_gate(report)

@@ -220,15 +220,27 @@ class OptimizeConfig(_Section):
         return value
 
 
+class LatencyBudget(_Section):
+    """A latency limit for one runtime and/or thread count (None matches any)."""
+
+    runtime: Literal["litert", "onnxruntime", "tensorflow"] | None = Field(None, description="Runtime it applies to.")
+    threads: int | None = Field(None, ge=1, description="Thread count it applies to.")
+    max_p50_ms: float | None = Field(None, gt=0.0, description="Slowest p50.")
+    max_p90_ms: float | None = Field(None, gt=0.0, description="Slowest p90.")
+
+
 class BudgetConfig(_Section):
-    """Limits an artifact must meet to count as shippable (used to pick the best variant)."""
+    """Limits an artifact must meet: gated artifacts (verify.gate) fail the run with exit code 1 when
+    they miss one; every artifact is checked, and the best variant is chosen among those within."""
 
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0, description="Lowest test accuracy (0..1).")
     max_accuracy_drop: float | None = Field(
         0.01, ge=0.0, le=1.0, description="Largest accuracy loss versus the float model (0.01 = one point)."
     )
     min_agreement: float | None = Field(None, ge=0.0, le=1.0, description="Lowest top-1 agreement with float.")
-    max_latency_p50_ms: float | None = Field(None, gt=0.0, description="Slowest batch-1 p50 latency.")
+    max_latency_p50_ms: float | None = Field(None, gt=0.0, description="Slowest batch-1 p50, at every thread count.")
+    max_latency_p90_ms: float | None = Field(None, gt=0.0, description="Slowest batch-1 p90, at every thread count.")
+    latency: list[LatencyBudget] = Field(default_factory=list, description="Latency limits per runtime/threads.")
     max_size_bytes: int | None = Field(None, gt=0, description="Largest file.")
     max_gzip_bytes: int | None = Field(None, gt=0, description="Largest gzip-compressed file.")
 
@@ -242,6 +254,10 @@ class VerifyConfig(_Section):
     runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
     max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    gate: list[str] | None = Field(
+        None, description="Artifacts whose missed budgets fail the run (exit 1); default: export.formats. "
+        "Optimized variants are compared, not gated, unless listed here."
+    )
 
     @field_validator("threads", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from edgecnn.fileio import write_json, write_text
 REPORT_SCHEMA = "edgecnn.report/1"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+REPORT_JUNIT = "junit.xml"
 
 _OBJECTIVES = {  # objective -> (sort key, what the report says)
     "gzip_bytes": (lambda a: (a["gzip_bytes"], -(a["accuracy"] or 0)), "smallest gzip size"),
@@ -34,6 +35,7 @@ def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict |
         known = row["accuracy"] is not None and float_accuracy is not None
         row["accuracy_change"] = round(row["accuracy"] - float_accuracy, 6) if known else None
     budgets = recipe.verify.budgets.model_dump()
+    gated = recipe.verify.gate if recipe.verify.gate is not None else list(recipe.export.formats)
     return {
         "schema": REPORT_SCHEMA,
         "edgecnn_version": __version__,
@@ -44,34 +46,27 @@ def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict |
         "float_accuracy": float_accuracy,
         "artifacts": rows,
         "best": select_best(rows, budgets, recipe.optimize.objective),
+        "gate": gate(rows, budgets, gated),
     }
 
 
-def budget_failures(row: dict, budgets: dict) -> list[str]:
-    """Each budget `row` misses, as 'what: measured vs limit'."""
-    checks = [
-        ("accuracy", row["accuracy"], budgets.get("min_accuracy"), "min"),
-        ("accuracy drop", None if row["accuracy_change"] is None else -row["accuracy_change"],
-         budgets.get("max_accuracy_drop"), "max"),
-        ("agreement", row["agreement"], budgets.get("min_agreement"), "min"),
-        ("latency p50 ms", row["latency_ms"]["p50"], budgets.get("max_latency_p50_ms"), "max"),
-        ("size bytes", row["size_bytes"], budgets.get("max_size_bytes"), "max"),
-        ("gzip bytes", row["gzip_bytes"], budgets.get("max_gzip_bytes"), "max"),
-    ]
-    failures = []
-    for what, value, limit, kind in checks:
-        if limit is None or value is None:
-            continue
-        if (kind == "min" and value < limit) or (kind == "max" and value > limit + 1e-12):
-            failures.append(f"{what} {value:.4g} {'<' if kind == 'min' else '>'} {limit:.4g}")
-    return failures
+def gate(rows: list[dict], budgets: dict, gated: list[str]) -> dict:
+    """Every budget check of every artifact; the run passes when no gated artifact misses one."""
+    from edgecnn.verify.budgets import check_budgets
+
+    checks = [check.to_dict() | {"gated": row["name"] in gated} for row in rows for check in check_budgets(row, budgets)]
+    missed = [c for c in checks if c["gated"] and not c["passed"]]
+    return {"artifacts": gated, "passed": not missed, "checks": checks, "missed": len(missed)}
 
 
 def select_best(rows: list[dict], budgets: dict, objective: str) -> dict:
     """The shippable artifact (not the Keras reference) that best meets `objective` within the budgets."""
+    from edgecnn.verify.budgets import check_budgets
+
     key, meaning = _OBJECTIVES[objective]
     candidates = [row for row in rows if row["runtime"] != "tensorflow"]
-    failures = {row["name"]: budget_failures(row, budgets) for row in candidates}
+    failures = {row["name"]: [c.describe().split(": ", 1)[1] for c in check_budgets(row, budgets) if not c.passed]
+                for row in candidates}
     passing = [row for row in candidates if not failures[row["name"]]]
     rejected = {name: reasons for name, reasons in failures.items() if reasons}
     if not passing:
@@ -82,8 +77,21 @@ def select_best(rows: list[dict], budgets: dict, objective: str) -> dict:
 
 
 def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
+    from edgecnn.verify.junit import write_junit
+
     out_dir = Path(out_dir)
+    write_junit(report, out_dir / REPORT_JUNIT)
     return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report))
+
+
+def enforce_gate(report: dict) -> None:
+    """Raise BudgetExceeded (exit 1) naming every budget a gated artifact missed."""
+    from edgecnn.errors import BudgetExceeded
+
+    missed = [c for c in (report.get("gate") or {}).get("checks", []) if c["gated"] and not c["passed"]]
+    if missed:
+        lines = [f"{c['artifact']}: {c['budget']}: measured {c['measured']:.4g}, limit {c['limit']:.4g}" for c in missed]
+        raise BudgetExceeded(f"{len(missed)} budget(s) missed: " + "; ".join(lines))
 
 
 def _pct(value) -> str:
@@ -181,6 +189,7 @@ def report_markdown(report: dict) -> str:
               f"{_thread_label(report)} thread(s), p90/p99/GMAC/s at the first.", ""]
     if best_line(report):
         lines += [best_line(report), ""]
+    lines += _gate_lines(report)
     lines += _calibration_lines(report) + _sparsity_lines(report)
     return "\n".join(lines) + "\n"
 
@@ -204,4 +213,17 @@ def _sparsity_lines(report: dict) -> list[str]:
         lines.append(f"| {layer} | " + " | ".join(_pct(a["sparsity"]["layers"].get(layer)) for a in pruned) + " |")
     lines.append("| **pruned kernels** | " + " | ".join(_pct(a["sparsity"]["pruned_layers"]) for a in pruned) + " |")
     lines.append("| **all kernels** | " + " | ".join(_pct(a["sparsity"]["overall"]) for a in pruned) + " |")
+    return lines + [""]
+
+
+def _gate_lines(report: dict) -> list[str]:
+    gate_info = report.get("gate") or {}
+    checks = [c for c in gate_info.get("checks", []) if c["gated"]]
+    if not checks:
+        return []
+    verdict = "all met" if gate_info["passed"] else f"{gate_info['missed']} missed"
+    lines = [f"## Budgets ({verdict})", "", "| artifact | budget | measured | limit | result |", "|---|---|---:|---:|---|"]
+    for c in checks:
+        lines.append(f"| {c['artifact']} | {c['budget']} | {c['measured']:.4g} | {c['limit']:.4g} | "
+                     f"{'ok' if c['passed'] else '**missed**'} |")
     return lines + [""]

@@ -137,3 +137,36 @@ def test_optimize_bad_input_exits_2_and_writes_no_variant(run_copy, overrides, m
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (run_copy / "optimized").exists()
+
+
+def test_verify_exit_codes_follow_the_budgets(run_copy):
+    met = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--max-size", "10000000", "--min-accuracy", "0.5"])
+    assert met.exit_code == 0, met.output
+    missed = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--max-p50-ms", "0.000001", "--max-gzip", "100"])
+    assert missed.exit_code == 1
+    assert "budget(s) missed" in missed.stderr and "max_gzip_bytes: measured" in missed.stderr and "limit 100" in missed.stderr
+    report = json.loads((run_copy / "report.json").read_text())
+    assert report["gate"]["passed"] is False and report["gate"]["artifacts"] == ["tflite_float32", "tflite_int8", "onnx_float32"]
+    bad = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--min-accuracy", "1.5"])
+    assert bad.exit_code == 2 and "verify.budgets.min_accuracy" in bad.stderr
+
+
+def test_junit_xml_has_a_case_per_budget_and_a_failure_per_miss(run_copy, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    junit = tmp_path / "ci" / "budgets.xml"
+    result = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--junit", str(junit), "--max-gzip", "100",
+                                 "--max-size", "10000000", "--set", "verify.threads=[1,2]"])
+    assert result.exit_code == 1
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["tflite_float32", "tflite_int8", "onnx_float32"]
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases) == 3 and int(suite.get("failures")) == 1  # + default max drop
+        assert all(case.get("classname") and case.get("name") and case.get("time") for case in cases)
+        failure = suite.find("testcase[@name='max_gzip_bytes']/failure")
+        assert failure is not None and "limit 100" in failure.get("message")
+    assert int(root.get("tests")) == 9 and int(root.get("failures")) == 3
+    assert (run_copy / "junit.xml").is_file()
