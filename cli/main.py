@@ -6,7 +6,8 @@ import typer
 
 from edgecnn_cli.build import build
 from edgecnn_cli.models import models
-from edgecnn_cli.stages import export, optimize, train, verify
+from edgecnn_cli.stages import export, optimize, train
+from edgecnn_cli.verify import verify
 
 app = typer.Typer(
     name="edgecnn",

@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from edgecnn_cli._common import (
-    JsonOption, JunitOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
-    MinAccuracyOption, MinAgreementOption, OutOption, OverridesOption, QuietOption, budget_overrides, print_json,
-    user_errors,
-)
+from edgecnn_cli._common import JsonOption, OutOption, OverridesOption, QuietOption, print_json, user_errors
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
 RunDirArgument = Annotated[
@@ -72,36 +68,6 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
         optimize_stage(parsed, run_dir, show_progress=not quiet)
         save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
         report = verify_stage(parsed, run_dir, show_progress=not quiet)
-        if not quiet:
-            print_report(report)
-        if as_json:
-            print_json(report)
-        enforce_gate(report)
-
-
-def verify(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
-           quiet: QuietOption = False, junit: JunitOption = None,
-           min_accuracy: MinAccuracyOption = None, max_accuracy_drop: MaxDropOption = None,
-           min_agreement: MinAgreementOption = None, max_p50_ms: MaxP50Option = None,
-           max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None, max_gzip: MaxGzipOption = None):
-    """Verify every artifact of a run folder in its own runtime; writes report.json, report.md and junit.xml.
-
-    Exit codes: 0 every budget met, 1 a gated artifact missed a budget, 2 bad input.
-
-    Example: edgecnn verify runs/digits --max-p50-ms 0.5 --max-accuracy-drop 0.005 --set "verify.threads=\\[1,2]"
-    """
-    with user_errors():
-        from edgecnn.pipeline import load_run_recipe, verify_stage
-        from edgecnn.report import enforce_gate, print_report
-        from edgecnn.verify.junit import write_junit
-
-        limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
-                                  min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
-                                  max_size=max_size, max_gzip=max_gzip)
-        parsed = load_run_recipe(run_dir, [*(overrides or []), *limits])
-        report = verify_stage(parsed, run_dir, show_progress=not quiet)
-        if junit:
-            write_junit(report, junit)
         if not quiet:
             print_report(report)
         if as_json:

@@ -147,13 +147,14 @@ def best_line(report: dict) -> str:
     if best.get("name") is None:
         return f"Best under the budgets: none ({best['reason']})."
     row = next(a for a in report["artifacts"] if a["name"] == best["name"])
+    change = "" if row.get("accuracy_change") is None else f" ({_points(row['accuracy_change'])} points vs float)"
     return (f"Best under the budgets: {best['name']} ({best['reason']}): {_kib(row['gzip_bytes'])} gzip, "
-            f"accuracy {_pct(row['accuracy'])} ({_points(row.get('accuracy_change'))} points vs float), "
-            f"p50 {row['latency_ms']['p50']:.3f} ms.")
+            f"accuracy {_pct(row['accuracy'])}{change}, p50 {row['latency_ms']['p50']:.3f} ms.")
 
 
 def print_report(report: dict) -> None:
-    table = Table(title=f"{report['recipe']['name']}: test split of {report['data'].get('test', '?')} images, "
+    images = report["data"].get("test") or report["data"].get("images", "no")
+    table = Table(title=f"{report['recipe']['name']}: test split of {images} images, "
                         f"batch 1, p50 at {_thread_label(report)} thread(s)")
     shown = [i for i, header in enumerate(HEADERS) if header != "runtime"]  # the name says it; the .md keeps it
     rows = [_row(row) for row in report["artifacts"]]

@@ -170,3 +170,26 @@ def test_junit_xml_has_a_case_per_budget_and_a_failure_per_miss(run_copy, tmp_pa
         assert failure is not None and "limit 100" in failure.get("message")
     assert int(root.get("tests")) == 9 and int(root.get("failures")) == 3
     assert (run_copy / "junit.xml").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "cifar11"], "--data 'cifar11': expected one of digits, shapes"),
+        (["--min-accuracy", "0.9"], "accuracy budgets need labelled images; add --data"),
+        (["--normalization", "zscore"], "--normalization 'zscore': expected unit or symmetric"),
+    ],
+)
+def test_verify_files_bad_input_exits_2(tiny_build, tmp_path, args, message):
+    target = str(tiny_build[0] / "model_int8.tflite")
+    result = runner.invoke(app, ["verify", target, "--quiet", "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_verify_files_passes_and_fails_on_budgets(tiny_build, tmp_path):
+    target = str(tiny_build[0] / "model_int8.tflite")
+    common = ["verify", target, "--data", "digits", "--quiet", "--out", str(tmp_path / "r"), "--set", "verify.runs=5",
+              "--set", "data.image_size=[16,16]"]
+    assert runner.invoke(app, [*common, "--min-accuracy", "0.5"]).exit_code == 0
+    failed = runner.invoke(app, [*common, "--min-accuracy", "0.9999"])
+    assert failed.exit_code == 1 and "model_int8: min_accuracy: measured" in failed.stderr

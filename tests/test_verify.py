@@ -87,3 +87,80 @@ def test_verifying_exported_files_never_imports_tensorflow(tiny_build):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_latency_report_has_the_full_statistics(tiny_build):
+    _, report = tiny_build
+    row = next(a for a in report["artifacts"] if a["name"] == "tflite_int8")
+    assert [t["threads"] for t in row["latency"]][0] == 1 and len(row["latency"]) >= 1
+    for timing in row["latency"]:
+        assert timing["min"] <= timing["p50"] <= timing["p90"] <= timing["p99"] <= timing["max"]
+        assert timing["std"] >= 0 and timing["first_ms"] > 0 and timing["init_ms"] > 0
+        assert timing["throughput_per_s"] == pytest.approx(1000 / timing["mean"], rel=0.01)
+        assert timing["gmac_per_s"] == pytest.approx(row["macs"] / (timing["p50"] / 1000) / 1e9, rel=0.01)
+        assert timing["runtime_settings"]["num_threads"] == timing["threads"]
+    onnx_row = next(a for a in report["artifacts"] if a["name"] == "onnx_float32")
+    assert onnx_row["latency"][0]["runtime_settings"]["graph_optimization_level"] == "ORT_ENABLE_ALL"
+
+
+def test_macs_counted_from_the_files_match_the_architecture(tiny_build):
+    from edgecnn.models.registry import resolve_layers
+    from edgecnn.models.spec import count
+    from edgecnn.verify.macs import count_macs
+
+    run_dir, _ = tiny_build
+    expected = count(resolve_layers("dscnn_xs", (16, 16, 1), 10))["macs"]
+    for name in ("model_float32.tflite", "model_int8.tflite", "model_float32.onnx"):
+        assert count_macs(run_dir / name) == expected, name
+
+
+def test_verify_files_with_data_matches_the_run_folder(tiny_build, tiny_recipe_file, tmp_path):
+    from edgecnn.verify.files import verify_files
+
+    run_dir, report = tiny_build
+    files = [run_dir / "model_int8.tflite", run_dir / "model_float32.onnx"]
+    result = verify_files(files, str(tiny_recipe_file), None, 0, ["verify.runs=5"], tmp_path, show_progress=False)
+    by_name = {a["name"]: a for a in report["artifacts"]}
+    for row, original in zip(result["artifacts"], ("tflite_int8", "onnx_float32")):
+        assert row["accuracy"] == pytest.approx(by_name[original]["accuracy"])
+        assert row["agreement"] is None and row["input_dtype"] == by_name[original]["input_dtype"]
+    assert (tmp_path / "report.json").is_file() and (tmp_path / "junit.xml").is_file()
+
+
+def test_verify_files_reads_nchw_onnx_not_built_by_edgecnn(tiny_dataset, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgecnn.verify.files import verify_files
+
+    weights = np.random.default_rng(0).normal(size=(256, 10)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["pixels"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["scores"])],
+        "foreign", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 1, 16, 16])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 10])], [numpy_helper.from_array(weights, "w")],
+    )
+    path = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    report = verify_files([path], "digits", "unit", 3, ["verify.runs=5"], tmp_path / "out", show_progress=False)
+    row = report["artifacts"][0]
+    assert row["accuracy"] is not None and 0 <= row["accuracy"] <= 1 and row["macs"] == 2560
+    with pytest.raises(VerificationError, match="10 outputs, but --data shapes has 6 classes"):
+        verify_files([path], "shapes", "unit", 3, [], tmp_path / "out2", show_progress=False)
+
+
+def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorflow(tiny_build, tmp_path):
+    run_dir, _ = tiny_build
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from edgecnn.verify.files import verify_files
+        report = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0, ["verify.runs=5"],
+                              Path({str(tmp_path)!r}), show_progress=False)
+        row = report["artifacts"][0]
+        assert row["accuracy"] is None and row["latency_ms"]["p50"] > 0, row
+        print("tensorflow" in sys.modules, "tf_keras" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

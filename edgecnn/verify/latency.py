@@ -50,5 +50,5 @@ def latency_stats(ms: np.ndarray, warmup: int, first_ms: float, init_ms: float |
         "throughput_per_s": 1000.0 / float(ms.mean()),
         "gmac_per_s": macs / (p50 / 1000.0) / 1e9 if macs else None,
     }
-    stats = {key: None if value is None else round(value, 4) for key, value in stats.items()}
+    stats = {key: None if value is None else round(value, 6) for key, value in stats.items()}  # ms: ns precision
     return {**stats, "runs": int(len(ms)), "warmup": int(warmup)}

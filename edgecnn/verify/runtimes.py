@@ -34,6 +34,7 @@ class TFLiteRunner:
         self.output = self.interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
         self.input_dtype = np.dtype(self.input["dtype"]).name
+        self.output_size = int(np.prod(self.output["shape"][1:]))
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         """Float images -> the file's input dtype (quantized for int8/uint8 inputs)."""
@@ -85,12 +86,20 @@ class OnnxRunner:
                          "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL",
                          "providers": self.session.get_providers(), "onnxruntime_version": ort.__version__}
         self.input = self.session.get_inputs()[0]
-        self.input_shape = tuple(int(d) for d in self.input.shape[1:])
+        dims = self.input.shape[1:]
+        if not all(isinstance(d, int) for d in dims):
+            raise VerificationError(f"{path}: input {self.input.name} has symbolic image dimensions {dims}; "
+                                    "only the batch dimension may be dynamic")
+        # NCHW (PyTorch exports) when channels lead and do not trail; images are transposed to match.
+        self.layout = "NCHW" if len(dims) == 3 and dims[0] in (1, 3) and dims[-1] not in (1, 3) else "NHWC"
+        self.input_shape = tuple(dims[1:] + dims[:1]) if self.layout == "NCHW" else tuple(dims)
         self.input_dtype = "float32"
+        self.output_size = int(np.prod([d for d in self.session.get_outputs()[0].shape[1:] if isinstance(d, int)]))
         self._feed = None
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
-        return images.astype(np.float32)
+        images = images.astype(np.float32)
+        return np.ascontiguousarray(images.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else images
 
     def invoke(self, prepared_one: np.ndarray) -> None:
         self._last = self.session.run(None, {self.input.name: prepared_one})[0]
@@ -99,8 +108,9 @@ class OnnxRunner:
         return self._last.astype(np.float32)
 
     def predict(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        images = self.prepare(images)
         chunks = [
-            self.session.run(None, {self.input.name: images[i : i + batch_size].astype(np.float32)})[0]
+            self.session.run(None, {self.input.name: images[i : i + batch_size]})[0]
             for i in range(0, len(images), batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32)
