@@ -84,6 +84,26 @@ def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
     return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report))
 
 
+def add_baseline(report: dict, baseline: dict, tolerance: float) -> dict:
+    """Compare with an earlier report; a regression of a gated artifact joins the gate's checks."""
+    from edgecnn.verify.baseline import compare
+
+    records = compare(report, baseline, tolerance)
+    gated = set(report["gate"]["artifacts"])
+    report["baseline"] = {"tolerance": tolerance, "edgecnn_version": baseline.get("edgecnn_version"),
+                          "comparisons": records}
+    for record in records:
+        limit = record["old"] * (1 + tolerance if record["metric"] != "accuracy" else 1 - tolerance)
+        report["gate"]["checks"].append({
+            "artifact": record["artifact"], "budget": f"baseline {record['metric']} (tolerance {tolerance:.0%})",
+            "measured": record["new"], "limit": limit, "passed": not record["regressed"],
+            "gated": record["artifact"] in gated,
+        })
+    missed = [c for c in report["gate"]["checks"] if c["gated"] and not c["passed"]]
+    report["gate"].update(passed=not missed, missed=len(missed))
+    return report
+
+
 def enforce_gate(report: dict) -> None:
     """Raise BudgetExceeded (exit 1) naming every budget a gated artifact missed."""
     from edgecnn.errors import BudgetExceeded
@@ -190,7 +210,7 @@ def report_markdown(report: dict) -> str:
               f"{_thread_label(report)} thread(s), p90/p99/GMAC/s at the first.", ""]
     if best_line(report):
         lines += [best_line(report), ""]
-    lines += _gate_lines(report)
+    lines += _gate_lines(report) + _baseline_lines(report)
     lines += _calibration_lines(report) + _sparsity_lines(report)
     return "\n".join(lines) + "\n"
 
@@ -227,4 +247,16 @@ def _gate_lines(report: dict) -> list[str]:
     for c in checks:
         lines.append(f"| {c['artifact']} | {c['budget']} | {c['measured']:.4g} | {c['limit']:.4g} | "
                      f"{'ok' if c['passed'] else '**missed**'} |")
+    return lines + [""]
+
+
+def _baseline_lines(report: dict) -> list[str]:
+    baseline = report.get("baseline")
+    if not baseline:
+        return []
+    lines = [f"## Against the baseline (tolerance {baseline['tolerance']:.0%})", "",
+             "| artifact | metric | old | new | change | |", "|---|---|---:|---:|---:|---|"]
+    for r in baseline["comparisons"]:
+        lines.append(f"| {r['artifact']} | {r['metric']} | {r['old']:.4g} | {r['new']:.4g} | {r['change']:+.1%} | "
+                     f"{'**regressed**' if r['regressed'] else 'ok'} |")
     return lines + [""]

@@ -193,3 +193,31 @@ def test_verify_files_passes_and_fails_on_budgets(tiny_build, tmp_path):
     assert runner.invoke(app, [*common, "--min-accuracy", "0.5"]).exit_code == 0
     failed = runner.invoke(app, [*common, "--min-accuracy", "0.9999"])
     assert failed.exit_code == 1 and "model_int8: min_accuracy: measured" in failed.stderr
+
+
+def test_baseline_regression_fails_and_shows_old_new_and_change(run_copy, tmp_path):
+    baseline = json.loads((run_copy / "report.json").read_text())
+    for row in baseline["artifacts"]:
+        row["size_bytes"] = int(row["size_bytes"] / 1.5)  # the new files are 50% bigger than the baseline's
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(baseline))
+    result = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--baseline", str(old), "--tolerance", "10%",
+                                 "--set", "verify.runs=5", "--set", "verify.threads=1"])
+    assert result.exit_code == 1 and "baseline size_bytes (tolerance 10%)" in result.stderr
+    report = json.loads((run_copy / "report.json").read_text())
+    regressed = [r for r in report["baseline"]["comparisons"] if r["regressed"]]
+    assert {r["metric"] for r in regressed} == {"size_bytes"}
+    assert all(r["change"] == pytest.approx(0.5, abs=0.01) for r in regressed)
+    assert "## Against the baseline" in (run_copy / "report.md").read_text()
+    same = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--baseline", str(run_copy / "report.json"),
+                               "--tolerance", "500%", "--set", "verify.runs=5"])
+    assert same.exit_code == 0, same.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--baseline", "missing.json"], "--baseline missing.json: file not found"),
+    (["--tolerance", "ten"], "--tolerance 'ten': expected a percentage"),
+])
+def test_baseline_bad_input_exits_2(run_copy, args, message):
+    result = runner.invoke(app, ["verify", str(run_copy), "--quiet", *args])
+    assert result.exit_code == 2 and message in result.stderr

@@ -1,0 +1,63 @@
+"""Regression against an earlier report: latency or size that grew, or accuracy that fell, beyond a
+relative tolerance fails like a missed budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgecnn.errors import RecipeError
+
+# metric -> (how to read it from a row, True when bigger is worse)
+_METRICS = {
+    "latency_p50_ms": (lambda row: row["latency_ms"]["p50"], True),
+    "size_bytes": (lambda row: row["size_bytes"], True),
+    "gzip_bytes": (lambda row: row["gzip_bytes"], True),
+    "accuracy": (lambda row: row["accuracy"], False),
+}
+
+
+def parse_tolerance(text: str) -> float:
+    """'10%' or '0.1' -> 0.1."""
+    try:
+        value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
+    except ValueError:
+        raise RecipeError(f"--tolerance {text!r}: expected a percentage like 10% or a fraction like 0.1") from None
+    if not 0 <= value < 10:
+        raise RecipeError(f"--tolerance {text!r}: must be between 0% and 1000%")
+    return value
+
+
+def load_baseline(path: Path) -> dict:
+    from edgecnn.report import REPORT_SCHEMA
+
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RecipeError(f"--baseline {path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RecipeError(f"--baseline {path}: not JSON; expected a report.json written by edgecnn") from None
+    if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
+        raise RecipeError(f"--baseline {path}: schema {report.get('schema') if isinstance(report, dict) else None!r}; "
+                          f"expected {REPORT_SCHEMA!r}")
+    return report
+
+
+def compare(report: dict, baseline: dict, tolerance: float) -> list[dict]:
+    """One record per artifact present in both and metric measured in both: old, new, change, regressed."""
+    old_rows = {row["name"]: row for row in baseline["artifacts"]}
+    records = []
+    for row in report["artifacts"]:
+        old = old_rows.get(row["name"])
+        if old is None:
+            continue
+        for metric, (read, bigger_is_worse) in _METRICS.items():
+            before, after = read(old), read(row)
+            if before is None or after is None:
+                continue
+            change = (after - before) / before if before else 0.0
+            worse = change > tolerance if bigger_is_worse else change < -tolerance
+            records.append({"artifact": row["name"], "metric": metric, "old": before, "new": after,
+                            "change": round(change, 4), "tolerance": tolerance, "regressed": bool(worse)})
+    return records
