@@ -210,7 +210,7 @@ def report_markdown(report: dict) -> str:
               f"{_thread_label(report)} thread(s), p90/p99/GMAC/s at the first.", ""]
     if best_line(report):
         lines += [best_line(report), ""]
-    lines += _gate_lines(report) + _baseline_lines(report)
+    lines += _gate_lines(report) + _baseline_lines(report) + _readiness_lines(report)
     lines += _calibration_lines(report) + _sparsity_lines(report)
     return "\n".join(lines) + "\n"
 
@@ -260,3 +260,28 @@ def _baseline_lines(report: dict) -> list[str]:
         lines.append(f"| {r['artifact']} | {r['metric']} | {r['old']:.4g} | {r['new']:.4g} | {r['change']:+.1%} | "
                      f"{'**regressed**' if r['regressed'] else 'ok'} |")
     return lines + [""]
+
+
+def _readiness_lines(report: dict) -> list[str]:
+    """Phone-readiness, one line per file: float operators in int8 files, GPU delegate, ORT Mobile, onnx.checker."""
+    lines = []
+    for a in report["artifacts"]:
+        ready = a.get("readiness") or {}
+        parts = []
+        if "float_operators" in ready:
+            floats = ready["float_operators"]
+            parts.append("no float operators" if not floats else f"float operators: {', '.join(floats[:8])}")
+        gpu = ready.get("gpu_delegate")
+        if gpu:
+            parts.append("GPU delegate: " + ("not checked, " + gpu["reason"] if not gpu["checked"] else
+                                            "compatible" if gpu["compatible"] else "; ".join(gpu["warnings"][:3])))
+        for runtime, info in (ready.get("ort_mobile") or {}).items():
+            parts.append(f"ORT Mobile {runtime}: {info['fixed_shapes']} with batch fixed ({info['supported_nodes']} "
+                         f"nodes, {info['partitions']} partition(s)), {info['as_is']} as is")
+        if "onnx_checker" in ready:
+            parts.append(f"onnx.checker {ready['onnx_checker']}")
+        if "error" in ready:
+            parts.append(f"check failed: {ready['error']}")
+        if parts:
+            lines.append(f"- **{a['name']}**: " + "; ".join(parts))
+    return ["## Phone readiness", ""] + lines + [""] if lines else []

@@ -152,15 +152,35 @@ def test_verify_files_reads_nchw_onnx_not_built_by_edgecnn(tiny_dataset, tmp_pat
 def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorflow(tiny_build, tmp_path):
     run_dir, _ = tiny_build
     script = textwrap.dedent(f"""
-        import sys
+        import importlib.util, sys
         from pathlib import Path
         from edgecnn.verify.files import verify_files
+        real_find_spec = importlib.util.find_spec
+        importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else real_find_spec(name, *a)
         report = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0, ["verify.runs=5"],
                               Path({str(tmp_path)!r}), show_progress=False)
         row = report["artifacts"][0]
         assert row["accuracy"] is None and row["latency_ms"]["p50"] > 0, row
+        assert row["readiness"]["float_operators"] == [] and not row["readiness"]["gpu_delegate"]["checked"]
         print("tensorflow" in sys.modules, "tf_keras" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_phone_readiness_is_reported_per_file(tiny_build):
+    run_dir, _ = tiny_build
+    from edgecnn.verify.readiness import check_readiness
+
+    int8 = check_readiness(run_dir / "model_int8.tflite", "int8")
+    assert int8["float_operators"] == [] and "CONV_2D" in int8["operators"]
+    assert int8["gpu_delegate"]["checked"] and int8["gpu_delegate"]["compatible"]
+    float_file = check_readiness(run_dir / "model_float32.tflite", "float32")
+    assert "float_operators" not in float_file  # only int8 files are held to that
+    as_if_int8 = check_readiness(run_dir / "model_float32.tflite", "int8")
+    assert any(op.startswith("CONV_2D") for op in as_if_int8["float_operators"])  # the check can fail
+    onnx_file = check_readiness(run_dir / "model_float32.onnx", "float32")
+    assert onnx_file["onnx_checker"] == "passed (full check)"
+    assert onnx_file["ort_mobile"]["NNAPI"]["fixed_shapes"] == "YES"
+    assert "## Phone readiness" in (run_dir / "report.md").read_text()

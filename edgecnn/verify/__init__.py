@@ -75,7 +75,10 @@ def verify_artifact(
         stats = measure_latency(timed, timed.prepare(x), settings.warmup, settings.runs, settings.max_seconds, macs)
         latencies.append({"threads": count, **stats, "runtime_settings": timed.settings})
     size, gz = file_sizes(path)
-    described = {**describe_file(path), "macs": macs, "latency": latencies}
+    from edgecnn.verify.readiness import check_readiness
+
+    described = {**describe_file(path), "macs": macs, "latency": latencies,
+                 "readiness": check_readiness(path, precision)}
     return ArtifactResult(
         name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
         {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],

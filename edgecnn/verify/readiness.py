@@ -1,0 +1,115 @@
+"""Phone-readiness checks of an exported file, recorded in the report (informational, not a budget).
+
+- `.tflite`: operators left in float in an int8 file (listed by name), and LiteRT GPU-delegate
+  compatibility from `tf.lite.experimental.Analyzer` when TensorFlow is installed.
+- `.onnx`: `onnx.checker` full check, ONNX Runtime Mobile usability (NNAPI and CoreML coverage, as
+  `onnxruntime.tools.check_onnx_model_mobile_usability` computes it), and for int8 files the compute
+  operators not fed by quantized (DequantizeLinear) weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+_BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}  # int8 files with float I/O convert at the edges; that is intended
+_ONNX_COMPUTE = {"Conv", "MatMul", "Gemm", "ConvInteger", "MatMulInteger"}
+
+
+def check_readiness(path: str | Path, precision: str) -> dict:
+    path = Path(path)
+    try:
+        if path.suffix == ".tflite":
+            return _tflite_readiness(path, precision)
+        if path.suffix == ".onnx":
+            return _onnx_readiness(path, precision)
+    except Exception as exc:  # a check that cannot run is reported, never fatal to verification
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {}
+
+
+def _is_integer(precision: str) -> bool:
+    return precision in ("int8", "w8/a16")
+
+
+def _tflite_readiness(path: Path, precision: str) -> dict:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edgecnn.fileio import captured_native_stderr
+
+    with captured_native_stderr():
+        interpreter = Interpreter(model_path=str(path),
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+    operators = interpreter._get_ops_details()
+    result = {"operators": sorted({op["op_name"] for op in operators})}
+    if _is_integer(precision):
+        float_ops = [
+            f"{op['op_name']} -> {tensors[op['outputs'][0]]['name']}" for op in operators
+            if op["op_name"] not in _BOUNDARY_OPS
+            and any(np.dtype(tensors[i]["dtype"]).kind == "f" for i in [*op["inputs"], *op["outputs"]] if i >= 0)
+        ]
+        result["float_operators"] = float_ops
+    result["gpu_delegate"] = _gpu_compatibility(path)
+    return result
+
+
+def _gpu_compatibility(path: Path) -> dict:
+    if importlib.util.find_spec("tensorflow") is None:
+        return {"checked": False, "reason": "needs TensorFlow (pip install \"edgecnn[train]\")"}
+    from edgecnn._tf import tensorflow
+    from edgecnn.fileio import captured_native_stderr
+
+    tf = tensorflow()
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), captured_native_stderr():
+        tf.lite.experimental.Analyzer.analyze(model_content=Path(path).read_bytes(), gpu_compatibility=True)
+    text = output.getvalue()
+    warnings = [line.strip() for line in text.splitlines() if "GPU COMPATIBILITY WARNING" in line
+                or "Not supported op" in line or "is not supported" in line]
+    return {"checked": True, "compatible": not warnings, "warnings": warnings[:20]}
+
+
+def _onnx_readiness(path: Path, precision: str) -> dict:
+    import onnx
+
+    model = onnx.load(str(path))
+    result: dict = {}
+    try:
+        onnx.checker.check_model(model, full_check=True)
+        result["onnx_checker"] = "passed (full check)"
+    except onnx.checker.ValidationError as exc:
+        result["onnx_checker"] = f"failed: {str(exc).splitlines()[0]}"
+    result["ort_mobile"] = _mobile_usability(path)
+    if _is_integer(precision):
+        producer = {out: node for node in model.graph.node for out in node.output}
+        result["float_operators"] = [
+            f"{node.op_type} {node.name}" for node in model.graph.node
+            if node.op_type in _ONNX_COMPUTE and len(node.input) > 1
+            and not (node.op_type.endswith("Integer") or getattr(producer.get(node.input[1]), "op_type", "") == "DequantizeLinear")
+        ]
+    return result
+
+
+def _mobile_usability(path: Path) -> dict:
+    from onnxruntime.tools.mobile_helpers import usability_checker as usability
+
+    logging.getLogger("usability_checker").setLevel(logging.ERROR)
+    model = usability.ModelProtoWithShapeInfo(path).model_with_shape_info
+    report = {}
+    checks = {"NNAPI": (usability.check_nnapi_partitions, ()),
+              "CoreML": (usability.check_coreml_partitions, ("coreml_supported_mlprogram_ops.md",))}
+    for name, (check, extra) in checks.items():
+        as_is = check(model, True, *extra)
+        fixed = check(model, False, *extra)  # with the batch dimension fixed to 1, as apps run it
+        report[name] = {
+            "as_is": as_is.suitability().name, "fixed_shapes": fixed.suitability().name,
+            "supported_nodes": f"{fixed.num_supported_nodes}/{fixed.num_nodes}", "partitions": fixed.num_partitions,
+            "unsupported_ops": sorted(fixed.unsupported_ops),
+        }
+    return report
