@@ -122,6 +122,13 @@ def _points(value) -> str:
     return "-" if value is None else f"{100 * value:+.2f}"
 
 
+def _num(value) -> str:
+    """Byte counts in full, measurements to four significant digits."""
+    if value is None:
+        return "-"
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _kib(value: int) -> str:
     return f"{value / 1024:.1f} KiB"
 
@@ -168,8 +175,9 @@ def best_line(report: dict) -> str:
         return f"Best under the budgets: none ({best['reason']})."
     row = next(a for a in report["artifacts"] if a["name"] == best["name"])
     change = "" if row.get("accuracy_change") is None else f" ({_points(row['accuracy_change'])} points vs float)"
+    accuracy = "" if row["accuracy"] is None else f"accuracy {_pct(row['accuracy'])}{change}, "
     return (f"Best under the budgets: {best['name']} ({best['reason']}): {_kib(row['gzip_bytes'])} gzip, "
-            f"accuracy {_pct(row['accuracy'])}{change}, p50 {row['latency_ms']['p50']:.3f} ms.")
+            f"{accuracy}p50 {row['latency_ms']['p50']:.3f} ms.")
 
 
 def print_report(report: dict) -> None:
@@ -189,6 +197,20 @@ def print_report(report: dict) -> None:
     console().print(table)
     if best_line(report):
         console().print(best_line(report))
+    _print_baseline(report)
+
+
+def _print_baseline(report: dict) -> None:
+    baseline = report.get("baseline")
+    if not baseline:
+        return
+    table = Table(title=f"against the baseline (tolerance {baseline['tolerance']:.0%})")
+    for header in ("artifact", "metric", "old", "new", "change", ""):
+        table.add_column(header, justify="left" if header in ("artifact", "metric", "") else "right")
+    for r in baseline["comparisons"]:
+        table.add_row(r["artifact"], r["metric"], _num(r["old"]), _num(r["new"]), f"{r['change']:+.1%}",
+                      "[bold red]regressed[/]" if r["regressed"] else "ok")
+    console().print(table)
 
 
 def report_markdown(report: dict) -> str:
@@ -245,7 +267,7 @@ def _gate_lines(report: dict) -> list[str]:
     verdict = "all met" if gate_info["passed"] else f"{gate_info['missed']} missed"
     lines = [f"## Budgets ({verdict})", "", "| artifact | budget | measured | limit | result |", "|---|---|---:|---:|---|"]
     for c in checks:
-        lines.append(f"| {c['artifact']} | {c['budget']} | {c['measured']:.4g} | {c['limit']:.4g} | "
+        lines.append(f"| {c['artifact']} | {c['budget']} | {_num(c['measured'])} | {_num(c['limit'])} | "
                      f"{'ok' if c['passed'] else '**missed**'} |")
     return lines + [""]
 
@@ -257,7 +279,7 @@ def _baseline_lines(report: dict) -> list[str]:
     lines = [f"## Against the baseline (tolerance {baseline['tolerance']:.0%})", "",
              "| artifact | metric | old | new | change | |", "|---|---|---:|---:|---:|---|"]
     for r in baseline["comparisons"]:
-        lines.append(f"| {r['artifact']} | {r['metric']} | {r['old']:.4g} | {r['new']:.4g} | {r['change']:+.1%} | "
+        lines.append(f"| {r['artifact']} | {r['metric']} | {_num(r['old'])} | {_num(r['new'])} | {r['change']:+.1%} | "
                      f"{'**regressed**' if r['regressed'] else 'ok'} |")
     return lines + [""]
 

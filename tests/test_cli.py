@@ -170,6 +170,31 @@ def test_junit_xml_has_a_case_per_budget_and_a_failure_per_miss(run_copy, tmp_pa
         assert failure is not None and "limit 100" in failure.get("message")
     assert int(root.get("tests")) == 9 and int(root.get("failures")) == 3
     assert (run_copy / "junit.xml").is_file()
+    assert_follows_common_junit_schema(root)
+
+
+# The common JUnit schema (Jenkins xunit junit-10.xsd): allowed children, required and allowed attributes.
+JUNIT_RULES = {
+    "testsuites": ({"testsuite"}, set(), {"name", "time", "tests", "failures", "errors"}),
+    "testsuite": ({"testsuite", "properties", "testcase", "system-out", "system-err"}, {"name", "tests", "failures", "errors"},
+                  {"group", "time", "skipped", "timestamp", "hostname", "id", "package", "file", "log", "url"}),
+    "properties": ({"property"}, set(), set()),
+    "property": (set(), {"name", "value"}, set()),
+    "testcase": ({"skipped", "error", "failure", "system-out", "system-err"}, {"name"}, {"time", "classname", "group"}),
+    "failure": (set(), set(), {"type", "message"}),
+}
+
+
+def assert_follows_common_junit_schema(element):
+    import re
+
+    children, required, optional = JUNIT_RULES[element.tag]
+    assert required <= set(element.attrib) <= required | optional, (element.tag, element.attrib)
+    if element.tag in ("testsuites", "testsuite") and "time" in element.attrib:
+        assert re.fullmatch(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?", element.get("time"))
+    for child in element:
+        assert child.tag in children, (element.tag, child.tag)
+        assert_follows_common_junit_schema(child)
 
 
 @pytest.mark.parametrize(
