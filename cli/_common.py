@@ -80,3 +80,13 @@ def budget_overrides(**limits) -> list[str]:
             number = int(value) if keys[flag].endswith("bytes") else value
             out.append(f"verify.budgets.{keys[flag]}={number}")
     return out
+
+
+SkipBadOption = Annotated[bool, typer.Option(
+    "--skip-bad-files", help="Skip unreadable images and bad list rows (counted and listed in the report) "
+    "instead of stopping at the first one.")]
+
+
+def data_overrides(overrides: list[str] | None, skip_bad_files: bool) -> list[str]:
+    """Data flags -> recipe overrides, so the merged recipe records them."""
+    return [*(overrides or []), *(["data.skip_bad_files=true"] if skip_bad_files else [])]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typer
 
 from edgecnn_cli._common import JsonOption, print_json, user_errors
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from edgecnn_cli._common import JsonOption, OutOption, OverridesOption, QuietOption, print_json, user_errors
+from edgecnn_cli._common import (
+    JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides, print_json, user_errors,
+)
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
 RunDirArgument = Annotated[
@@ -16,11 +18,13 @@ RunDirArgument = Annotated[
 
 
 def train(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
-          as_json: JsonOption = False, quiet: QuietOption = False):
+          as_json: JsonOption = False, quiet: QuietOption = False,
+          skip_bad_files: SkipBadOption = False):
     """Train the recipe's model; writes model.keras, history.json and the merged recipe.yaml.
 
     Example: edgecnn train recipes/shapes.yaml --set train.epochs=10
     """
+    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.pipeline import default_run_dir, train_stage
         from edgecnn.recipe import load_recipe
@@ -36,11 +40,13 @@ def train(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
 
 
 def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
-           quiet: QuietOption = False):
+           quiet: QuietOption = False,
+          skip_bad_files: SkipBadOption = False):
     """Export a trained run folder's model.keras to the recipe's formats.
 
     Example: edgecnn export runs/digits --set "export.formats=\\[tflite_int8]"
     """
+    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.pipeline import export_stage, load_run_recipe
 
@@ -51,7 +57,8 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
 
 
 def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: JsonOption = False,
-             quiet: QuietOption = False):
+             quiet: QuietOption = False,
+          skip_bad_files: SkipBadOption = False):
     """Make the recipe's optimized variants (quantized, pruned, clustered) of a trained run folder's model,
     export them under optimized/, then verify every artifact and write the comparison report.
 
@@ -60,6 +67,7 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
 
     Example: edgecnn optimize runs/shapes --set "optimize.variants=\\[ptq_int8,qat_int8]"
     """
+    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.pipeline import load_run_recipe, optimize_stage, save_recipe, verify_stage
         from edgecnn.report import enforce_gate, print_report

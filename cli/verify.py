@@ -9,8 +9,8 @@ import typer
 
 from edgecnn_cli._common import (
     JsonOption, JunitOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
-    MinAccuracyOption, MinAgreementOption, OutOption, OverridesOption, QuietOption, budget_overrides, print_json,
-    user_errors,
+    MinAccuracyOption, MinAgreementOption, OutOption, OverridesOption, QuietOption, SkipBadOption, budget_overrides,
+    data_overrides, print_json, user_errors,
 )
 
 TargetsArgument = Annotated[
@@ -33,7 +33,7 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the data split 
 
 def verify(targets: TargetsArgument, data: DataOption = None, normalization: NormalizationOption = None,
            seed: SeedOption = 0, out: OutOption = None, overrides: OverridesOption = None, as_json: JsonOption = False,
-           quiet: QuietOption = False, junit: JunitOption = None,
+           quiet: QuietOption = False, junit: JunitOption = None, skip_bad_files: SkipBadOption = False,
            min_accuracy: MinAccuracyOption = None, max_accuracy_drop: MaxDropOption = None,
            min_agreement: MinAgreementOption = None, max_p50_ms: MaxP50Option = None,
            max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None, max_gzip: MaxGzipOption = None,
@@ -45,6 +45,7 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
 
     Example: edgecnn verify model_int8.tflite --data digits --max-p50-ms 0.5 --min-accuracy 0.97 --junit junit.xml
     """
+    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.report import add_baseline, enforce_gate, print_report, write_report
         from edgecnn.verify.baseline import load_baseline, parse_tolerance

@@ -57,8 +57,24 @@ def train_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, s
     check_run_dir(out_dir)
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     save_recipe(recipe, out_dir)
+    dataset.write_split_list(out_dir)
+    if show_progress:
+        for warning in data_warnings(recipe, dataset):
+            console().print(f"[yellow]warning:[/] {warning}")
     result = train_model(recipe, dataset, out_dir, show_progress=show_progress)
     return dataset, result
+
+
+def data_warnings(recipe: Recipe, dataset: Dataset) -> list[str]:
+    warnings = []
+    if dataset.skipped:
+        first = dataset.skipped[0]
+        warnings.append(f"skipped {len(dataset.skipped)} bad files (listed in report.md), e.g. {first['path']}: "
+                        f"{first['problem']}")
+    augment = recipe.train.augment
+    if recipe.data.source in ("digits", "mnist") and (augment.flip_horizontal or augment.flip_vertical):
+        warnings.append("train.augment flips digits: a mirrored 2, 3, 4, 5, 7 or 9 is no longer that digit")
+    return warnings
 
 
 def export_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | None = None, show_progress=True):

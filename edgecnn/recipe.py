@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edgecnn.data.contract import NORMALIZATIONS
 from edgecnn.errors import RecipeError
 
 
@@ -44,13 +45,32 @@ class ShapesConfig(_Section):
         return self
 
 
+SourceName = Literal["digits", "shapes", "folder", "list", "npz", "mnist", "fashion_mnist", "cifar10"]
+PATH_SOURCES = ("folder", "list", "npz")
+
+
 class DataConfig(_Section):
-    source: Literal["digits", "shapes"] = Field("digits", description="Built-in offline data set.")
+    source: SourceName = Field(
+        "digits", description="digits or shapes (built in, offline); folder (one subfolder per class), list (CSV/JSON "
+        "of path,label[,split]) or npz (x_train, y_train, x_test, y_test) at data.path; mnist, fashion_mnist or "
+        "cifar10 via tf_keras.datasets (cached; offline, give an .npz copy as data.path).")
+    path: str | None = Field(None, description="Folder, list file or .npz; relative paths are from the current "
+                             "folder and stored absolute in the merged recipe.")
+    classes: list[str] | None = Field(None, min_length=2, description="Class names in output order; default: the "
+                                      "folder names or list labels, sorted.")
     image_size: tuple[int, int] = Field((8, 8), description="Height and width the images are resized to.")
-    channels: Literal[1, 3] = Field(1, description="1 for grayscale, 3 for RGB.")
-    normalization: Literal["unit", "symmetric"] = Field(
-        "unit", description="Pixel scaling: unit maps 0..255 to [0, 1], symmetric to [-1, 1]."
-    )
+    channels: Literal[1, 3] = Field(1, description="1 for grayscale, 3 for RGB; images are converted to it.")
+    resize: Literal["stretch", "crop", "pad"] = Field(
+        "stretch", description="How other aspect ratios reach image_size: stretch, centre crop, or pad with black.")
+    normalization: Literal["unit", "symmetric", "mean_std"] = Field(
+        "unit", description="Pixel scaling: unit maps 0..255 to [0, 1], symmetric to [-1, 1], mean_std uses "
+        "(pixel - mean) / std with data.mean and data.std.")
+    mean: list[float] | None = Field(None, min_length=1, max_length=3, description="Per-channel (or one) mean in "
+                                     "pixel units 0..255, for normalization mean_std.")
+    std: list[float] | None = Field(None, min_length=1, max_length=3, description="Per-channel (or one) std in "
+                                    "pixel units, for normalization mean_std.")
+    skip_bad_files: bool = Field(False, description="Skip unreadable images and bad list rows (counted and listed "
+                                 "in the report) instead of stopping.")
     split: SplitConfig = Field(default_factory=SplitConfig)
     shapes: ShapesConfig = Field(default_factory=ShapesConfig, description="Options of the shapes generator.")
 
@@ -61,17 +81,55 @@ class DataConfig(_Section):
             raise ValueError("image_size sides must be in [4, 1024]")
         return value
 
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value):
+        return None if value is None else str(Path(value).expanduser().absolute())
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.source in PATH_SOURCES and not self.path:
+            raise ValueError(f"data.source {self.source} needs data.path (the {self.source} to read)")
+        if self.source in ("digits", "shapes") and self.path:
+            raise ValueError(f"data.path is not used by the built-in source {self.source}; remove it")
+        if self.normalization == "mean_std":
+            if self.mean is None or self.std is None:
+                raise ValueError("normalization mean_std needs data.mean and data.std (pixel units, e.g. "
+                                 "mean: [123.7, 116.3, 103.5], std: [58.4, 57.1, 57.4])")
+            for key, values in (("mean", self.mean), ("std", self.std)):
+                if len(values) not in (1, self.channels):
+                    raise ValueError(f"data.{key} has {len(values)} values; expected 1 or {self.channels} (channels)")
+            if min(self.std) <= 0:
+                raise ValueError(f"data.std {self.std}: every value must be above 0")
+        elif self.mean is not None or self.std is not None:
+            raise ValueError(f"data.mean and data.std apply only to normalization mean_std (is {self.normalization})")
+        return self
+
+    def mean_std(self) -> tuple[float | list[float], float | list[float]]:
+        if self.normalization != "mean_std":
+            return NORMALIZATIONS[self.normalization]
+        return tuple(values[0] if len(values) == 1 else list(values) for values in (self.mean, self.std))
+
+    def describe_source(self) -> str:
+        return f"{self.source}:{self.path}" if self.path else self.source
+
 
 class AugmentConfig(_Section):
+    """Random changes to training images only (never to validation, test or calibration images).
+    All off by default: flips change the label of digits and text, and rotations that of arrows."""
+
     flip_horizontal: bool = Field(False, description="Random left-right flips (not for digits: flips change labels).")
+    flip_vertical: bool = Field(False, description="Random up-down flips (for aerial, microscope, texture images).")
     rotation: float = Field(0.0, ge=0.0, le=0.5, description="Max rotation as a fraction of a full turn.")
     zoom: float = Field(0.0, ge=0.0, le=0.5, description="Max zoom in or out, as a fraction.")
     translation: float = Field(0.0, ge=0.0, le=0.5, description="Max shift, as a fraction of the side.")
+    brightness: float = Field(0.0, ge=0.0, le=1.0, description="Max brightness change, as a fraction of 255.")
     contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max contrast change, as a fraction.")
 
     @property
     def enabled(self) -> bool:
-        return self.flip_horizontal or any((self.rotation, self.zoom, self.translation, self.contrast))
+        return self.flip_horizontal or self.flip_vertical or any(
+            (self.rotation, self.zoom, self.translation, self.brightness, self.contrast))
 
 
 class ModelConfig(_Section):
@@ -321,6 +379,26 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         key, value = parse_override(override)
         _set_dotted(raw, key, value, source=path)
     return validate_recipe(raw, source=str(path))
+
+
+def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: dict | None = None,
+                extra: dict | None = None) -> Recipe:
+    """A recipe around one data source named on the command line (a source name, folder, list, .npz, or a
+    recipe .yaml whose data section and seed are taken), with `data` keys and overrides on top."""
+    from edgecnn.data.sources import data_section_for
+
+    where = "--data"
+    if spec.endswith((".yaml", ".yml")):
+        from_file = _read_yaml(Path(spec))
+        section, seed, where = dict(from_file.get("data") or {}), from_file.get("seed", seed), spec
+    else:
+        section = data_section_for(spec)
+    section.update(data or {})
+    raw = {"name": "data", "seed": seed, "data": section, "model": {"name": "dscnn_tiny"}, **(extra or {})}
+    for override in overrides or []:
+        key, value = parse_override(override)
+        _set_dotted(raw, key, value, source=Path(where))
+    return validate_recipe(raw, source=where)
 
 
 def validate_recipe(raw: dict, source: str = "<recipe>") -> Recipe:

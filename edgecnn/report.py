@@ -219,7 +219,7 @@ def report_markdown(report: dict) -> str:
         f"# edgecnn report: {report['recipe']['name']}",
         "",
         f"Recipe hash `{report['recipe_hash']}`, edgecnn {report['edgecnn_version']}. "
-        f"Data: {report['data']}. Float accuracy: {_pct(report.get('float_accuracy'))}. "
+        f"Data: {_data_text(report['data'])}. Float accuracy: {_pct(report.get('float_accuracy'))}. "
         f"Stage times (s): {report.get('timings_s') or '-'}.",
         "",
         "| " + " | ".join(headers) + " |",
@@ -233,8 +233,24 @@ def report_markdown(report: dict) -> str:
     if best_line(report):
         lines += [best_line(report), ""]
     lines += _gate_lines(report) + _baseline_lines(report) + _readiness_lines(report)
-    lines += _calibration_lines(report) + _sparsity_lines(report)
+    lines += _calibration_lines(report) + _sparsity_lines(report) + _skipped_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _data_text(data: dict) -> str:
+    parts = [f"{data[key]} {key}" for key in ("train", "val", "test") if isinstance(data.get(key), int)]
+    shape = "x".join(str(side) for side in data.get("image_shape", []))
+    skipped = (data.get("skipped") or {}).get("count")
+    return (f"{data.get('source', '?')}, {data.get('classes', '?')} classes, {' / '.join(parts) or data.get('images')}"
+            f" images, input {shape}" + (f", {skipped} bad files skipped" if skipped else ""))
+
+
+def _skipped_lines(report: dict) -> list[str]:
+    skipped = (report["data"].get("skipped") or {}).get("files") or []
+    if not skipped:
+        return []
+    return ([f"## Skipped bad files ({len(skipped)})", "", "| file | problem |", "|---|---|"]
+            + [f"| {bad['path']} | {bad['problem']} |" for bad in skipped] + [""])
 
 
 def _calibration_lines(report: dict) -> list[str]:

@@ -48,7 +48,7 @@ def build_model(recipe, dataset: Dataset):
 
 def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True) -> TrainResult:
     """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`."""
-    K, tf = keras(), tensorflow()
+    K = keras()
     set_seed(recipe.seed)
     cfg = recipe.train
     model = build_model(recipe, dataset)
@@ -57,9 +57,9 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
         loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
-    train_ds = make_pipeline(dataset.x_train, dataset.y_train, dataset, cfg, recipe.seed, training=True)
-    val_ds = make_pipeline(dataset.x_val, dataset.y_val, dataset, cfg, recipe.seed, training=False)
-    steps = math.ceil(len(dataset.y_train) / cfg.batch_size)
+    train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True)
+    val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
+    steps = math.ceil(len(dataset.train) / cfg.batch_size)
     stopper = K.callbacks.EarlyStopping(
         monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
         restore_best_weights=True,
@@ -92,37 +92,41 @@ def learning_rate_at(epoch: int, cfg) -> float:
     return cfg.learning_rate
 
 
-def make_pipeline(images, labels, dataset: Dataset, cfg, seed: int, training: bool):
-    """tf.data pipeline: normalize, one-hot, shuffle and augment when training, batch, prefetch."""
+def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
+    """tf.data pipeline over one split (`ArrayImages` or streamed `FileImages`): shuffle when training,
+    decode, batch, augment in pixel units (training only), normalize as the contract says, one-hot, prefetch."""
     tf = tensorflow()
-    x = normalize(images, dataset.contract)
-    y = np.eye(dataset.num_classes, dtype=np.float32)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size)
+    mean = tf.constant(np.asarray(dataset.contract.mean, dtype=np.float32))
+    std = tf.constant(np.asarray(dataset.contract.std, dtype=np.float32))
+    ds = images.tf_dataset(tf, shuffle_seed=seed if training else None).batch(cfg.batch_size)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, dataset.num_classes)),
+                num_parallel_calls=tf.data.AUTOTUNE)
     if training and cfg.augment.enabled:
-        augment = _augmenter(cfg.augment, seed, dataset.contract.value_range)
-        ds = ds.map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        augment = _augmenter(cfg.augment, seed)
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    # The same formula as data.normalize, which calibration, verification and prediction use.
+    return ds.map(lambda x, y: ((x - mean) / std, y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def _augmenter(options, seed: int, value_range: tuple[float, float]):
+def _augmenter(options, seed: int):
+    """Keras preprocessing layers on float pixels 0..255, clipped back to that range."""
     K = keras()
     layers = []
-    if options.flip_horizontal:
-        layers.append(K.layers.RandomFlip("horizontal", seed=seed))
+    flips = "horizontal_and_vertical" if options.flip_horizontal and options.flip_vertical else (
+        "horizontal" if options.flip_horizontal else "vertical" if options.flip_vertical else None)
+    if flips:
+        layers.append(K.layers.RandomFlip(flips, seed=seed))
     if options.rotation:
         layers.append(K.layers.RandomRotation(options.rotation, fill_mode="nearest", seed=seed))
     if options.zoom:
         layers.append(K.layers.RandomZoom(options.zoom, fill_mode="nearest", seed=seed))
     if options.translation:
         layers.append(K.layers.RandomTranslation(options.translation, options.translation, fill_mode="nearest", seed=seed))
+    if options.brightness:
+        layers.append(K.layers.RandomBrightness(options.brightness, value_range=(0.0, 255.0), seed=seed))
     if options.contrast:
         layers.append(K.layers.RandomContrast(options.contrast, seed=seed))
-    low, high = value_range
-    # Contrast changes can leave the value range the model will see at inference; clip back.
-    layers.append(K.layers.Lambda(lambda t: keras().backend.clip(t, low, high)))
+    layers.append(K.layers.Lambda(lambda t: keras().backend.clip(t, 0.0, 255.0)))
     return K.Sequential(layers, name="augment")
 
 
@@ -140,22 +144,27 @@ def load_model(path: Path):
     return keras().models.load_model(path, safe_mode=True, compile=False)
 
 
-def predict_probabilities(model, images: np.ndarray, contract) -> np.ndarray:
-    return model.predict(normalize(images, contract), batch_size=256, verbose=0)
+def predict_probabilities(model, images, contract) -> np.ndarray:
+    """Float model outputs for a split's images, a chunk at a time (a folder's test split may be large)."""
+    return np.concatenate([model.predict(normalize(chunk, contract), batch_size=256, verbose=0)
+                           for chunk in images.chunks()])
 
 
 def save_reference(model, dataset: Dataset, path: Path) -> None:
     """The float model's test-split outputs: what every exported file is compared with, without TF."""
-    probabilities = predict_probabilities(model, dataset.x_test, dataset.contract)
+    probabilities = predict_probabilities(model, dataset.test, dataset.contract)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, probabilities=probabilities, test_fingerprint=test_fingerprint(dataset))
 
 
 def test_fingerprint(dataset: Dataset) -> str:
+    """A hash of the test split's pixels and labels, read chunk by chunk."""
     import hashlib
 
-    digest = hashlib.sha256(dataset.x_test.tobytes())
+    digest = hashlib.sha256()
+    for chunk in dataset.test.chunks():
+        digest.update(np.ascontiguousarray(chunk).tobytes())
     digest.update(dataset.y_test.tobytes())
     return digest.hexdigest()[:16]
 

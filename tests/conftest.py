@@ -14,7 +14,8 @@ TINY_RECIPE = {
     "model": {"name": "dscnn_xs"},
     "train": {"epochs": 4, "batch_size": 64, "learning_rate": 0.01, "early_stopping": {"patience": 0}},
     "export": {"calibration": {"samples": 32, "allow_few": True}},
-    "verify": {"warmup": 2, "runs": 20},
+    # A 4-epoch model's int8 file can lose a point to rounding; its accuracy is not what these tests measure.
+    "verify": {"warmup": 2, "runs": 20, "budgets": {"max_accuracy_drop": 0.05}},
 }
 
 

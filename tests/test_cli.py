@@ -200,7 +200,7 @@ def assert_follows_common_junit_schema(element):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--data", "cifar11"], "--data 'cifar11': expected one of digits, shapes"),
+        (["--data", "cifar11"], "--data 'cifar11': expected digits, shapes, mnist"),
         (["--min-accuracy", "0.9"], "accuracy budgets need labelled images; add --data"),
         (["--normalization", "zscore"], "--normalization 'zscore': expected unit or symmetric"),
     ],

@@ -15,12 +15,13 @@ def test_digits_resized_split_and_stratified():
     # execute
     ds = load_dataset(data_config(source="digits", image_size=[16, 16]), seed=0)
     # assert
-    total = len(ds.y_train) + len(ds.y_val) + len(ds.y_test)
-    assert total == 1797 and ds.x_train.shape[1:] == (16, 16, 1) and ds.x_train.dtype == np.uint8
+    total = len(ds.train) + len(ds.val) + len(ds.test)
+    train_images = ds.train.images()
+    assert total == 1797 and train_images.shape[1:] == (16, 16, 1) and train_images.dtype == np.uint8
     assert ds.class_names == [str(i) for i in range(10)]
-    test_share = np.bincount(ds.y_test) / np.bincount(np.concatenate([ds.y_train, ds.y_val, ds.y_test]))
+    test_share = np.bincount(ds.y_test) / np.bincount(np.concatenate([ds.train.labels, ds.val.labels, ds.y_test]))
     assert np.all(np.abs(test_share - 0.2) < 0.02)
-    assert ds.x_train.max() == 255
+    assert train_images.max() == 255
 
 
 def test_split_is_seeded_and_disjoint():

@@ -243,7 +243,7 @@ def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, t
     from edgecnn.verify.runtimes import OnnxRunner
 
     run_dir, _ = tiny_build
-    images = normalize(tiny_dataset.x_train[:64], tiny_dataset.contract)
+    images = normalize(tiny_dataset.train.images(np.arange(64)), tiny_dataset.contract)
     settings = SimpleNamespace(method=method, per_channel=True)
     quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
     path = run_dir.parent / f"qdq_{method}.onnx"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from edgecnn.data.shapes import write_shapes_folder
 from edgecnn.pipeline import build
 from edgecnn.recipe import load_recipe
 from edgecnn.verify.weights import groups_breaking_m_by_n, read_kernels
@@ -23,8 +24,12 @@ def rows_by_name(report):
 
 @pytest.mark.parametrize("recipe_path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
-    # setup
-    recipe = load_recipe(recipe_path, SMALL + SMALL_DATA.get(recipe_path.stem, []))
+    # setup: folder recipes get a small generated folder in place of the user's photos
+    extra = SMALL_DATA.get(recipe_path.stem, [])
+    if load_recipe(recipe_path).data.source == "folder":
+        write_shapes_folder(tmp_path / "photos", 200, ["circle", "square", "star"], seed=0, sides=(48, 96))
+        extra = [f"data.path={tmp_path / 'photos'}", "data.image_size=[32,32]", "train.batch_size=16"]
+    recipe = load_recipe(recipe_path, SMALL + extra)
     # execute
     report = build(recipe, tmp_path, show_progress=False)
     # assert: every format was exported and verified in its runtime

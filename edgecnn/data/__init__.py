@@ -1,83 +1,100 @@
-"""Data: built-in offline sources, seeded stratified splits and the input contract.
+"""Data: every source a recipe names, seeded stratified splits, and the input contract.
 
-Everything here is NumPy and Pillow only, so verifying on a built-in data set needs no TensorFlow.
-Images are kept as uint8 NHWC; `normalize` turns them into the model's float input.
+NumPy and Pillow only, so verifying on any source needs no TensorFlow. Images are uint8 NHWC;
+`normalize` turns them into the model's float input. Array sources stay in memory; folders and
+lists are read file by file (`FileImages`), so their size is bounded by the disk, not the RAM.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
 from edgecnn.data.contract import InputContract, normalize
-from edgecnn.data.splits import stratified_split
-from edgecnn.errors import DataError
+from edgecnn.data.images import ImageFormat
+from edgecnn.data.imagesets import ArrayImages, FileImages
+from edgecnn.data.sources import SourceData, read_source
+from edgecnn.data.splits import SplitIndices, assign_splits, stratified_split
+from edgecnn.fileio import write_text
 
 __all__ = ["Dataset", "InputContract", "load_dataset", "normalize", "stratified_split"]
+
+SPLIT_LIST_FILE = "splits.csv"
 
 
 @dataclass
 class Dataset:
-    """Labelled uint8 images split three ways, with the class names and the input contract."""
+    """Labelled images split three ways, with the class names and the input contract."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    train: ArrayImages | FileImages
+    val: ArrayImages | FileImages
+    test: ArrayImages | FileImages
     class_names: list[str]
     contract: InputContract
+    source: str = ""
+    skipped: list[dict] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @cached_property
+    def x_test(self) -> np.ndarray:
+        """The test images in memory: every artifact is scored on the same decoded pixels."""
+        return self.test.images()
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.test.labels
+
     def summary(self) -> dict:
-        return {
+        record = {
+            "source": self.source,
             "classes": len(self.class_names),
-            "train": len(self.y_train),
-            "val": len(self.y_val),
-            "test": len(self.y_test),
-            "image_shape": list(self.x_train.shape[1:]),
+            "train": len(self.train),
+            "val": len(self.val),
+            "test": len(self.test),
+            "image_shape": list(self.contract.shape),
         }
+        if self.skipped:
+            record["skipped"] = {"count": len(self.skipped), "files": self.skipped}
+        return record
+
+    def split_list(self) -> str:
+        """CSV of split,label,item (file path, or position in an array source): reproduces the split."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["split", "label", "item"])
+        for name in ("train", "val", "test"):
+            part = getattr(self, name)
+            for item, label in zip(part.item_names, part.labels):
+                writer.writerow([name, self.class_names[label], item])
+        return out.getvalue()
+
+    def write_split_list(self, out_dir: Path) -> Path:
+        return write_text(Path(out_dir) / SPLIT_LIST_FILE, self.split_list())
 
 
 def load_dataset(data_config, seed: int) -> Dataset:
-    """Load the recipe's data source and split it, reproducibly for a given seed."""
-    images, labels, class_names = _load_source(data_config, seed)
-    _check_labels(labels, class_names, data_config.source)
-    splits = stratified_split(labels, data_config.split.val, data_config.split.test, seed)
-    contract = InputContract.from_config(data_config, class_names)
-    return Dataset(
-        images[splits.train], labels[splits.train],
-        images[splits.val], labels[splits.val],
-        images[splits.test], labels[splits.test],
-        class_names, contract,
-    )
+    """Read the recipe's data source and split it, reproducibly for a given seed."""
+    source = read_source(data_config, seed)
+    splits = assign_splits(source.labels, source.assigned, data_config.split.val, data_config.split.test, seed,
+                           source.class_names)
+    fmt = ImageFormat(tuple(data_config.image_size), data_config.channels, data_config.resize)
+    parts = [_subset(source, indices, fmt) for indices in (splits.train, splits.val, splits.test)]
+    contract = InputContract.from_config(data_config, source.class_names)
+    return Dataset(*parts, source.class_names, contract, data_config.describe_source(), source.skipped)
 
 
-def _load_source(data_config, seed: int):
-    size, channels = tuple(data_config.image_size), data_config.channels
-    if data_config.source == "digits":
-        from edgecnn.data.digits import load_digits
-
-        return load_digits(size, channels)
-    if data_config.source == "shapes":
-        from edgecnn.data.shapes import generate_shapes
-
-        options = data_config.shapes
-        return generate_shapes(
-            options.count, size, channels, options.classes, seed,
-            noise=options.noise, size_range=(options.min_size, options.max_size),
-        )
-    raise DataError(f"data.source: unknown source {data_config.source!r}; expected digits or shapes")
+def _subset(source: SourceData, indices: np.ndarray, fmt: ImageFormat):
+    if source.images is not None:
+        return ArrayImages(source.images[indices], source.labels[indices], indices)
+    return FileImages([source.paths[i] for i in indices], source.labels[indices], fmt)
 
 
-def _check_labels(labels: np.ndarray, class_names: list[str], source: str) -> None:
-    present = np.unique(labels)
-    if len(present) < 2:
-        raise DataError(f"data source {source!r}: needs at least 2 classes, found {len(present)}")
-    if present.min() < 0 or present.max() >= len(class_names):
-        raise DataError(f"data source {source!r}: label {int(present.max())} is outside the {len(class_names)} classes")
+__all__ += ["SplitIndices", "SPLIT_LIST_FILE"]

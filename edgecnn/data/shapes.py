@@ -125,3 +125,27 @@ def _contrasting_colours(rng, channels):
             break
     as_fill = (lambda c: int(c[0])) if channels == 1 else (lambda c: tuple(int(v) for v in c))
     return as_fill(background), as_fill(foreground)
+
+
+def write_shapes_folder(root, count: int, classes: list[str], seed: int, sides=(48, 96), formats=("png", "jpg"),
+                        channels: int = 3, jpeg_quality: int = 90) -> list[str]:
+    """Write `count` shape images into `root/CLASS/NNNNN.ext`: an image folder like a user's, with mixed
+    sizes (each side drawn from `sides`) and mixed formats. Returns the paths, for demos, tests and benchmarks."""
+    from pathlib import Path
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % len(classes)
+    rng.shuffle(labels)
+    paths = []
+    for i, label in enumerate(labels):
+        size = (int(rng.integers(sides[0], sides[1] + 1)), int(rng.integers(sides[0], sides[1] + 1)))
+        pixels = _render(classes[label], size, channels, rng, 0.05, (0.4, 0.8))
+        folder = root / classes[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        extension = formats[i % len(formats)]
+        path = folder / f"{i:05d}.{extension}"
+        image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+        image.save(path, quality=jpeg_quality) if extension in ("jpg", "jpeg") else image.save(path)
+        paths.append(str(path))
+    return paths

@@ -35,7 +35,7 @@ def calibration_set(dataset, config, seed: int) -> CalibrationSet:
             f"export.calibration.split: {config.split!r} images would leak into the accuracy measured on them; "
             "use 'train', or set export.calibration.allow_outside_train=true"
         )
-    images = getattr(dataset, f"x_{config.split}")
+    images = getattr(dataset, config.split)
     take = min(config.samples, len(images))
     if take < config.min_samples and not config.allow_few:
         raise RecipeError(
@@ -45,4 +45,5 @@ def calibration_set(dataset, config, seed: int) -> CalibrationSet:
         )
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(images), size=take, replace=False))
-    return CalibrationSet(normalize(images[picks], dataset.contract), config.split, int(take))
+    # The same decoder and normalization as training and verification (files are read here, a few hundred).
+    return CalibrationSet(normalize(images.images(picks), dataset.contract), config.split, int(take))

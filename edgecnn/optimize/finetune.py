@@ -17,7 +17,7 @@ def fresh_copy(model):
 
 
 def steps_per_epoch(recipe, dataset) -> int:
-    return math.ceil(len(dataset.y_train) / recipe.train.batch_size)
+    return math.ceil(len(dataset.train) / recipe.train.batch_size)
 
 
 def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True,
@@ -37,14 +37,14 @@ def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_p
     schedule = SimpleNamespace(epochs=settings.epochs, learning_rate=settings.learning_rate, warmup_epochs=0,
                                schedule="cosine")
     all_callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, schedule)), *callbacks]
-    if restore_best and len(dataset.y_val):
+    if restore_best and len(dataset.val):
         all_callbacks.append(K.callbacks.EarlyStopping(monitor="val_loss", patience=settings.epochs,
                                                        restore_best_weights=True))
     if show_progress:
         all_callbacks.append(progress_callback(K, settings.epochs, steps_per_epoch(recipe, dataset), label))
-    train_ds = make_pipeline(dataset.x_train, dataset.y_train, dataset, recipe.train, recipe.seed, training=True)
-    val_ds = make_pipeline(dataset.x_val, dataset.y_val, dataset, recipe.train, recipe.seed, training=False)
-    history = model.fit(train_ds, validation_data=val_ds if len(dataset.y_val) else None, epochs=settings.epochs,
+    train_ds = make_pipeline(dataset.train, dataset, recipe.train, recipe.seed, training=True)
+    val_ds = make_pipeline(dataset.val, dataset, recipe.train, recipe.seed, training=False)
+    history = model.fit(train_ds, validation_data=val_ds if len(dataset.val) else None, epochs=settings.epochs,
                         callbacks=all_callbacks, verbose=0)
     record = history.history
     kept = int(min(range(len(record["val_loss"])), key=record["val_loss"].__getitem__)) if (

@@ -61,8 +61,10 @@ def verify_artifact(
         raise VerificationError(
             f"{path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
         )
-    x = normalize(images, contract)
-    probabilities = runner.predict(x)
+    # Normalized a chunk at a time: float32 is four times the uint8 test split.
+    probabilities = np.concatenate([runner.predict(normalize(images[start : start + 256], contract))
+                                    for start in range(0, len(images), 256)])
+    x = normalize(images[:64], contract)  # the latency harness cycles through up to 64 real images
     accuracy = float((probabilities.argmax(1) == labels).mean()) if labels is not None else None
     agreement = max_diff = None
     if reference is not None:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecnn.errors import RecipeError, VerificationError
-
-BUILT_IN_SOURCES = ("digits", "shapes")
+from edgecnn.errors import VerificationError
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
@@ -36,7 +34,7 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
     if len(shape) != 3 or shape[-1] not in (1, 3):
         raise VerificationError(f"{paths[0]}: input shape {list(shape)} is not an NHWC image with 1 or 3 channels")
     metadata = read_metadata(paths[0]) or {}
-    normalization = normalization or _metadata_normalization(metadata) or "unit"
+    normalization = {"normalization": normalization} if normalization else _metadata_normalization(metadata)
     recipe = _file_recipe(paths, data, shape, normalization, seed, overrides)
     if data:
         dataset = load_dataset(recipe.data, recipe.seed)
@@ -68,28 +66,15 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
 
 
 def _file_recipe(paths, data, shape, normalization, seed, overrides):
-    """A recipe holding the data and verify settings, so file mode reports like a run folder."""
-    from edgecnn.recipe import _read_yaml, _set_dotted, parse_override, validate_recipe
+    """A recipe holding the data and verify settings, so file mode reports like a run folder. The file's
+    own input shape and pre-processing replace the data section's."""
+    from edgecnn.recipe import data_recipe
 
-    data_section: dict = {"source": "digits"}
-    source = "--data"
-    if data and data.endswith((".yaml", ".yml")):
-        source = data
-        raw = _read_yaml(Path(data))
-        data_section, seed = dict(raw.get("data") or {}), raw.get("seed", seed)
-    elif data:
-        if data not in BUILT_IN_SOURCES:
-            raise RecipeError(f"--data {data!r}: expected one of {', '.join(BUILT_IN_SOURCES)} or a recipe .yaml file")
-        data_section = {"source": data}
-    data_section.update({"image_size": list(shape[:2]), "channels": shape[2], "normalization": normalization})
     names = artifact_names(paths)
-    raw = {"name": "verify", "seed": seed, "data": data_section,
-           "model": {"name": "dscnn_tiny"}, "verify": {"gate": names}}
-    for override in overrides:
-        key, value = parse_override(override)
-        _set_dotted(raw, key, value, source=Path(source))
-    raw["verify"]["gate"] = names
-    return validate_recipe(raw, source=source)
+    file_input = {"image_size": list(shape[:2]), "channels": shape[2], "mean": None, "std": None, **normalization}
+    recipe = data_recipe(data or "digits", seed, overrides, data=file_input, extra={"verify": {"gate": names}})
+    recipe.verify.gate = names
+    return recipe
 
 
 def artifact_names(paths: list[Path]) -> list[str]:
@@ -103,8 +88,16 @@ def artifact_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _metadata_normalization(metadata: dict) -> str | None:
-    return (metadata.get("input") or {}).get("normalization")
+def _metadata_normalization(metadata: dict) -> dict:
+    """The file's recorded pre-processing as data-section keys; [0, 1] for files without any."""
+    contract = metadata.get("input") or {}
+    scheme = contract.get("normalization") or "unit"
+    keys = {"normalization": scheme}
+    if scheme == "mean_std":
+        keys.update({name: list(np.atleast_1d(contract[name])) for name in ("mean", "std")})
+    if contract.get("resize"):
+        keys["resize"] = contract["resize"]
+    return keys
 
 
 def _precision(path: Path) -> str:
