@@ -39,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--work", type=Path, default=Path("/tmp/edgecnn-folder-bench"))
     args = parser.parse_args()
     folder = args.work / "jpegs"
@@ -47,7 +48,7 @@ def main() -> int:
         "name": "folder-memory", "seed": 0,
         "data": {"source": "folder", "path": str(folder), "image_size": [128, 128], "channels": 3},
         "model": {"name": "dscnn_m"},
-        "train": {"epochs": args.epochs, "batch_size": 64, "early_stopping": {"patience": 0}},
+        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "early_stopping": {"patience": 0}},
     }
     recipe_path = args.work / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe))

@@ -41,6 +41,9 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def run():
+    from edgecnn.memory import cap_malloc_arenas
+
+    cap_malloc_arenas()
     app()
 
 

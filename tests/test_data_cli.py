@@ -163,3 +163,13 @@ def test_demo_writes_a_mixed_folder_and_refuses_a_full_one(tmp_path):
 def test_data_commands_have_examples(command):
     result = runner.invoke(app, ["data", command, "--help"])
     assert result.exit_code == 0 and "Example: edgecnn" in result.output
+
+
+def test_cli_caps_malloc_arenas_unless_the_environment_says(monkeypatch):
+    import sys
+
+    from edgecnn.memory import cap_malloc_arenas
+
+    assert cap_malloc_arenas() is sys.platform.startswith("linux")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert cap_malloc_arenas() is False
