@@ -7,6 +7,7 @@ import typer
 from edgecnn_cli.build import build
 from edgecnn_cli.data import data_app
 from edgecnn_cli.models import models
+from edgecnn_cli.predict import predict
 from edgecnn_cli.stages import export, optimize, train
 from edgecnn_cli.verify import verify
 
@@ -23,6 +24,7 @@ app.command(rich_help_panel="Stages")(train)
 app.command(rich_help_panel="Stages")(export)
 app.command(rich_help_panel="Stages")(optimize)
 app.command(rich_help_panel="Stages")(verify)
+app.command(rich_help_panel="Use")(predict)
 app.command(rich_help_panel="Reference")(models)
 app.add_typer(data_app, name="data", rich_help_panel="Reference")
 

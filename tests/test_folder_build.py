@@ -106,3 +106,24 @@ def test_streamed_pipeline_matches_the_decoder_and_augments_only_training(photos
     exact = [np.any(np.all(plain == image, axis=(1, 2, 3))) for image in train_batch.numpy()]
     assert not all(exact)  # augmented
     assert labels.shape == (16, 2)
+
+
+@pytest.mark.parametrize("model", ["model_int8.tflite", "model_float32.onnx", "model.keras"])
+def test_predict_on_the_test_images_agrees_with_verify(folder_run, model):
+    _, out, _ = folder_run
+    test_rows = [r for r in csv.DictReader((out / "splits.csv").read_text().splitlines()) if r["split"] == "test"]
+    result = runner.invoke(app, ["predict", str(out / model), *(r["item"] for r in test_rows), "--json", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    predictions = json.loads(result.stdout)
+    assert [p["image"] for p in predictions] == [r["item"] for r in test_rows]
+    accuracy = np.mean([p["predictions"][0]["label"] == r["label"] for p, r in zip(predictions, test_rows)])
+    name = {"model_int8.tflite": "tflite_int8", "model_float32.onnx": "onnx_float32", "model.keras": "keras_float32"}
+    verified = next(r for r in json.loads((out / "report.json").read_text())["artifacts"] if r["name"] == name[model])
+    assert accuracy == pytest.approx(verified["accuracy"], abs=1e-9)
+    assert all(p["predictions"][0]["score"] >= p["predictions"][1]["score"] for p in predictions)
+
+
+def test_predict_bad_image_exits_2(folder_run, photos):
+    _, out, _ = folder_run
+    result = runner.invoke(app, ["predict", str(out / "model_int8.tflite"), str(photos / "line" / "broken.jpg")])
+    assert result.exit_code == 2 and "broken.jpg: corrupt image data" in result.output

@@ -130,6 +130,7 @@ class KerasRunner:
         self.settings = {"note": "Keras eager call, reference only"}
         self.input_shape = tuple(int(d) for d in self.model.input_shape[1:])
         self.input_dtype = "float32"
+        self.output_size = int(self.model.output_shape[-1])
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32)

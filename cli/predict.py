@@ -1,0 +1,50 @@
+"""`edgecnn predict`: top-k labels of a model file on image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecnn_cli._common import JsonOption, print_json, user_errors
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(help="A .tflite, .onnx or .keras model (edgecnn-built or not).",
+                                          show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="Image files, or folders of them.", show_default=False)],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels shown per image.")] = 3,
+    normalization: Annotated[Optional[str], typer.Option(
+        "--normalization", help="unit or symmetric, for files without edgecnn metadata.")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="labels.txt (one per line) for files "
+                                                   "without edgecnn metadata.")] = None,
+    as_json: JsonOption = False,
+):
+    """Run a model on images with the pre-processing recorded in it (resize policy, colour, normalization)
+    and print the top-k labels with scores; .tflite and .onnx need no TensorFlow.
+
+    Example: edgecnn predict runs/shapes/model_int8.tflite photo1.png photos/ --top-k 3 --json
+    """
+    with user_errors():
+        from edgecnn.errors import RecipeError
+        from edgecnn.predict import predict_files
+
+        if normalization not in (None, "unit", "symmetric"):
+            raise RecipeError(f"--normalization {normalization!r}: expected unit or symmetric")
+        results = predict_files(model, images, top_k, normalization, labels)
+        if as_json:
+            print_json(results)
+            return
+        from rich.table import Table
+
+        from edgecnn.console import console
+
+        table = Table(title=f"{model.name}: top {top_k}")
+        table.add_column("image")
+        for rank in range(1, top_k + 1):
+            table.add_column(f"#{rank}")
+        for row in results:
+            cells = [f"{p['label']} {p['score']:.3f}" for p in row["predictions"]]
+            table.add_row(row["image"], *cells, *([""] * (top_k - len(cells))))
+        console().print(table)
