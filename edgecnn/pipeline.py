@@ -119,8 +119,34 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
         raise VerificationError(f"{out_dir}: nothing to verify; run `edgecnn export {out_dir}` first")
     float_accuracy = None if reference is None else float((reference.argmax(1) == dataset.y_test).mean())
     report = build_report(recipe, dataset.summary(), results, timings, float_accuracy)
+    report["anatomy"] = run_anatomy(out_dir, dataset)
     write_report(report, out_dir)
     return report
+
+
+ANATOMY_DIR = "inspect"
+
+
+def run_anatomy(out_dir: Path, dataset: Dataset) -> dict | None:
+    """Per-layer cost, memory and pictures of the float TFLite file, for the report."""
+    from edgecnn.anatomy import describe_model, draw_pictures
+    from edgecnn.anatomy.pictures import save_png
+    from edgecnn.plots import CURVES_FILE
+
+    model = out_dir / "model_float32.tflite"
+    if not model.is_file():
+        return None
+    record = describe_model(model)
+    folder = out_dir / ANATOMY_DIR
+    image = dataset.x_test[0]
+    from PIL import Image
+
+    sample = save_png(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image), folder / "test_image.png")
+    record["pictures"] = draw_pictures(model, folder, sample, None, dataset.x_test, dataset.y_test)
+    record["pictures"]["test_image"] = str(sample)
+    if (out_dir / CURVES_FILE).is_file():
+        record["pictures"]["training_curves"] = str(out_dir / CURVES_FILE)
+    return record
 
 
 def _artifacts_to_verify(recipe: Recipe, out_dir: Path):

@@ -81,7 +81,7 @@ def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
 
     out_dir = Path(out_dir)
     write_junit(report, out_dir / REPORT_JUNIT)
-    return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report))
+    return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report, out_dir))
 
 
 def add_baseline(report: dict, baseline: dict, tolerance: float) -> dict:
@@ -213,7 +213,7 @@ def _print_baseline(report: dict) -> None:
     console().print(table)
 
 
-def report_markdown(report: dict) -> str:
+def report_markdown(report: dict, out_dir: Path | None = None) -> str:
     headers = HEADERS + _MD_EXTRA
     lines = [
         f"# edgecnn report: {report['recipe']['name']}",
@@ -233,8 +233,45 @@ def report_markdown(report: dict) -> str:
     if best_line(report):
         lines += [best_line(report), ""]
     lines += _gate_lines(report) + _baseline_lines(report) + _readiness_lines(report)
-    lines += _calibration_lines(report) + _sparsity_lines(report) + _skipped_lines(report)
+    lines += _calibration_lines(report) + _sparsity_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _anatomy_lines(report: dict, out_dir: Path | None) -> list[str]:
+    anatomy = report.get("anatomy")
+    if not anatomy:
+        return []
+    totals, memory = anatomy["totals"], anatomy.get("memory") or {}
+    savings = anatomy["separable_savings"]
+    lines = [f"## Layers ({Path(anatomy['model']).name}, batch 1)", "",
+             f"{totals['params']:,} parameters, {totals['macs']:,} MACs, flash {_kib(memory.get('flash_bytes'))}, "
+             f"peak activation RAM {_kib(memory.get('peak_activation_bytes'))} at {memory.get('peak_at')}."]
+    if savings:
+        separable = sum(s["separable_macs"] for s in savings)
+        standard = sum(s["standard_macs"] for s in savings)
+        lines.append(f"The {len(savings)} depthwise-separable blocks cost {separable:,} MACs; standard convolutions "
+                     f"of the same shapes would cost {standard:,} ({standard / separable:.1f}x more).")
+    lines += ["", "| layer | type | kernel | stride | output | params | MACs | activation |",
+              "|---|---|---|---:|---|---:|---:|---:|"]
+    for row in anatomy["layers"]:
+        lines.append(f"| {row['name']} | {row['type']} | {row['kernel']} | {row['stride'] or ''} | "
+                     f"{'x'.join(map(str, row['output_shape']))} | {row['params']:,} | {row['macs']:,} | "
+                     f"{_kib(row['activation_bytes'])} |")
+    pictures = anatomy.get("pictures") or {}
+    links = [("training curves", pictures.get("training_curves")), ("test image", pictures.get("test_image")),
+             ("first-layer kernels", pictures.get("kernels")),
+             *((f"feature maps {i + 1}", p) for i, p in enumerate(pictures.get("feature_maps", []))),
+             ("strongest test images per channel", pictures.get("strongest"))]
+    lines += [""] + [f"- [{label}]({_relative(path, out_dir)})" for label, path in links if path] + [""]
+    return lines
+
+
+def _relative(path: str, out_dir: Path | None) -> str:
+    """Links relative to the run folder, where report.md sits."""
+    try:
+        return str(Path(path).relative_to(out_dir)) if out_dir else path
+    except ValueError:
+        return path
 
 
 def _data_text(data: dict) -> str:

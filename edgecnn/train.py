@@ -76,6 +76,9 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     out_dir = Path(out_dir)
     save_model(model, out_dir / MODEL_FILE)
     write_json(out_dir / HISTORY_FILE, record)
+    from edgecnn.plots import CURVES_FILE, plot_history
+
+    plot_history(record, out_dir / CURVES_FILE, f"{recipe.name}: {recipe.model.name} on {recipe.data.describe_source()}")
     save_reference(model, dataset, out_dir / REFERENCE_FILE)
     return TrainResult(model, record, out_dir / MODEL_FILE, seconds, record["best_epoch"])
 

@@ -17,11 +17,11 @@ def test_help_lists_commands_without_importing_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.stdout.strip() == "False"
     help_text = runner.invoke(app, ["--help"]).output
-    for command in ("build", "train", "export", "optimize", "verify", "models"):
+    for command in ("build", "train", "export", "optimize", "verify", "models", "predict", "inspect", "data"):
         assert command in help_text
 
 
-@pytest.mark.parametrize("command", ["build", "train", "export", "optimize", "verify", "models"])
+@pytest.mark.parametrize("command", ["build", "train", "export", "optimize", "verify", "models", "predict", "inspect"])
 def test_every_command_help_has_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Example: edgecnn" in result.output

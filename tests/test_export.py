@@ -5,11 +5,9 @@ import numpy as np
 import onnx
 import pytest
 
-from edgecnn.data import load_dataset, normalize
+from edgecnn.data import normalize
 from edgecnn.export.metadata import read_metadata
-from edgecnn.recipe import validate_recipe
 from edgecnn.verify.runtimes import OnnxRunner, TFLiteRunner
-from tests.conftest import TINY_RECIPE
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,10 @@ def test_folder_recipe_builds_exports_and_verifies_end_to_end(folder_run, photos
     # the float files score exactly as Keras does on the same decoded pixels
     assert rows["tflite_float32"]["accuracy"] == rows["onnx_float32"]["accuracy"] == rows["keras_float32"]["accuracy"]
     assert rows["tflite_float32"]["agreement"] == 1.0
+    # the training curves beside the history
+    from PIL import Image
+
+    assert Image.open(out / "training_curves.png").size[0] >= 800
     # the bad file was skipped, counted and listed
     assert report["data"]["skipped"]["count"] == 1
     assert report["data"]["skipped"]["files"][0]["path"] == str(photos / "line" / "broken.jpg")
