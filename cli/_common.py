@@ -90,3 +90,18 @@ SkipBadOption = Annotated[bool, typer.Option(
 def data_overrides(overrides: list[str] | None, skip_bad_files: bool) -> list[str]:
     """Data flags -> recipe overrides, so the merged recipe records them."""
     return [*(overrides or []), *(["data.skip_bad_files=true"] if skip_bad_files else [])]
+
+
+DataSourceOption = Annotated[Optional[str], typer.Option(
+    "--data", help="Train on this instead of the recipe's source: digits, shapes, mnist, fashion_mnist, cifar10, "
+    "an image folder, a .csv/.json list or an .npz file.")]
+
+
+def data_source_overrides(spec: str | None) -> list[str]:
+    """`--data photos/` -> overrides of data.source and data.path (before any --set, which wins)."""
+    if spec is None:
+        return []
+    from edgecnn.data.sources import data_section_for
+
+    section = data_section_for(spec)
+    return [f"data.source={section['source']}", f"data.path={json.dumps(section.get('path'))}"]

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from edgecnn_cli._common import (
-    JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides, print_json, user_errors,
+    DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides,
+    data_source_overrides, print_json, user_errors,
 )
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/digits.yaml.", show_default=False)]
@@ -16,14 +17,14 @@ RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. rec
 
 def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
           as_json: JsonOption = False, quiet: QuietOption = False,
-          skip_bad_files: SkipBadOption = False):
+          skip_bad_files: SkipBadOption = False, data: DataSourceOption = None):
     """Train, export (TFLite float32/int8, ONNX), make the optimized variants, and verify every artifact
     in its runtime; the report names the best variant under the budgets.
 
     Example: edgecnn build recipes/digits.yaml --set train.epochs=5 --out runs/quick
     """
-    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
+        overrides = data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
         from edgecnn.pipeline import build as run_build, default_run_dir
         from edgecnn.recipe import load_recipe
         from edgecnn.report import enforce_gate, print_report

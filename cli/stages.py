@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from edgecnn_cli._common import (
-    JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides, print_json, user_errors,
+    DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides,
+    data_source_overrides, print_json, user_errors,
 )
 
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
@@ -19,13 +20,13 @@ RunDirArgument = Annotated[
 
 def train(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
           as_json: JsonOption = False, quiet: QuietOption = False,
-          skip_bad_files: SkipBadOption = False):
+          skip_bad_files: SkipBadOption = False, data: DataSourceOption = None):
     """Train the recipe's model; writes model.keras, history.json and the merged recipe.yaml.
 
     Example: edgecnn train recipes/shapes.yaml --set train.epochs=10
     """
-    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
+        overrides = data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
         from edgecnn.pipeline import default_run_dir, train_stage
         from edgecnn.recipe import load_recipe
 

@@ -173,3 +173,19 @@ def test_cli_caps_malloc_arenas_unless_the_environment_says(monkeypatch):
     assert cap_malloc_arenas() is sys.platform.startswith("linux")
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert cap_malloc_arenas() is False
+
+
+def test_train_data_option_replaces_the_recipe_source(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, size=(60, 8, 8), dtype=np.uint8), np.arange(60) % 2
+    np.savez(tmp_path / "pairs.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\ndata: {source: shapes, image_size: [8, 8]}\nmodel: {name: dscnn_tiny}\n"
+                      "train: {epochs: 1}\n")
+    result = runner.invoke(app, ["train", str(recipe), "--data", str(tmp_path / "pairs.npz"), "--out",
+                                 str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    saved = (tmp_path / "run" / "recipe.yaml").read_text()
+    assert "source: npz" in saved and str(tmp_path / "pairs.npz") in saved
+    missing = runner.invoke(app, ["train", str(recipe), "--data", str(tmp_path / "none.npz")])
+    assert missing.exit_code == 2 and "none.npz: .npz file not found" in missing.output
