@@ -246,3 +246,13 @@ def test_baseline_regression_fails_and_shows_old_new_and_change(run_copy, tmp_pa
 def test_baseline_bad_input_exits_2(run_copy, args, message):
     result = runner.invoke(app, ["verify", str(run_copy), "--quiet", *args])
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_every_library_package_is_installed_by_pyproject():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "edgecnn").rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject packages: {sorted(found - listed)}"
