@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,7 +20,33 @@ def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | No
     int8 (full integer, calibrated on `calibration`); qat (full integer from a quantization-aware model,
     whose ranges were learned in training). `allow_float_ops` lets layers left in float stay float."""
     tf = tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with tempfile.TemporaryDirectory(prefix="edgecnn-savedmodel-") as saved_model:
+        try:
+            with captured_native_stderr():
+                save_serving_function(model, saved_model)
+        except Exception as exc:  # tracing can fail in many ways; one line names the stage
+            raise ExportError(f"TFLite {mode} conversion failed while tracing the model: {exc}") from exc
+        return _convert_saved_model(tf, saved_model, mode, calibration, io_dtype, allow_float_ops)
+
+
+def save_serving_function(model, directory: str) -> None:
+    """Save only the model's inference function and its variables as a SavedModel.
+
+    `TFLiteConverter.from_keras_model` saves the whole Keras object graph first, tracing every layer's
+    functions: on the digits model a conversion took 4-6 s that way and takes 1.5-2 s this way. The
+    signature is the one the converter would have written: the input layer's name in, the output
+    layer's name out, any batch size."""
+    tf = tensorflow()
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], model.inputs[0].dtype, name=model.input_names[0])
+    output_name = model.output_names[0]
+    module = tf.Module()
+    module.variables_to_save = list(model.variables)
+    module.serve = tf.function(lambda image: {output_name: model(image, training=False)}, input_signature=[spec])
+    tf.saved_model.save(module, directory, signatures=module.serve.get_concrete_function())
+
+
+def _convert_saved_model(tf, saved_model: str, mode: str, calibration, io_dtype: str, allow_float_ops: bool) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
