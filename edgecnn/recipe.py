@@ -250,6 +250,10 @@ class ClusterConfig(FineTuneConfig):
 class OnnxQuantConfig(_Section):
     method: Literal["minmax", "entropy", "percentile"] = Field("minmax", description="Activation-range calibration.")
     per_channel: bool = Field(True, description="One weight scale per output channel.")
+    reduce_range: bool = Field(
+        False, description="7-bit weights: x86 CPUs without VNNI (AVX2 only) saturate int8 sums of pairs of products "
+        "in onnxruntime, which can cost accuracy; phones (ARM) and VNNI CPUs do not need it.",
+    )
 
 
 class OptimizeConfig(_Section):

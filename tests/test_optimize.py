@@ -236,15 +236,14 @@ def test_variant_names_are_checked():
 
 @pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
 def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, tiny_dataset, method):
-    from types import SimpleNamespace
-
     from edgecnn.data import normalize
     from edgecnn.optimize.onnx_int8 import quantize_onnx
+    from edgecnn.recipe import OnnxQuantConfig
     from edgecnn.verify.runtimes import OnnxRunner
 
     run_dir, _ = tiny_build
     images = normalize(tiny_dataset.train.images(np.arange(64)), tiny_dataset.contract)
-    settings = SimpleNamespace(method=method, per_channel=True)
+    settings = OnnxQuantConfig(method=method, per_channel=True)
     quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
     path = run_dir.parent / f"qdq_{method}.onnx"
     onnx.save(quantized, str(path))
@@ -254,3 +253,22 @@ def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, t
     assert (float_top1 == int8_top1).mean() >= 0.9
     scales = [init for init in quantized.graph.initializer if init.name.endswith("_scale") and init.dims]
     assert scales  # per-channel weight scales are vectors
+
+
+@pytest.mark.parametrize("reduce_range, largest_weight", [(False, 127), (True, 64)])
+def test_onnx_reduce_range_quantizes_weights_to_seven_bits(tiny_build, tiny_dataset, reduce_range, largest_weight):
+    from onnx import numpy_helper
+
+    from edgecnn.data import normalize
+    from edgecnn.optimize.onnx_int8 import quantize_onnx
+    from edgecnn.recipe import OnnxQuantConfig
+
+    run_dir, _ = tiny_build
+    images = normalize(tiny_dataset.train.images(np.arange(32)), tiny_dataset.contract)
+    settings = OnnxQuantConfig(per_channel=True, reduce_range=reduce_range)
+    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
+    kernels = [numpy_helper.to_array(init) for init in quantized.graph.initializer
+               if init.data_type == onnx.TensorProto.INT8 and len(init.dims) > 1]
+    assert kernels
+    # per channel, each kernel's largest weight takes the top of the (7- or 8-bit) range
+    assert max(int(np.abs(k.astype(np.int32)).max()) for k in kernels) == largest_weight

@@ -26,12 +26,12 @@ def quantize_onnx(float_proto, variant: str, calibration: np.ndarray | None, set
         if variant == "onnx_qdq_int8":
             quantize_static(
                 str(prepared), str(output), _reader(float_proto.graph.input[0].name, calibration),
-                quant_format=QuantFormat.QDQ, per_channel=settings.per_channel,
+                quant_format=QuantFormat.QDQ, per_channel=settings.per_channel, reduce_range=settings.reduce_range,
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, METHODS[settings.method]),
             )
         else:
-            quantize_dynamic(str(prepared), str(output), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(prepared), str(output), weight_type=QuantType.QInt8, reduce_range=settings.reduce_range)
         return onnx.load(str(output))
 
 

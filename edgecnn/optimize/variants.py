@@ -56,7 +56,8 @@ def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
     quantized = quantize_onnx(float_proto, fmt.name, calibration, settings)
     details = {"backend": "onnxruntime.quantization", "pre_process": "quant_pre_process"}
     if fmt.needs_calibration:
-        details |= {"format": "QDQ", "method": settings.method, "per_channel": settings.per_channel}
+        details |= {"format": "QDQ", "method": settings.method, "per_channel": settings.per_channel,
+                    "reduce_range": settings.reduce_range}
     return write_onnx(quantized, fmt, path, job.dataset.contract, recipe,
                       job.calibration if fmt.needs_calibration else None, details)
 
