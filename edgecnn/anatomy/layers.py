@@ -109,14 +109,9 @@ def _keras_layers(model) -> list[Layer]:
 # --- TFLite -------------------------------------------------------------------------------------------
 
 def _tflite_layers(path: Path) -> list[Layer]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgecnn.verify.weights import builtin_interpreter, layer_name
 
-    from edgecnn.fileio import captured_native_stderr
-    from edgecnn.verify.weights import layer_name
-
-    with captured_native_stderr():
-        interpreter = Interpreter(model_path=str(path),
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = builtin_interpreter(path)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     layers = []
     for op in interpreter._get_ops_details():  # the only Python view of the operators

@@ -58,13 +58,10 @@ def memory_estimate(path: Path, layers) -> dict:
 
 def _tflite_tensors(path: Path):
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from edgecnn.fileio import captured_native_stderr
+    from edgecnn.verify.weights import builtin_interpreter
 
-    with captured_native_stderr():
-        interpreter = Interpreter(model_path=str(path),
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = builtin_interpreter(path)
     details = interpreter.get_tensor_details()
     sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize for d in details}
     names = {d["index"]: d["name"] for d in details}

@@ -38,13 +38,9 @@ def _is_integer(precision: str) -> bool:
 
 
 def _tflite_readiness(path: Path, precision: str) -> dict:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgecnn.verify.weights import builtin_interpreter
 
-    from edgecnn.fileio import captured_native_stderr
-
-    with captured_native_stderr():
-        interpreter = Interpreter(model_path=str(path),
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = builtin_interpreter(path)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()
     result = {"operators": sorted({op["op_name"] for op in operators})}

@@ -81,16 +81,23 @@ def layer_name(tensor_name: str) -> str:
 _TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "dense"}
 
 
-def _tflite_kernels(path: Path) -> list[Kernel]:
+def builtin_interpreter(path: Path, allocate: bool = False):
+    """A LiteRT interpreter without delegates, for reading a file's graph and stored tensors:
+    XNNPACK would repack the weights; the builtin kernels keep them as stored."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgecnn.fileio import captured_native_stderr
 
     with captured_native_stderr():
-        # No delegate: XNNPACK would repack the weights; the builtin kernels read them as stored.
         interpreter = Interpreter(model_path=str(path),
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interpreter.allocate_tensors()
+        if allocate:
+            interpreter.allocate_tensors()
+    return interpreter
+
+
+def _tflite_kernels(path: Path) -> list[Kernel]:
+    interpreter = builtin_interpreter(path, allocate=True)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()  # the only Python view of the graph's operators
     producer = {out: op for op in operators for out in op["outputs"]}
