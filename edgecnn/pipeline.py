@@ -129,20 +129,19 @@ ANATOMY_DIR = "inspect"
 
 def run_anatomy(out_dir: Path, dataset: Dataset) -> dict | None:
     """Per-layer cost, memory and pictures of the float TFLite file, for the report."""
-    from edgecnn.anatomy import describe_model, draw_pictures
+    from edgecnn.anatomy import describe_model, draw_pictures, read_layers
     from edgecnn.anatomy.pictures import save_png
+    from edgecnn.data.images import array_image
     from edgecnn.plots import CURVES_FILE
 
-    model = out_dir / "model_float32.tflite"
+    model = out_dir / ALL_ARTIFACTS["tflite_float32"].filename
     if not model.is_file():
         return None
-    record = describe_model(model)
+    layers = read_layers(model)
+    record = describe_model(model, layers)
     folder = out_dir / ANATOMY_DIR
-    image = dataset.x_test[0]
-    from PIL import Image
-
-    sample = save_png(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image), folder / "test_image.png")
-    record["pictures"] = draw_pictures(model, folder, sample, None, dataset.x_test, dataset.y_test)
+    sample = save_png(array_image(dataset.x_test[0]), folder / "test_image.png")
+    record["pictures"] = draw_pictures(model, folder, sample, None, dataset.x_test, dataset.y_test, layers=layers)
     record["pictures"]["test_image"] = str(sample)
     if (out_dir / CURVES_FILE).is_file():
         record["pictures"]["training_curves"] = str(out_dir / CURVES_FILE)

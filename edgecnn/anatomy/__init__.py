@@ -9,10 +9,11 @@ from edgecnn.anatomy.layers import read_layers, separable_savings, totals
 from edgecnn.anatomy.memory import memory_estimate
 
 
-def describe_model(path: str | Path) -> dict:
-    """Every layer's cost, the totals, the depthwise-separable savings and the memory estimate."""
+def describe_model(path: str | Path, layers=None) -> dict:
+    """Every layer's cost, the totals, the depthwise-separable savings and the memory estimate
+    (`layers`: the file's `read_layers`, when the caller has read them already)."""
     path = Path(path)
-    layers = read_layers(path)
+    layers = layers if layers is not None else read_layers(path)
     record = {"model": str(path), "layers": [layer.to_dict() for layer in layers], "totals": totals(layers),
               "separable_savings": separable_savings(layers)}
     if path.suffix in (".tflite", ".onnx"):
@@ -39,9 +40,10 @@ def first_conv_kernels(path: Path):
 
 
 def draw_pictures(path: str | Path, out_dir: Path, image: Path | None = None, layer_names: list[str] | None = None,
-                  test_images=None, test_labels=None, strongest_layer: str | None = None) -> dict:
+                  test_images=None, test_labels=None, strongest_layer: str | None = None, layers=None) -> dict:
     """PNG grids: first-layer kernels; feature maps of `layer_names` (default first, middle, last
-    convolution) for `image`; the test images exciting each channel of `strongest_layer` most."""
+    convolution) for `image`; the test images exciting each channel of `strongest_layer` most.
+    `layers`: the file's `read_layers`, when the caller has read them already."""
     import numpy as np
 
     from edgecnn.anatomy.pictures import Activations, default_layers, feature_grid, kernel_grid, save_png, \
@@ -53,7 +55,7 @@ def draw_pictures(path: str | Path, out_dir: Path, image: Path | None = None, la
     from edgecnn.verify.runtimes import open_runner
 
     path, out_dir = Path(path), Path(out_dir)
-    layers = read_layers(path)
+    layers = layers if layers is not None else read_layers(path)
     contract = model_contract(path, open_runner(path))
     names = layer_names or default_layers(layers)
     pictures = {}

@@ -42,7 +42,7 @@ def memory_estimate(path: Path, layers) -> dict:
         record["arena_bytes"] = None  # the LiteRT Python interpreter does not expose its arena size
     elif path.suffix == ".onnx":
         sizes = {t: layer.activation_bytes for layer in layers for t in layer.outputs[:1]}
-        inputs, outputs, names = _onnx_io(path, sizes), [], {}
+        inputs, names = _onnx_io(path, sizes), {}
         outputs = [t for layer in layers[-1:] for t in layer.outputs]
     else:
         return record

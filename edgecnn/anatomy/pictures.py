@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edgecnn.data.images import array_image
 from edgecnn.errors import VerificationError
 from edgecnn.fileio import atomic_path
 
@@ -69,21 +70,16 @@ class Activations:
         return self._tflite(images, names)
 
     def _tflite(self, images, names):
-        scale, zero_point = self.input["quantization"]
-        dtype = np.dtype(self.input["dtype"])
+        from edgecnn.verify.runtimes import dequantized, to_tensor_dtype
+
         collected = {name: [] for name in names}
-        for image in images:
-            x = image[None]
-            if scale:
-                info = np.iinfo(dtype)
-                x = np.clip(np.round(x / scale) + zero_point, info.min, info.max)
-            self.interpreter.set_tensor(self.input["index"], x.astype(dtype))
+        for one in to_tensor_dtype(images, self.input):
+            self.interpreter.set_tensor(self.input["index"], one[None])
             self.interpreter.invoke()
             for name in names:
                 index = self.layers[name].outputs[0]
-                values = self.interpreter.get_tensor(index).astype(np.float32)
-                q_scale, q_zero = self.interpreter._get_tensor_details(index, 0)["quantization"]
-                collected[name].append((values - q_zero) * q_scale if q_scale else values)
+                quantization = self.interpreter._get_tensor_details(index, 0)["quantization"]
+                collected[name].append(dequantized(self.interpreter.get_tensor(index), quantization))
         return {name: np.concatenate(values) for name, values in collected.items()}
 
 
@@ -116,14 +112,10 @@ def strongest_grid(images: np.ndarray, activations: np.ndarray, layer: str, labe
     rows = []
     for c in range(min(channels, strength.shape[1])):
         best = np.argsort(-strength[:, c], kind="stable")[:per_channel]
-        rows.append([(_to_image(images[i]), f"c{c} {class_names[labels[i]]}"[:14]) for i in best])
+        rows.append([(array_image(images[i]), f"c{c} {class_names[labels[i]]}"[:14]) for i in best])
     columns = per_channel
     flat = [tile for row in rows for tile in row]
     return _grid(flat, f"{layer}: test images that excite each channel most", columns=columns)
-
-
-def _to_image(pixels: np.ndarray) -> Image.Image:
-    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
 
 def _grid(tiles, title: str, columns: int = 8, resample=Image.Resampling.BILINEAR) -> Image.Image:

@@ -110,11 +110,16 @@ def _letterbox(image: Image.Image, aspect: float) -> Image.Image:
     return canvas
 
 
+def array_image(pixels: np.ndarray) -> Image.Image:
+    """uint8 HxWx1 or HxWx3 pixels as a grayscale or RGB Pillow image."""
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
 def fit_array(images: np.ndarray, fmt: ImageFormat) -> np.ndarray:
     """Array sources (digits, npz, Keras sets) through the same conversion as files."""
     if images.shape[1:] == (*fmt.size, fmt.channels):
         return images
     out = np.empty((len(images), *fmt.size, fmt.channels), dtype=np.uint8)
     for i, pixels in enumerate(images):
-        out[i] = to_model_pixels(Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels), fmt)
+        out[i] = to_model_pixels(array_image(pixels), fmt)
     return out

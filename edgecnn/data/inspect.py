@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edgecnn.data.images import BadImage, open_image
+from edgecnn.data.images import BadImage, array_image, open_image
 from edgecnn.data.sources import SPLITS, SourceData, read_source
 from edgecnn.fileio import atomic_path, write_json
 
@@ -94,7 +94,7 @@ def _thumbnail(source: SourceData, item: int, thumb: int) -> Image.Image:
     """The image as stored (files) or as the model gets it (arrays), fitted into a thumb x thumb box."""
     if source.images is not None:
         pixels = source.images[item]
-        image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).convert("RGB")
+        image = array_image(pixels).convert("RGB")
         scale = thumb / max(image.size)
         return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                             Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.BILINEAR)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edgecnn.data.images import array_image
 from edgecnn.errors import DataError
 
 SUPERSAMPLE = 4  # draw large, then downsample: anti-aliased edges at any output size
@@ -145,7 +146,7 @@ def write_shapes_folder(root, count: int, classes: list[str], seed: int, sides=(
         folder.mkdir(parents=True, exist_ok=True)
         extension = formats[i % len(formats)]
         path = folder / f"{i:05d}.{extension}"
-        image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+        image = array_image(pixels)
         image.save(path, quality=jpeg_quality) if extension in ("jpg", "jpeg") else image.save(path)
         paths.append(str(path))
     return paths

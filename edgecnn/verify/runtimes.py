@@ -15,6 +15,23 @@ from edgecnn.errors import VerificationError
 from edgecnn.fileio import captured_native_stderr
 
 
+def to_tensor_dtype(images: np.ndarray, details: dict) -> np.ndarray:
+    """Float images -> a LiteRT tensor's dtype, quantized with its scale and zero point when it has one."""
+    scale, zero_point = details["quantization"]
+    dtype = np.dtype(details["dtype"])
+    if not scale:
+        return images.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(images / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantized(raw: np.ndarray, quantization: tuple) -> np.ndarray:
+    """A LiteRT tensor's values as float32: `real = scale * (q - zero_point)` when it is quantized."""
+    scale, zero_point = quantization
+    values = raw.astype(np.float32)
+    return (values - zero_point) * scale if scale else values
+
+
 class TFLiteRunner:
     runtime = "litert"
 
@@ -37,13 +54,7 @@ class TFLiteRunner:
         self.output_size = int(np.prod(self.output["shape"][1:]))
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
-        """Float images -> the file's input dtype (quantized for int8/uint8 inputs)."""
-        scale, zero_point = self.input["quantization"]
-        dtype = np.dtype(self.input["dtype"])
-        if not scale:
-            return images.astype(dtype)
-        info = np.iinfo(dtype)
-        return np.clip(np.round(images / scale) + zero_point, info.min, info.max).astype(dtype)
+        return to_tensor_dtype(images, self.input)
 
     def invoke(self, prepared_one: np.ndarray) -> None:
         """One batch-1 inference on an already prepared input: what the latency harness times."""
@@ -51,11 +62,7 @@ class TFLiteRunner:
         self.interpreter.invoke()
 
     def output_values(self) -> np.ndarray:
-        raw = self.interpreter.get_tensor(self.output["index"])
-        scale, zero_point = self.output["quantization"]
-        if scale:
-            return (raw.astype(np.float32) - zero_point) * scale
-        return raw.astype(np.float32)
+        return dequantized(self.interpreter.get_tensor(self.output["index"]), self.output["quantization"])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         prepared = self.prepare(images)
