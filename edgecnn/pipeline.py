@@ -102,6 +102,7 @@ def optimize_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset |
 def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, timings: dict | None = None,
                  show_progress: bool = True) -> dict:
     """Verify the Keras model (if TensorFlow is installed) and every exported file; write the report."""
+    from edgecnn.export.metadata import contract_of
     from edgecnn.report import build_report, write_report
     from edgecnn.verify import verify_artifact
 
@@ -112,8 +113,10 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
     for name, path, precision in _artifacts_to_verify(recipe, out_dir):
         if show_progress:
             console().print(f"verify {name:<15} {path}")
+        # Each file is fed as its own contract says: exported files take 0..255 pixels (RGB for grayscale models).
+        contract = contract_of(path) or dataset.contract
         results.append(verify_artifact(
-            path, name, name, precision, dataset.x_test, dataset.y_test, dataset.contract, reference, recipe.verify,
+            path, name, name, precision, dataset.x_test, dataset.y_test, contract, reference, recipe.verify,
         ))
     if not results:
         raise VerificationError(f"{out_dir}: nothing to verify; run `edgecnn export {out_dir}` first")

@@ -16,11 +16,11 @@ def model_contract(model_path: Path, runner, normalization: str | None = None,
                    labels_file: Path | None = None) -> InputContract:
     """The input contract of a model file: its edgecnn metadata, else its run folder's recipe (for
     `.keras`), else its input shape with `normalization` (default unit) and numbered or given labels."""
-    from edgecnn.export.metadata import read_metadata
+    from edgecnn.export.metadata import contract_of
 
-    metadata = read_metadata(model_path) or {}
-    if "input" in metadata:
-        contract = InputContract.from_dict({**metadata["input"], "labels": metadata.get("labels", [])})
+    recorded = contract_of(model_path) if model_path.suffix != ".keras" else None
+    if recorded is not None:
+        contract = recorded
     elif (model_path.parent / "recipe.yaml").is_file() and model_path.suffix == ".keras":
         from edgecnn.recipe import load_recipe
 
@@ -33,7 +33,7 @@ def model_contract(model_path: Path, runner, normalization: str | None = None,
         mean, std = NORMALIZATIONS[normalization or "unit"]
         contract = InputContract(height, width, channels, normalization or "unit", mean, std,
                                  color="grayscale" if channels == 1 else "rgb")
-    if normalization and "input" in metadata and normalization != contract.normalization:
+    if normalization and recorded is not None and normalization != contract.normalization:
         raise VerificationError(f"--normalization {normalization}: {model_path} records {contract.normalization}; "
                                 "drop the option to use the file's own")
     if labels_file is not None:

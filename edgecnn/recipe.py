@@ -62,9 +62,10 @@ class DataConfig(_Section):
     channels: Literal[1, 3] = Field(1, description="1 for grayscale, 3 for RGB; images are converted to it.")
     resize: Literal["stretch", "crop", "pad"] = Field(
         "stretch", description="How other aspect ratios reach image_size: stretch, centre crop, or pad with black.")
-    normalization: Literal["unit", "symmetric", "mean_std"] = Field(
+    normalization: Literal["unit", "symmetric", "mean_std", "raw"] = Field(
         "unit", description="Pixel scaling: unit maps 0..255 to [0, 1], symmetric to [-1, 1], mean_std uses "
-        "(pixel - mean) / std with data.mean and data.std.")
+        "(pixel - mean) / std with data.mean and data.std, raw keeps 0..255 (models that normalize inside). "
+        "Exported files always take 0..255 pixels and do this inside.")
     mean: list[float] | None = Field(None, min_length=1, max_length=3, description="Per-channel (or one) mean in "
                                      "pixel units 0..255, for normalization mean_std.")
     std: list[float] | None = Field(None, min_length=1, max_length=3, description="Per-channel (or one) std in "
@@ -193,12 +194,41 @@ class CalibrationConfig(_Section):
         return self
 
 
+class ModelInfoConfig(_Section):
+    """What the standard TFLite Model Metadata (and the model card) say about the model."""
+
+    description: str | None = Field(None, description="One sentence on what the model does; default: the "
+                                    "classes, input and data source.")
+    version: str | None = Field(None, description="Model version; default: the recipe hash.")
+    author: str = Field("edgecnn", description="Author or team.")
+    license: str | None = Field(None, description="License of the model file, e.g. Apache-2.0; default: none stated.")
+
+
 class ExportConfig(_Section):
     formats: list[ExportFormatName] = Field(
         default=["tflite_float32", "tflite_int8", "onnx_float32"], min_length=1, description="Artifacts to write."
     )
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     onnx_opset: int = Field(17, ge=17, le=21, description="ONNX opset (17 or newer).")
+    int8_io: Literal["uint8", "int8", "float32"] = Field(
+        "uint8", description="Input/output of full-integer TFLite files (tflite_int8, ptq_int8, qat, pqat, cqat): "
+        "uint8 takes camera pixels 0..255 and returns float32 probabilities (what MediaPipe, ML Kit and phone "
+        "image pipelines feed); int8 takes and returns int8 (microcontrollers; input q = pixel - 128 when the "
+        "calibration images span 0..255); float32 takes float pixels.")
+    rgb_input: bool | None = Field(
+        None, description="Grayscale models take RGB pixels through a fixed luminance conversion in front "
+        "(0.299 R + 0.587 G + 0.114 B), so phone SDKs that only feed RGB can load them; default: on for "
+        "1-channel data.")
+    onnx_fixed_batch: bool = Field(
+        False, description="Fix the ONNX batch dimension to 1: ONNX Runtime Mobile's NNAPI and CoreML execution "
+        "providers need fixed shapes; off keeps a dynamic batch for servers.")
+    ort_format: bool = Field(True, description="Write an ORT-format copy (.ort) and its required-operators "
+                             "config beside each .onnx, for ONNX Runtime Mobile and minimal builds.")
+    model_info: ModelInfoConfig = Field(default_factory=ModelInfoConfig)
+
+    def takes_rgb(self, channels: int) -> bool:
+        """Whether exported files take 3-channel pixels for a model trained on `channels`."""
+        return channels == 3 or self.rgb_input is not False
 
 
 VariantName = Literal[
@@ -259,9 +289,6 @@ class OnnxQuantConfig(_Section):
 class OptimizeConfig(_Section):
     variants: list[VariantName] = Field(
         default_factory=list, description="Optimized variants to make, export and verify beside the float model."
-    )
-    int8_io: Literal["int8", "float32"] = Field(
-        "int8", description="Input/output tensor type of full-integer TFLite variants (ptq_int8, qat, pqat, cqat)."
     )
     qat: QatConfig = Field(default_factory=QatConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)

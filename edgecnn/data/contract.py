@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -10,7 +10,13 @@ import numpy as np
 NORMALIZATIONS = {
     "unit": (0.0, 255.0),  # [0, 1]
     "symmetric": (127.5, 127.5),  # [-1, 1]
+    "raw": (0.0, 1.0),  # pixels 0..255 unchanged: exported files normalize inside the graph
 }
+# ITU-R BT.601 luma, the weights Pillow's convert("L") uses, so RGB fed to a grayscale model through
+# them matches the grayscale images it was trained on.
+LUMINANCE = (0.299, 0.587, 0.114)
+# The name of the 1x1 convolution exported files start with: luminance and normalization, folded.
+PIXEL_INPUT_LAYER = "input_pixels"
 
 
 @dataclass
@@ -25,6 +31,7 @@ class InputContract:
     layout: str = "NHWC"
     color: str = "grayscale"
     resize: str = "stretch"
+    inside: dict | None = None  # pre-processing the file does in its graph (exported files)
 
     @classmethod
     def from_config(cls, data_config, labels: list[str]) -> "InputContract":
@@ -53,8 +60,11 @@ class InputContract:
         record["value_range"] = list(self.value_range)
         resize = {"stretch": "resized (aspect ignored)", "crop": "centre-cropped to the aspect, then resized",
                   "pad": "padded with black to the aspect, then resized"}[self.resize]
-        record["preprocessing"] = (f"{self.color}, {resize} to {self.height}x{self.width} bilinear, "
-                                   f"x = (pixel - {_text(self.mean)}) / {_text(self.std)}, pixel in 0..255, {self.layout}")
+        formula = (f"x = (pixel - {_text(self.mean)}) / {_text(self.std)}, pixel in 0..255" if self.normalization != "raw"
+                   else "x = pixel, 0..255 as decoded (the model normalizes inside)")
+        record["preprocessing"] = f"{self.color}, {resize} to {self.height}x{self.width} bilinear, {formula}, {self.layout}"
+        if record["inside"] is None:
+            del record["inside"]
         return record
 
     @classmethod
@@ -63,12 +73,43 @@ class InputContract:
         return cls(**{key: value for key, value in record.items() if key in names})
 
 
+def pixel_contract(contract: InputContract, rgb_input: bool) -> InputContract:
+    """The contract of an exported file: 0..255 pixels in, RGB for a grayscale model when `rgb_input`;
+    the training normalization (and luminance) happen inside the graph, as `input_affine` gives them."""
+    channels = 3 if rgb_input else contract.channels
+    inside = {"normalization": contract.normalization, "mean": contract.mean, "std": contract.std,
+              "formula": f"x = (pixel - {_text(contract.mean)}) / {_text(contract.std)}"}
+    if channels != contract.channels:
+        inside["color"] = "grayscale = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as Pillow converts)"
+    return replace(contract, channels=channels, normalization="raw", mean=0.0, std=1.0,
+                   color="rgb" if channels == 3 else "grayscale", inside=inside)
+
+
+def input_affine(contract: InputContract, file_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel (file channels x model channels) and bias of the 1x1 convolution that turns 0..255 pixels
+    into the model's normalized input: per-channel mean/std and luminance folded into one operator."""
+    model_channels = contract.channels
+    mean = np.broadcast_to(np.asarray(contract.mean, np.float64), (model_channels,))
+    std = np.broadcast_to(np.asarray(contract.std, np.float64), (model_channels,))
+    if file_channels == model_channels:
+        kernel = np.diag(1.0 / std)
+    elif (model_channels, file_channels) == (1, 3):
+        kernel = np.asarray(LUMINANCE)[:, None] / std
+    else:
+        raise ValueError(f"cannot feed {file_channels} channels to a {model_channels}-channel model")
+    return kernel.astype(np.float32), (-mean / std).astype(np.float32)
+
+
 def _text(value) -> str:
     return f"{value:g}" if np.isscalar(value) else "[" + ", ".join(f"{v:g}" for v in value) + "]"
 
 
 def normalize(images: np.ndarray, contract: InputContract) -> np.ndarray:
-    """uint8 pixels -> the float32 model input the contract describes (per channel if mean/std are lists)."""
+    """uint8 pixels -> the float32 model input the contract describes (per channel if mean/std are lists).
+    Grayscale images given to a file that takes RGB are repeated over the three channels (luminance
+    weights sum to one, so the model sees the grayscale image unchanged)."""
+    if images.shape[-1] == 1 and contract.channels == 3:
+        images = np.repeat(images, 3, axis=-1)
     mean = np.asarray(contract.mean, dtype=np.float32)
     std = np.asarray(contract.std, dtype=np.float32)
     return ((images.astype(np.float32) - mean) / std).astype(np.float32)

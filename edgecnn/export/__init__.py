@@ -31,7 +31,10 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
 
     from edgecnn.console import console
 
+    from edgecnn.export.pixels import FileInput
+
     out_dir = Path(out_dir)
+    file_input = FileInput.for_recipe(recipe, dataset.contract)
     needs_calibration = any(EXPORT_FORMATS[name].needs_calibration for name in recipe.export.formats)
     calibration = calibration_set(dataset, recipe.export.calibration, recipe.seed) if needs_calibration else None
     artifacts = []
@@ -40,22 +43,22 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
         start = time.perf_counter()
         if show_progress:
             console().print(f"export {fmt.name:<15} -> {out_dir / fmt.filename}")
-        _export_one(fmt, model, recipe, dataset, calibration, out_dir / fmt.filename)
+        _export_one(fmt, model, recipe, file_input, calibration, out_dir / fmt.filename)
         artifacts.append(ExportedArtifact(fmt.name, out_dir / fmt.filename, fmt, time.perf_counter() - start))
     write_text(out_dir / LABELS_FILE, "\n".join(dataset.class_names) + "\n")
     return artifacts
 
 
-def _export_one(fmt: ExportFormat, model, recipe, dataset, calibration, path: Path) -> None:
+def _export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: Path) -> None:
     with conversion_errors(fmt, path):
         if fmt.runtime == "litert":
             from edgecnn.export.tflite import export_tflite
 
-            export_tflite(model, fmt, path, dataset.contract, recipe, calibration)
+            export_tflite(model, fmt, path, file_input, recipe, calibration)
         else:
             from edgecnn.export.onnx import export_onnx
 
-            export_onnx(model, fmt, path, dataset.contract, recipe)
+            export_onnx(model, fmt, path, file_input, recipe)
 
 
 @contextlib.contextmanager

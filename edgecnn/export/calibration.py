@@ -17,7 +17,8 @@ from edgecnn.errors import RecipeError
 
 @dataclass(frozen=True)
 class CalibrationSet:
-    images: np.ndarray  # normalized float32 NHWC
+    images: np.ndarray  # normalized float32 NHWC: the Keras model's input (QAT starting ranges)
+    pixels: np.ndarray  # the same images as uint8 pixels, to prepare for an exported file's input
     split: str
     samples: int
 
@@ -46,4 +47,5 @@ def calibration_set(dataset, config, seed: int) -> CalibrationSet:
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(images), size=take, replace=False))
     # The same decoder and normalization as training and verification (files are read here, a few hundred).
-    return CalibrationSet(normalize(images.images(picks), dataset.contract), config.split, int(take))
+    pixels = images.images(picks)
+    return CalibrationSet(normalize(pixels, dataset.contract), pixels, config.split, int(take))

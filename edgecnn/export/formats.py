@@ -38,7 +38,8 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         ExportFormat("tflite_float32", "model_float32.tflite", "litert", "float32", False,
                      "TFLite, float32 weights and activations"),
         ExportFormat("tflite_int8", "model_int8.tflite", "litert", "int8", True,
-                     "TFLite, full-integer int8 with int8 input and output tensors", "PTQ int8 (converter)"),
+                     "TFLite, full-integer int8; uint8 pixels in, float32 probabilities out (export.int8_io)",
+                     "PTQ int8 (converter)"),
         ExportFormat("onnx_float32", "model_float32.onnx", "onnxruntime", "float32", False,
                      "ONNX (tf2onnx), float32, dynamic batch"),
     )
@@ -52,7 +53,7 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
         _variant("ptq_float16", "tflite", "litert", "float16", False, "PTQ float16 (converter)",
                  "TFLite, float16 weights, float32 compute"),
         _variant("ptq_int8", "tflite", "litert", "int8", True, "PTQ int8 (converter)",
-                 "TFLite, full-integer int8, input/output type per optimize.int8_io"),
+                 "TFLite, full-integer int8, input/output type per export.int8_io"),
         _variant("aeq_w8a8", "tflite", "litert", "int8", True, "PTQ w8/a8 (ai-edge-quantizer)",
                  "TFLite, int8 weights and activations by the LiteRT quantizer"),
         _variant("aeq_w8a16", "tflite", "litert", "w8/a16", True, "PTQ w8/a16 (ai-edge-quantizer)",

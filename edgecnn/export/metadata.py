@@ -1,17 +1,21 @@
 """Labels and the input contract, stored inside each artifact so an app developer needs nothing else.
 
-TFLite: a zip holding `metadata.json` and `labels.txt` appended to the flatbuffer (the layout the
-TFLite metadata tools use for associated files; the interpreter ignores the trailing bytes).
+TFLite: the standard TFLite Model Metadata (`tflite_metadata`: name, description, version, author,
+license, image properties, normalization, labels as a TENSOR_AXIS_LABELS file) with `labels.txt` and
+edgecnn's `metadata.json` as associated files in the one standard zip appended to the flatbuffer (the
+interpreter ignores the trailing bytes). Files written before the standard metadata carried the same
+two entries in a zip of their own; both read the same way here.
 ONNX: `metadata_props` entries `edgecnn.metadata` (JSON) and `labels` (one per line).
 Reading needs no TensorFlow.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 METADATA_SCHEMA = "edgecnn.metadata/1"
 METADATA_ENTRY = "metadata.json"
@@ -41,12 +45,30 @@ def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: 
     return record
 
 
-def append_to_tflite(flatbuffer: bytes, metadata: dict) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_ENTRY, json.dumps(metadata, indent=2))
-        archive.writestr(LABELS_ENTRY, "\n".join(metadata["labels"]) + "\n")
-    return flatbuffer + buffer.getvalue()
+def tflite_with_metadata(flatbuffer: bytes, metadata: dict, recipe) -> bytes:
+    """`flatbuffer` carrying the standard metadata, `labels.txt` and `metadata.json`."""
+    from edgecnn.export.tflite_metadata import populate
+
+    files = {LABELS_ENTRY: ("\n".join(metadata["labels"]) + "\n").encode(),
+             METADATA_ENTRY: json.dumps(metadata, indent=2).encode()}
+    return populate(flatbuffer, model_description(metadata, recipe), files)
+
+
+def model_description(metadata: dict, recipe):
+    """The recipe's `export.model_info`, defaults filled in from the model and its data."""
+    from edgecnn.export.tflite_metadata import ModelDescription
+
+    info, contract = recipe.export.model_info, metadata["input"]
+    labels = metadata["labels"]
+    shown = ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")
+    description = info.description or (
+        f"Image classifier: {contract['height']}x{contract['width']} {contract['color'].upper()} images into "
+        f"{len(labels)} classes ({shown}); trained by edgecnn on {recipe.data.describe_source()}.")
+    return ModelDescription(
+        name=recipe.name, description=description, version=info.version or metadata["recipe_hash"],
+        author=info.author, license=info.license, color=contract["color"],
+        mean=[float(v) for v in np.atleast_1d(contract["mean"])], std=[float(v) for v in np.atleast_1d(contract["std"])],
+        value_range=tuple(contract["value_range"]), labels_file=LABELS_ENTRY)
 
 
 def read_metadata(path: str | Path) -> dict | None:
@@ -57,6 +79,16 @@ def read_metadata(path: str | Path) -> dict | None:
     if path.suffix == ".onnx":
         return _read_onnx_metadata(path)
     return None
+
+
+def contract_of(path: str | Path):
+    """The input contract a `.tflite` or `.onnx` file records (its labels included), or None."""
+    from edgecnn.data.contract import InputContract
+
+    metadata = read_metadata(path) or {}
+    if "input" not in metadata:
+        return None
+    return InputContract.from_dict({**metadata["input"], "labels": metadata.get("labels", [])})
 
 
 def _read_tflite_metadata(path: Path) -> dict | None:

@@ -1,8 +1,13 @@
-"""ONNX export with tf2onnx: float32, named input, dynamic batch, opset >= 17."""
+"""ONNX export with tf2onnx: float32, pixels in (`export.pixels.FileInput`), input named `input`, dynamic
+batch or fixed to 1, opset >= 17; and an ORT-format copy for ONNX Runtime Mobile beside each file."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from edgecnn._tf import tensorflow
@@ -10,26 +15,31 @@ from edgecnn.errors import MissingDependency
 from edgecnn.export.metadata import ONNX_METADATA_KEY, build_metadata
 from edgecnn.fileio import atomic_path
 
+ORT_CONFIG_SUFFIX = ".required_operators.config"
 
-def convert_to_onnx(model, input_shape: tuple[int, int, int], opset: int):
+
+def convert_to_onnx(model, file_input, opset: int, fixed_batch: bool = False):
     tf = tensorflow()
     try:
         import tf2onnx
     except ImportError as exc:
         raise MissingDependency('ONNX export needs tf2onnx; install it with: pip install "edgecnn[train]"') from exc
-    # An explicit signature gives a dynamic batch dimension and the input name apps use.
-    signature = [tf.TensorSpec([None, *input_shape], tf.float32, name="input")]
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+    # An explicit signature names the input as apps use it and makes the batch dynamic unless fixed.
+    signature = [tf.TensorSpec([1 if fixed_batch else None, *file_input.contract.shape], tf.float32, name="input")]
+    serve = file_input.serving_function(model)
+    function = tf.function(lambda image: {"probabilities": serve(image)}, input_signature=signature)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
     return proto
 
 
-def export_onnx(model, fmt, path: Path, contract, recipe) -> Path:
-    proto = convert_to_onnx(model, contract.shape, recipe.export.onnx_opset)
-    return write_onnx(proto, fmt, path, contract, recipe)
+def export_onnx(model, fmt, path: Path, file_input, recipe) -> Path:
+    proto = convert_to_onnx(model, file_input, recipe.export.onnx_opset, recipe.export.onnx_fixed_batch)
+    return write_onnx(proto, fmt, path, file_input.contract, recipe)
 
 
 def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, details: dict | None = None) -> Path:
-    """Check `proto`, record labels and the input contract in `metadata_props`, and write it atomically."""
+    """Check `proto`, record labels and the input contract in `metadata_props`, and write it atomically,
+    with its ORT-format copy when `export.ort_format` asks for one."""
     import onnx
 
     metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint())
@@ -42,7 +52,44 @@ def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, detai
     for key, value in props.items():
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name, proto.doc_string = "edgecnn", f"{recipe.name}: {fmt.description}"
+    drop_unused_domains(proto)
     onnx.checker.check_model(proto)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
+    if recipe.export.ort_format:
+        write_ort(Path(path))
     return Path(path)
+
+
+def drop_unused_domains(proto) -> list[str]:
+    """Remove opset imports no node uses (quantization tools import `com.microsoft`, `ai.onnx.training`,
+    `org.pytorch.aten` and more whether or not they emit such nodes); a minimal runtime build then needs
+    nothing it does not run. Returns the removed domains."""
+    used = {node.domain or "" for node in proto.graph.node} | {"", "ai.onnx"}
+    removed = [entry.domain for entry in proto.opset_import if entry.domain not in used]
+    kept = [entry for entry in proto.opset_import if entry.domain in used]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
+    return removed
+
+
+def ort_paths(onnx_path: Path) -> tuple[Path, Path]:
+    """The ORT-format file and its required-operators config written beside `onnx_path`."""
+    return onnx_path.with_suffix(".ort"), onnx_path.with_suffix(ORT_CONFIG_SUFFIX)
+
+
+def write_ort(onnx_path: Path) -> tuple[Path, Path]:
+    """Convert with onnxruntime's own tool (`convert_onnx_models_to_ort`, fixed optimizations, no
+    platform-specific layouts) and write the `.ort` and the operator config a minimal build is made from."""
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    ort_path, config_path = ort_paths(onnx_path)
+    with tempfile.TemporaryDirectory(prefix="edgecnn-ort-") as tmp, contextlib.redirect_stdout(io.StringIO()):
+        source = Path(tmp) / onnx_path.name
+        shutil.copyfile(onnx_path, source)
+        convert_onnx_models_to_ort(source, output_dir=Path(tmp) / "out", optimization_styles=[OptimizationStyle.Fixed])
+        for made, target in ((Path(tmp) / "out" / ort_path.name, ort_path), (Path(tmp) / "out" / config_path.name,
+                                                                            config_path)):
+            with atomic_path(target) as staged:
+                shutil.copyfile(made, staged)
+    return ort_path, config_path

@@ -1,4 +1,6 @@
-"""TFLite export with `tf.lite.TFLiteConverter`: float32, float16, dynamic range and full-integer int8."""
+"""TFLite export with `tf.lite.TFLiteConverter`: float32, float16, dynamic range and full-integer int8.
+
+Every file takes 0..255 pixels (`export.pixels.FileInput`) and carries the standard TFLite metadata."""
 
 from __future__ import annotations
 
@@ -10,39 +12,69 @@ import numpy as np
 
 from edgecnn._tf import tensorflow
 from edgecnn.errors import ExportError
-from edgecnn.export.metadata import append_to_tflite, build_metadata
+from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.fileio import captured_native_stderr, write_bytes
 
 
-def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | None = None, io_dtype: str = "int8",
-                      allow_float_ops: bool = False) -> bytes:
-    """Convert a Keras model. Modes: float32; float16 (weights); dynamic (int8 weights, float activations);
-    int8 (full integer, calibrated on `calibration`); qat (full integer from a quantization-aware model,
-    whose ranges were learned in training). `allow_float_ops` lets layers left in float stay float."""
+def convert_to_tflite(model, file_input, mode: str = "float32", calibration: np.ndarray | None = None,
+                      io_dtype: str = "uint8", allow_float_ops: bool = False) -> bytes:
+    """Convert a Keras model behind `file_input`'s pixel convolution. Modes: float32; float16 (weights);
+    dynamic (int8 weights, float activations); int8 (full integer, calibrated on `calibration`, the file's
+    own pixel inputs); qat (full integer from a quantization-aware model, whose ranges were learned in
+    training; `calibration` then sets the pixel convolution's). `allow_float_ops` lets layers left in
+    float stay float. A uint8 input is pinned to scale 1, zero point 0: the pixels themselves."""
     tf = tensorflow()
     with tempfile.TemporaryDirectory(prefix="edgecnn-savedmodel-") as saved_model:
         try:
             with captured_native_stderr():
-                save_serving_function(model, saved_model)
+                save_serving_function(model, file_input, saved_model)
         except Exception as exc:  # tracing can fail in many ways; one line names the stage
             raise ExportError(f"TFLite {mode} conversion failed while tracing the model: {exc}") from exc
-        return _convert_saved_model(tf, saved_model, mode, calibration, io_dtype, allow_float_ops)
+        flatbuffer = _convert_saved_model(tf, saved_model, mode, calibration, io_dtype, allow_float_ops)
+    return pin_pixel_input(flatbuffer)
 
 
-def save_serving_function(model, directory: str) -> None:
-    """Save only the model's inference function and its variables as a SavedModel.
+def save_serving_function(model, file_input, directory: str) -> None:
+    """Save only the inference function (pixels in, through `file_input`) and its variables as a SavedModel.
 
     `TFLiteConverter.from_keras_model` saves the whole Keras object graph first, tracing every layer's
     functions: on the digits model a conversion took 4-6 s that way and takes 1.5-2 s this way. The
-    signature is the one the converter would have written: the input layer's name in, the output
-    layer's name out, any batch size."""
+    signature is the one the converter would have written: `input` in, the output layer's name out,
+    any batch size."""
     tf = tensorflow()
-    spec = tf.TensorSpec([None, *model.input_shape[1:]], model.inputs[0].dtype, name=model.input_names[0])
+    spec = tf.TensorSpec([None, *file_input.contract.shape], tf.float32, name="input")
     output_name = model.output_names[0]
+    serve = file_input.serving_function(model)
     module = tf.Module()
     module.variables_to_save = list(model.variables)
-    module.serve = tf.function(lambda image: {output_name: model(image, training=False)}, input_signature=[spec])
+    module.serve = tf.function(lambda image: {output_name: serve(image)}, input_signature=[spec])
     tf.saved_model.save(module, directory, signatures=module.serve.get_concrete_function())
+
+
+def pin_pixel_input(flatbuffer: bytes) -> bytes:
+    """Give a uint8 input scale 1 and zero point 0, so its values are the pixels exactly.
+
+    The converter derives them from the calibration images' range, which is 0..255 only when some image
+    holds both a black and a white pixel. The input feeds nothing but QUANTIZE operators (uint8 to the
+    int8 range the model was calibrated for), so only that conversion changes; returned unchanged when
+    already pinned or not uint8."""
+    from ai_edge_litert import schema_py_generated as schema
+    import flatbuffers
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[graph.inputs[0]]
+    quant = tensor.quantization
+    if tensor.type != schema.TensorType.UINT8 or quant is None or (
+            list(quant.scale) == [1.0] and list(quant.zeroPoint) == [0]):
+        return flatbuffer
+    consumers = [model.operatorCodes[op.opcodeIndex] for op in graph.operators if graph.inputs[0] in op.inputs]
+    if any(max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.QUANTIZE for code in consumers):
+        raise ExportError("uint8 input feeds more than QUANTIZE operators; cannot pin it to pixel values")
+    quant.scale, quant.zeroPoint = [1.0], [0]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), b"TFL3")
+    return bytes(builder.Output())
 
 
 def _convert_saved_model(tf, saved_model: str, mode: str, calibration, io_dtype: str, allow_float_ops: bool) -> bytes:
@@ -51,15 +83,15 @@ def _convert_saved_model(tf, saved_model: str, mode: str, calibration, io_dtype:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
+    if mode in ("int8", "qat") and calibration is not None:
+        # QAT models carry learned ranges for their own layers; the images range the pixel convolution.
         converter.representative_dataset = lambda: ([image[None]] for image in calibration)
     if mode == "int8" and not allow_float_ops:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if mode in ("int8", "qat"):
-        # QAT models carry their learned ranges, so no op-set restriction (which would demand calibration data).
-        if io_dtype == "int8":
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+    if mode in ("int8", "qat") and io_dtype != "float32":
+        # uint8 pixels in, float32 probabilities out: what phone SDKs feed and read; int8 both ways for MCUs.
+        converter.inference_input_type = tf.uint8 if io_dtype == "uint8" else tf.int8
+        converter.inference_output_type = tf.float32 if io_dtype == "uint8" else tf.int8
     failure = None
     with warnings.catch_warnings(), captured_native_stderr() as log:
         warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected": int8 I/O is intended
@@ -92,17 +124,18 @@ def io_quantization(flatbuffer: bytes) -> dict:
     return result
 
 
-def export_tflite(model, fmt, path: Path, contract, recipe, calibration) -> Path:
-    flatbuffer = convert_to_tflite(model, fmt.precision, calibration.images if calibration else None)
-    return write_tflite(flatbuffer, fmt, path, contract, recipe, calibration)
+def export_tflite(model, fmt, path: Path, file_input, recipe, calibration) -> Path:
+    pixels = file_input.prepare(calibration.pixels) if calibration else None
+    flatbuffer = convert_to_tflite(model, file_input, fmt.precision, pixels, io_dtype=recipe.export.int8_io)
+    return write_tflite(flatbuffer, fmt, path, file_input.contract, recipe, calibration)
 
 
 def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe, calibration=None,
                  details: dict | None = None) -> Path:
-    """Write `flatbuffer` with the edgecnn metadata appended; `details` describe how it was optimized."""
+    """Write `flatbuffer` with the standard and edgecnn metadata; `details` describe how it was optimized."""
     metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint(), io_quantization(flatbuffer))
     if fmt.needs_calibration and calibration is not None:
         metadata["calibration"] = calibration.record()
     if details:
         metadata["optimization"] = details
-    return write_bytes(path, append_to_tflite(flatbuffer, metadata))
+    return write_bytes(path, tflite_with_metadata(flatbuffer, metadata, recipe))

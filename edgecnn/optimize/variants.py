@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from edgecnn.export.pixels import FileInput
 from edgecnn.export.tflite import convert_to_tflite, write_tflite
 
 PTQ_MODES = {"ptq_dynamic": "dynamic", "ptq_float16": "float16", "ptq_int8": "int8"}
@@ -21,28 +23,38 @@ class Job:
     show_progress: bool = True
     cache: dict = field(default_factory=dict)
 
+    @cached_property
+    def file_input(self) -> FileInput:
+        return FileInput.for_recipe(self.recipe, self.dataset.contract)
+
+    @cached_property
+    def calibration_pixels(self):
+        """The calibration images as the files take them (0..255 pixels, the files' channels)."""
+        return self.file_input.prepare(self.calibration.pixels)
+
     def write_tflite(self, flatbuffer: bytes, fmt, path: Path, details: dict | None = None) -> Path:
         calibration = self.calibration if fmt.needs_calibration else None
-        return write_tflite(flatbuffer, fmt, path, self.dataset.contract, self.recipe, calibration, details)
+        return write_tflite(flatbuffer, fmt, path, self.file_input.contract, self.recipe, calibration, details)
+
+    def tflite(self, model, mode: str = "float32", calibrated: bool = False, allow_float_ops: bool = False) -> bytes:
+        return convert_to_tflite(model, self.file_input, mode, self.calibration_pixels if calibrated else None,
+                                 io_dtype=self.recipe.export.int8_io, allow_float_ops=allow_float_ops)
 
     def int8_file(self, qat_model, leave_float: list[str]) -> bytes:
-        return convert_to_tflite(qat_model, "qat", io_dtype=self.recipe.optimize.int8_io,
-                                 allow_float_ops=bool(leave_float))
+        return self.tflite(qat_model, "qat", calibrated=True, allow_float_ops=bool(leave_float))
 
 
 def make_ptq(job: Job, fmt, path: Path) -> Path:
     mode = PTQ_MODES[fmt.name]
-    calibration = job.calibration.images if mode == "int8" else None
-    flatbuffer = convert_to_tflite(job.model, mode, calibration, io_dtype=job.recipe.optimize.int8_io)
-    io = {"io_dtype": job.recipe.optimize.int8_io} if mode == "int8" else {}
-    return job.write_tflite(flatbuffer, fmt, path, {"backend": "tf.lite.TFLiteConverter", **io})
+    flatbuffer = job.tflite(job.model, mode, calibrated=mode == "int8")
+    return job.write_tflite(flatbuffer, fmt, path, {"backend": "tf.lite.TFLiteConverter"})
 
 
 def make_litert_quantized(job: Job, fmt, path: Path) -> Path:
     from edgecnn.optimize.litert_quantizer import RECIPES, quantize_with_litert
 
-    calibration = job.calibration.images if fmt.needs_calibration else None
-    quantized = quantize_with_litert(convert_to_tflite(job.model, "float32"), fmt.name, calibration)
+    calibration = job.calibration_pixels if fmt.needs_calibration else None
+    quantized = quantize_with_litert(job.tflite(job.model), fmt.name, calibration)
     return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": RECIPES[fmt.name]})
 
 
@@ -51,14 +63,14 @@ def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
     from edgecnn.optimize.onnx_int8 import quantize_onnx
 
     recipe, settings = job.recipe, job.recipe.optimize.onnx
-    float_proto = convert_to_onnx(job.model, job.dataset.contract.shape, recipe.export.onnx_opset)
-    calibration = job.calibration.images if fmt.needs_calibration else None
+    float_proto = convert_to_onnx(job.model, job.file_input, recipe.export.onnx_opset, recipe.export.onnx_fixed_batch)
+    calibration = job.calibration_pixels if fmt.needs_calibration else None
     quantized = quantize_onnx(float_proto, fmt.name, calibration, settings)
     details = {"backend": "onnxruntime.quantization", "pre_process": "quant_pre_process"}
     if fmt.needs_calibration:
         details |= {"format": "QDQ", "method": settings.method, "per_channel": settings.per_channel,
                     "reduce_range": settings.reduce_range}
-    return write_onnx(quantized, fmt, path, job.dataset.contract, recipe,
+    return write_onnx(quantized, fmt, path, job.file_input.contract, recipe,
                       job.calibration if fmt.needs_calibration else None, details)
 
 
@@ -85,7 +97,7 @@ def _pruned(job: Job):
 
 def make_pruned(job: Job, fmt, path: Path) -> Path:
     model, details = _pruned(job)
-    return job.write_tflite(convert_to_tflite(model, "float32"), fmt, path, details)
+    return job.write_tflite(job.tflite(model), fmt, path, details)
 
 
 def make_pqat(job: Job, fmt, path: Path) -> Path:
@@ -107,7 +119,7 @@ def make_2_of_4(job: Job, fmt, path: Path) -> Path:
     from edgecnn.optimize.pruning import prune_2_of_4
 
     model, details = prune_2_of_4(job.model, job.recipe, job.dataset, job.show_progress)
-    return job.write_tflite(convert_to_tflite(model, "float32"), fmt, path, details)
+    return job.write_tflite(job.tflite(model), fmt, path, details)
 
 
 def make_cqat(job: Job, fmt, path: Path) -> Path:

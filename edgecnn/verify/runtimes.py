@@ -116,6 +116,8 @@ class OnnxRunner:
 
     def predict(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         images = self.prepare(images)
+        if self.input.shape[0] == 1:  # a file exported with its batch fixed to 1 (ORT Mobile's NNAPI/CoreML)
+            batch_size = 1
         chunks = [
             self.session.run(None, {self.input.name: images[i : i + batch_size]})[0]
             for i in range(0, len(images), batch_size)
@@ -156,7 +158,7 @@ class KerasRunner:
         return self.model.predict(images, batch_size=256, verbose=0)
 
 
-RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".keras": KerasRunner}
+RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".ort": OnnxRunner, ".keras": KerasRunner}
 
 
 def open_runner(path: str | Path, threads: int = 1):
@@ -164,5 +166,5 @@ def open_runner(path: str | Path, threads: int = 1):
     if not path.is_file():
         raise VerificationError(f"{path}: file not found")
     if path.suffix not in RUNNERS:
-        raise VerificationError(f"{path}: unknown model type {path.suffix!r}; expected .tflite, .onnx or .keras")
+        raise VerificationError(f"{path}: unknown model type {path.suffix!r}; expected .tflite, .onnx, .ort or .keras")
     return RUNNERS[path.suffix](path, threads)
