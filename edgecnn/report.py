@@ -29,6 +29,7 @@ _OBJECTIVES = {  # objective -> (sort key, what the report says)
 def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict | None = None,
                  float_accuracy: float | None = None) -> dict:
     from edgecnn import __version__
+    from edgecnn.verify.latency import machine
 
     rows = [artifact.to_dict() for artifact in artifacts]
     for row in rows:
@@ -44,6 +45,7 @@ def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict |
         "data": dataset_summary,
         "timings_s": timings or {},
         "float_accuracy": float_accuracy,
+        "machine": machine(),
         "artifacts": rows,
         "best": select_best(rows, budgets, recipe.optimize.objective),
         "gate": gate(rows, budgets, gated),
@@ -338,11 +340,16 @@ def _baseline_lines(report: dict) -> list[str]:
 
 
 def _readiness_lines(report: dict) -> list[str]:
-    """Phone-readiness, one line per file: float operators in int8 files, GPU delegate, ORT Mobile, onnx.checker."""
+    """Phone-readiness, one line per file: MediaPipe Tasks, float operators in int8 files, GPU delegate, ORT
+    Mobile, onnx.checker."""
     lines = []
     for a in report["artifacts"]:
         ready = a.get("readiness") or {}
         parts = []
+        if "mediapipe" in ready:
+            mp = ready["mediapipe"]
+            parts.append("MediaPipe Tasks: " + (("loads" + ("" if mp["labels"] else ", no labels"))
+                                                if mp["loads"] else "refuses: " + "; ".join(mp["problems"])))
         if "float_operators" in ready:
             floats = ready["float_operators"]
             parts.append("no float operators" if not floats else f"float operators: {', '.join(floats[:8])}")

@@ -78,7 +78,8 @@ def test_tflite_and_onnx_count_the_same_macs(tiny_build):
     counts = [describe_model(run_dir / name)["totals"]["macs"] for name in
               ("model_float32.tflite", "model_int8.tflite", "model_float32.onnx")]
     keras_macs = totals(read_layers(run_dir / "model.keras"))["macs"]
-    assert counts == [keras_macs] * 3
+    pixel_convolution = 16 * 16 * 3 * 1  # exported files start with RGB pixels -> normalized grayscale
+    assert counts == [keras_macs + pixel_convolution] * 3
 
 
 def test_inspect_cli_draws_kernels_feature_maps_and_strongest_images(tiny_build, tmp_path):

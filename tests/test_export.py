@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 from edgecnn.data import normalize
-from edgecnn.export.metadata import read_metadata
+from edgecnn.export.metadata import contract_of, read_metadata
 from edgecnn.verify.runtimes import OnnxRunner, TFLiteRunner
 
 
@@ -32,29 +32,66 @@ def test_every_format_written_with_labels(tiny_build):
     assert not list(run_dir.glob(".*.tmp*")), "temporary files left behind"
 
 
-def test_tflite_float_matches_keras(tiny_build, tiny_test_images, keras_outputs):
+def rgb_pixels(dataset) -> np.ndarray:
+    """The grayscale test images as an app hands them to a file: RGB pixels 0..255, as float32."""
+    return np.repeat(dataset.x_test, 3, axis=-1).astype(np.float32)
+
+
+def test_tflite_float_takes_rgb_pixels_and_matches_keras(tiny_build, tiny_test_images, keras_outputs):
     run_dir, _ = tiny_build
-    x, _ = tiny_test_images
+    _, dataset = tiny_test_images
     runner = TFLiteRunner(run_dir / "model_float32.tflite")
-    assert runner.input_dtype == "float32"
-    np.testing.assert_allclose(runner.predict(x), keras_outputs, atol=1e-4)
+    assert runner.input_dtype == "float32" and runner.input_shape == (16, 16, 3)
+    np.testing.assert_allclose(runner.predict(rgb_pixels(dataset)), keras_outputs, atol=1e-4)
 
 
-def test_tflite_int8_has_int8_io_and_tracks_keras(tiny_build, tiny_test_images, keras_outputs):
+def test_luminance_in_front_matches_pillow_grayscale(tiny_build, tiny_dataset):
+    # setup: colour pictures, and the grayscale Pillow makes of them (what a grayscale model trained on)
+    from PIL import Image
+
+    from edgecnn.train import load_model
+
     run_dir, _ = tiny_build
-    x, _ = tiny_test_images
+    colour = np.random.default_rng(0).integers(0, 256, size=(8, 16, 16, 3), dtype=np.uint8)
+    gray = np.stack([np.asarray(Image.fromarray(image).convert("L")) for image in colour])[..., None]
+    # execute
+    from_rgb = TFLiteRunner(run_dir / "model_float32.tflite").predict(colour.astype(np.float32))
+    from_gray = load_model(run_dir / "model.keras").predict(normalize(gray, tiny_dataset.contract), verbose=0)
+    # assert: Pillow rounds luminance to whole pixels; the file computes it exactly
+    assert (from_rgb.argmax(1) == from_gray.argmax(1)).all() and np.abs(from_rgb - from_gray).max() < 0.02
+
+
+def test_tflite_int8_takes_uint8_pixels_returns_float_and_tracks_keras(tiny_build, tiny_test_images, keras_outputs):
+    run_dir, _ = tiny_build
+    _, dataset = tiny_test_images
     runner = TFLiteRunner(run_dir / "model_int8.tflite")
-    assert runner.input_dtype == "int8" and np.dtype(runner.output["dtype"]) == np.int8
-    scale, zero_point = runner.input["quantization"]
-    assert scale == pytest.approx(1 / 255, rel=1e-3) and zero_point == -128
-    probabilities = runner.predict(x)
+    assert runner.input_dtype == "uint8" and np.dtype(runner.output["dtype"]) == np.float32
+    assert runner.input["quantization"] == (1.0, 0)  # the uint8 values are the pixels
+    probabilities = runner.predict(rgb_pixels(dataset))
     agreement = (probabilities.argmax(1) == keras_outputs.argmax(1)).mean()
     assert agreement >= 0.97 and np.abs(probabilities - keras_outputs).max() < 0.25
 
 
+def test_int8_io_for_microcontrollers_is_still_available(tiny_build, tiny_dataset, tmp_path):
+    # setup
+    from edgecnn.pipeline import export_stage
+    from edgecnn.recipe import load_recipe
+
+    run_dir, _ = tiny_build
+    recipe = load_recipe(run_dir / "recipe.yaml", ["export.int8_io=int8", "export.formats=[tflite_int8]"])
+    (tmp_path / "model.keras").symlink_to(run_dir / "model.keras")
+    # execute
+    export_stage(recipe, tmp_path, dataset=tiny_dataset, show_progress=False)
+    # assert
+    runner = TFLiteRunner(tmp_path / "model_int8.tflite")
+    assert runner.input_dtype == "int8" and np.dtype(runner.output["dtype"]) == np.int8
+    assert read_metadata(tmp_path / "model_int8.tflite")["input"]["dtype"] == "int8"
+
+
 def test_onnx_matches_keras_with_dynamic_batch(tiny_build, tiny_test_images, keras_outputs):
     run_dir, _ = tiny_build
-    x, _ = tiny_test_images
+    _, dataset = tiny_test_images
+    x = rgb_pixels(dataset)
     model = onnx.load(str(run_dir / "model_float32.onnx"))
     assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
     graph_input = model.graph.input[0]
@@ -65,20 +102,74 @@ def test_onnx_matches_keras_with_dynamic_batch(tiny_build, tiny_test_images, ker
     np.testing.assert_allclose(runner.predict(x[:7], batch_size=3), keras_outputs[:7], atol=1e-4)
 
 
+def test_ort_format_copy_and_operator_config_beside_the_onnx(tiny_build, tiny_test_images):
+    run_dir, _ = tiny_build
+    _, dataset = tiny_test_images
+    x = rgb_pixels(dataset)[:50]
+    ort_file, config = run_dir / "model_float32.ort", run_dir / "model_float32.required_operators.config"
+    assert ort_file.read_bytes()[4:8] == b"ORTM"  # the ORT flatbuffer identifier
+    np.testing.assert_allclose(OnnxRunner(ort_file).predict(x), OnnxRunner(run_dir / "model_float32.onnx").predict(x),
+                               atol=1e-6)
+    operators = [line for line in config.read_text().splitlines() if line and not line.startswith("#")]
+    assert any(line.startswith("ai.onnx;") and "Conv" in line for line in operators), operators
+
+
+def test_onnx_batch_fixed_to_one_for_ort_mobile(tiny_build, tiny_dataset, tmp_path):
+    # setup
+    from edgecnn.pipeline import export_stage
+    from edgecnn.recipe import load_recipe
+    from edgecnn.verify.readiness import check_readiness
+
+    run_dir, _ = tiny_build
+    recipe = load_recipe(run_dir / "recipe.yaml", ["export.onnx_fixed_batch=true", "export.formats=[onnx_float32]"])
+    (tmp_path / "model.keras").symlink_to(run_dir / "model.keras")
+    # execute
+    export_stage(recipe, tmp_path, dataset=tiny_dataset, show_progress=False)
+    # assert: batch 1 in the file, and ORT Mobile's checker no longer needs the shapes fixed
+    path = tmp_path / "model_float32.onnx"
+    assert onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
+    mobile = check_readiness(path, "float32")["ort_mobile"]
+    assert all(info["as_is"] == info["fixed_shapes"] for info in mobile.values()), mobile
+    assert OnnxRunner(path).predict(rgb_pixels(tiny_dataset)[:5]).shape == (5, 10)
+
+
 @pytest.mark.parametrize("filename", ["model_float32.tflite", "model_int8.tflite", "model_float32.onnx"])
 def test_metadata_records_labels_and_input_contract(tiny_build, filename):
     run_dir, _ = tiny_build
     meta = read_metadata(run_dir / filename)
     assert meta["schema"] == "edgecnn.metadata/1" and meta["labels"] == [str(i) for i in range(10)]
-    assert meta["input"]["shape"] == [1, 16, 16, 1] and meta["input"]["layout"] == "NHWC"
-    assert meta["input"]["mean"] == 0.0 and meta["input"]["std"] == 255.0
+    assert meta["input"]["shape"] == [1, 16, 16, 3] and meta["input"]["layout"] == "NHWC"
+    assert meta["input"]["color"] == "rgb" and meta["input"]["normalization"] == "raw"
+    assert meta["input"]["mean"] == 0.0 and meta["input"]["std"] == 1.0 and meta["input"]["value_range"] == [0, 255]
+    inside = meta["input"]["inside"]
+    assert (inside["normalization"], inside["mean"], inside["std"]) == ("unit", 0.0, 255.0) and "0.299 R" in inside["color"]
+    assert contract_of(run_dir / filename).shape == (16, 16, 3)
     if "int8" in filename:
-        assert meta["input"]["dtype"] == "int8" and meta["input"]["quantization"]["zero_point"] == -128
+        assert meta["input"]["dtype"] == "uint8" and meta["input"]["quantization"]["zero_point"] == 0
         assert meta["calibration"] == {"samples": 32, "source": "train split"}
 
 
-def test_tflite_metadata_is_a_readable_zip(tiny_build):
+def test_tflite_carries_one_stored_zip_with_labels_and_metadata(tiny_build):
     run_dir, _ = tiny_build
+    data = (run_dir / "model_int8.tflite").read_bytes()
+    assert data.count(b"PK\x05\x06") == 1  # one end-of-central-directory: one zip, not two
     with zipfile.ZipFile(run_dir / "model_int8.tflite") as archive:
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
         assert archive.read("labels.txt").decode().split() == [str(i) for i in range(10)]
         assert json.loads(archive.read("metadata.json"))["format"] == "tflite_int8"
+
+
+def test_files_from_before_the_standard_metadata_still_read(tmp_path):
+    # setup: the old layout, an edgecnn zip of its own appended to a bare flatbuffer
+    import io
+
+    record = {"schema": "edgecnn.metadata/1", "labels": ["a", "b"], "input": {"height": 8, "width": 8, "channels": 1,
+              "normalization": "unit", "mean": 0.0, "std": 255.0}}
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as old:
+        old.writestr("metadata.json", json.dumps(record))
+        old.writestr("labels.txt", "a\nb\n")
+    path = tmp_path / "old.tflite"
+    path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64) + archive.getvalue())
+    # execute / assert
+    assert read_metadata(path) == record and contract_of(path).labels == ["a", "b"]

@@ -33,9 +33,11 @@ def first_conv_kernels(path: Path):
             if type(layer).__name__ == "Conv2D":
                 return layer.kernel.numpy()
         return None
+    from edgecnn.data.contract import is_pixel_input
     from edgecnn.verify.weights import read_kernels
 
-    first = next((k for k in read_kernels(path) if k.kind == "conv"), None)
+    # The trained model's first convolution, not the fixed pixel convolution exported files start with.
+    first = next((k for k in read_kernels(path) if k.kind == "conv" and not is_pixel_input(k.layer)), None)
     return None if first is None else first.values.astype("float32").transpose(1, 2, 3, 0)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edgecnn.data.contract import is_pixel_input
 from edgecnn.data.images import array_image
 from edgecnn.errors import VerificationError
 from edgecnn.fileio import atomic_path
@@ -22,7 +23,7 @@ LABEL = 12  # pixels of caption under each tile
 
 def default_layers(layers) -> list[str]:
     """The first, a middle and the last convolution (any kind) of the model."""
-    convs = [layer.name for layer in layers if layer.kind in ("conv", "depthwise")]
+    convs = [layer.name for layer in layers if layer.kind in ("conv", "depthwise") and not is_pixel_input(layer.name)]
     if not convs:
         raise VerificationError("the model has no convolution layers to show")
     picks = [convs[0], convs[len(convs) // 2], convs[-1]]

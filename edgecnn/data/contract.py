@@ -19,6 +19,11 @@ LUMINANCE = (0.299, 0.587, 0.114)
 PIXEL_INPUT_LAYER = "input_pixels"
 
 
+def is_pixel_input(layer_name: str) -> bool:
+    """Whether a layer or tensor name belongs to the pixel convolution, not to the trained model."""
+    return PIXEL_INPUT_LAYER in layer_name.split("/")
+
+
 @dataclass
 class InputContract:
     height: int

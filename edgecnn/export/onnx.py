@@ -81,8 +81,11 @@ def ort_paths(onnx_path: Path) -> tuple[Path, Path]:
 def write_ort(onnx_path: Path) -> tuple[Path, Path]:
     """Convert with onnxruntime's own tool (`convert_onnx_models_to_ort`, fixed optimizations, no
     platform-specific layouts) and write the `.ort` and the operator config a minimal build is made from."""
+    import logging
+
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
+    logging.getLogger("ort_format_model.utils").setLevel(logging.WARNING)  # "Created config in /tmp/..."
     ort_path, config_path = ort_paths(onnx_path)
     with tempfile.TemporaryDirectory(prefix="edgecnn-ort-") as tmp, contextlib.redirect_stdout(io.StringIO()):
         source = Path(tmp) / onnx_path.name

@@ -16,9 +16,10 @@ from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.fileio import captured_native_stderr, write_bytes
 
 
-def convert_to_tflite(model, file_input, mode: str = "float32", calibration: np.ndarray | None = None,
-                      io_dtype: str = "uint8", allow_float_ops: bool = False) -> bytes:
-    """Convert a Keras model behind `file_input`'s pixel convolution. Modes: float32; float16 (weights);
+def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | None = None, io_dtype: str = "uint8",
+                      allow_float_ops: bool = False, file_input=None) -> bytes:
+    """Convert a Keras model, behind `file_input`'s pixel convolution when given (as every exported file
+    is; without it the file takes what the model takes). Modes: float32; float16 (weights);
     dynamic (int8 weights, float activations); int8 (full integer, calibrated on `calibration`, the file's
     own pixel inputs); qat (full integer from a quantization-aware model, whose ranges were learned in
     training; `calibration` then sets the pixel convolution's). `allow_float_ops` lets layers left in
@@ -42,9 +43,10 @@ def save_serving_function(model, file_input, directory: str) -> None:
     signature is the one the converter would have written: `input` in, the output layer's name out,
     any batch size."""
     tf = tensorflow()
-    spec = tf.TensorSpec([None, *file_input.contract.shape], tf.float32, name="input")
+    shape = file_input.contract.shape if file_input else model.input_shape[1:]
+    spec = tf.TensorSpec([None, *shape], tf.float32, name="input")
     output_name = model.output_names[0]
-    serve = file_input.serving_function(model)
+    serve = file_input.serving_function(model) if file_input else (lambda image: model(image, training=False))
     module = tf.Module()
     module.variables_to_save = list(model.variables)
     module.serve = tf.function(lambda image: {output_name: serve(image)}, input_signature=[spec])
@@ -126,7 +128,7 @@ def io_quantization(flatbuffer: bytes) -> dict:
 
 def export_tflite(model, fmt, path: Path, file_input, recipe, calibration) -> Path:
     pixels = file_input.prepare(calibration.pixels) if calibration else None
-    flatbuffer = convert_to_tflite(model, file_input, fmt.precision, pixels, io_dtype=recipe.export.int8_io)
+    flatbuffer = convert_to_tflite(model, fmt.precision, pixels, recipe.export.int8_io, file_input=file_input)
     return write_tflite(flatbuffer, fmt, path, file_input.contract, recipe, calibration)
 
 

@@ -37,8 +37,8 @@ class Job:
         return write_tflite(flatbuffer, fmt, path, self.file_input.contract, self.recipe, calibration, details)
 
     def tflite(self, model, mode: str = "float32", calibrated: bool = False, allow_float_ops: bool = False) -> bytes:
-        return convert_to_tflite(model, self.file_input, mode, self.calibration_pixels if calibrated else None,
-                                 io_dtype=self.recipe.export.int8_io, allow_float_ops=allow_float_ops)
+        return convert_to_tflite(model, mode, self.calibration_pixels if calibrated else None,
+                                 self.recipe.export.int8_io, allow_float_ops, file_input=self.file_input)
 
     def int8_file(self, qat_model, leave_float: list[str]) -> bytes:
         return self.tflite(qat_model, "qat", calibrated=True, allow_float_ops=bool(leave_float))

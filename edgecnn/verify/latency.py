@@ -52,3 +52,18 @@ def latency_stats(ms: np.ndarray, warmup: int, first_ms: float, init_ms: float |
     }
     stats = {key: None if value is None else round(value, 6) for key, value in stats.items()}  # ms: ns precision
     return {**stats, "runs": int(len(ms)), "warmup": int(warmup)}
+
+
+def machine() -> dict:
+    """The CPU, cores and system latency was measured on: a latency figure means nothing without them."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}

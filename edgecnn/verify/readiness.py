@@ -1,7 +1,8 @@
 """Phone-readiness checks of an exported file, recorded in the report (informational, not a budget).
 
-- `.tflite`: operators left in float in an int8 file (listed by name), and LiteRT GPU-delegate
-  compatibility from `tf.lite.experimental.Analyzer` when TensorFlow is installed.
+- `.tflite`: whether MediaPipe Tasks (and ML Kit, which reads the same metadata) can load it as an
+  image classifier and, if not, why; operators left in float in an int8 file (listed by name), and
+  LiteRT GPU-delegate compatibility from `tf.lite.experimental.Analyzer` when TensorFlow is installed.
 - `.onnx`: `onnx.checker` full check, ONNX Runtime Mobile usability (NNAPI and CoreML coverage, as
   `onnxruntime.tools.check_onnx_model_mobile_usability` computes it), and for int8 files the compute
   operators not fed by quantized (DequantizeLinear) weights.
@@ -43,7 +44,8 @@ def _tflite_readiness(path: Path, precision: str) -> dict:
     interpreter = builtin_interpreter(path)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()
-    result = {"operators": sorted({op["op_name"] for op in operators})}
+    result = {"operators": sorted({op["op_name"] for op in operators}),
+              "mediapipe": mediapipe_readiness(path, interpreter)}
     if _is_integer(precision):
         float_ops = [
             f"{op['op_name']} -> {tensors[op['outputs'][0]]['name']}" for op in operators
@@ -53,6 +55,31 @@ def _tflite_readiness(path: Path, precision: str) -> dict:
         result["float_operators"] = float_ops
     result["gpu_delegate"] = _gpu_compatibility(path)
     return result
+
+
+def mediapipe_readiness(path: Path, interpreter) -> dict:
+    """Whether MediaPipe Tasks' ImageClassifier loads the file unchanged, by the rules its C++ core applies
+    (image_tensor_specs.cc, classification postprocessing): one 1 x H x W x 3 (or 4) input of uint8 or
+    float32, NormalizationOptions metadata for a float input, a uint8 or float32 score output."""
+    from edgecnn.export.tflite_metadata import read_standard_metadata
+
+    metadata = read_standard_metadata(Path(path).read_bytes()) or {}
+    problems = []
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    shape, dtype = list(inputs[0]["shape"]), np.dtype(inputs[0]["dtype"]).name
+    if len(inputs) != 1 or len(shape) != 4 or shape[0] != 1 or shape[3] not in (3, 4):
+        problems.append(f"input shape {shape}: MediaPipe takes one 1 x height x width x 3 (or 4) image"
+                        + (" (grayscale models: export.rgb_input true)" if len(shape) == 4 and shape[3] == 1 else ""))
+    if dtype not in ("uint8", "float32"):
+        problems.append(f"input type {dtype}: MediaPipe feeds uint8 or float32 pixels (export.int8_io: uint8)")
+    described = (metadata.get("inputs") or [{}])[0]
+    if dtype == "float32" and "normalization" not in described:
+        problems.append("float32 input without NormalizationOptions metadata")
+    if len(outputs) != 1 or np.dtype(outputs[0]["dtype"]).name not in ("uint8", "float32"):
+        problems.append(f"output type {np.dtype(outputs[0]['dtype']).name}: MediaPipe reads uint8 or float32 scores")
+    labelled = any(f["type"] == "TENSOR_AXIS_LABELS" for out in metadata.get("outputs", [])
+                   for f in out["associated_files"])
+    return {"loads": not problems, "problems": problems, "standard_metadata": bool(metadata), "labels": labelled}
 
 
 def _gpu_compatibility(path: Path) -> dict:

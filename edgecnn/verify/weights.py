@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.data.contract import PIXEL_INPUT_LAYER, is_pixel_input
+
 _PREFIXES = ("quant_", "prune_low_magnitude_", "cluster_")
 
 
@@ -64,6 +66,8 @@ def groups_breaking_m_by_n(values: np.ndarray, zeros: int = 2, group: int = 4) -
 
 def layer_name(tensor_name: str) -> str:
     """'model/quant_block_1_pw/Conv2D' or 'm/block_1_bn/FusedBatchNormV3;m/block_1_dw/depthwise' -> layer."""
+    if is_pixel_input(tensor_name):
+        return PIXEL_INPUT_LAYER
     candidates = []
     for part in tensor_name.split(";"):
         segments = part.split("/")
