@@ -15,9 +15,13 @@ from edgecnn_cli._common import (
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/digits.yaml.", show_default=False)]
 
 
+HandoffOption = Annotated[bool, typer.Option("--handoff", help="Also write the app developer's bundle into "
+                                             "RUN_DIR/handoff (as `edgecnn handoff` does) when the budgets are met.")]
+
+
 def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
           as_json: JsonOption = False, quiet: QuietOption = False,
-          skip_bad_files: SkipBadOption = False, data: DataSourceOption = None):
+          skip_bad_files: SkipBadOption = False, data: DataSourceOption = None, handoff: HandoffOption = False):
     """Train, export (TFLite float32/int8, ONNX), make the optimized variants, and verify every artifact
     in its runtime; the report names the best variant under the budgets.
 
@@ -38,3 +42,8 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
         if as_json:
             print_json(report)
         enforce_gate(report)
+        if handoff:
+            from edgecnn.handoff import write_handoff
+
+            bundle = write_handoff(out_dir)
+            typer.echo(f"handoff: {bundle.folder} (phone SDKs: {bundle.phone.filename})", err=True)

@@ -6,6 +6,7 @@ import typer
 
 from edgecnn_cli.build import build
 from edgecnn_cli.data import data_app
+from edgecnn_cli.handoff import handoff
 from edgecnn_cli.inspect import inspect
 from edgecnn_cli.models import models
 from edgecnn_cli.predict import predict
@@ -26,6 +27,7 @@ app.command(rich_help_panel="Stages")(export)
 app.command(rich_help_panel="Stages")(optimize)
 app.command(rich_help_panel="Stages")(verify)
 app.command(rich_help_panel="Use")(predict)
+app.command(rich_help_panel="Use")(handoff)
 app.command(rich_help_panel="Use")(inspect)
 app.command(rich_help_panel="Reference")(models)
 app.add_typer(data_app, name="data", rich_help_panel="Reference")

@@ -1,0 +1,149 @@
+"""MODEL_CARD.md: what the model is for, what it was trained and measured on, how to feed it, and
+where it falls short, from the run's own report (the figures are the ones verification measured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgecnn.export.formats import ALL_ARTIFACTS
+from edgecnn.export.metadata import read_metadata
+
+
+def model_card(report: dict, handoff, run_dir: Path) -> str:
+    recipe, data = report["recipe"], report["data"]
+    metadata = read_metadata(run_dir / ALL_ARTIFACTS[handoff.phone.name].filename) or {}
+    contract = metadata.get("input", {})
+    labels = metadata.get("labels") or list((handoff.phone.row.get("per_class_accuracy") or {}))
+    info = recipe["export"].get("model_info") or {}
+    lines = [f"# {recipe['name']}: model card", "",
+             info.get("description") or f"Image classifier for {len(labels)} classes: {', '.join(labels)}.", "",
+             f"edgecnn {report['edgecnn_version']}, recipe hash `{report['recipe_hash']}`, "
+             f"version {info.get('version') or report['recipe_hash']}, author {info.get('author', 'edgecnn')}"
+             + (f", license {info['license']}" if info.get("license") else ", no license stated") + ".", ""]
+    lines += _use(recipe, data, labels) + _files(handoff) + _contract(contract) + _data(recipe, data)
+    lines += _accuracy(report, handoff) + _per_class(handoff, labels) + _latency(report, handoff)
+    lines += _making(handoff) + _limitations(recipe, data, handoff)
+    lines += ["## Integration", "", "Snippets in `snippets/`, filled in for these files: `classify_android.kt` "
+              "(Kotlin, MediaPipe Tasks), `classify_ios.swift` (Swift, MediaPipe Tasks), `classify_node.mjs` "
+              "(onnxruntime-node; the same code runs in the browser with onnxruntime-web) and `classify.py` (LiteRT).",
+              ""]
+    return "\n".join(lines)
+
+
+def _use(recipe, data, labels) -> list[str]:
+    return ["## Intended use", "",
+            f"Classify one image into one of {len(labels)} classes ({', '.join(labels)}), for images like those "
+            f"of its training data (`{data['source']}`). It always answers with one of these classes: it has no "
+            "'none of these' class, so images of anything else get a confident-looking wrong label.", ""]
+
+
+def _files(handoff) -> list[str]:
+    lines = ["## Files", "", "| file | format | precision | input | size | gzip | accuracy | MediaPipe Tasks |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for f in handoff.handed:
+        row = f.row
+        mediapipe = ((row.get("readiness") or {}).get("mediapipe") or {})
+        loads = "" if not f.filename.endswith(".tflite") else "loads" if mediapipe.get("loads") else \
+            "refuses: " + "; ".join(mediapipe.get("problems", []))
+        lines.append(f"| `{f.filename}` | {row['format']} | {row['precision']} | {row['input_dtype']} | "
+                     f"{row['size_bytes'] / 1024:.1f} KiB | {row['gzip_bytes'] / 1024:.1f} KiB | {_pct(row['accuracy'])} | "
+                     f"{loads} |")
+    return lines + ["", f"Phone SDKs (MediaPipe Tasks, ML Kit): `{handoff.phone.filename}`. ONNX Runtime: "
+                    + (f"`{handoff.web.filename}` (or its `.ort` copy for ONNX Runtime Mobile)." if handoff.web
+                       else "no ONNX file in this run."), ""]
+
+
+def _contract(contract: dict) -> list[str]:
+    if not contract:
+        return []
+    inside = contract.get("inside") or {}
+    lines = ["## Input", "",
+             f"- Shape `{contract['shape']}`, {contract['layout']}, {contract['color'].upper()}, "
+             f"{contract['dtype']} values 0..255: the pixels as decoded, nothing subtracted or divided.",
+             f"- Resize: {contract['resize']} to {contract['height']}x{contract['width']}, bilinear.",
+             f"- Inside the model, first: {inside.get('formula', 'nothing')}"
+             + (f"; {inside['color']}" if inside.get("color") else "") + ".",
+             "- Output `probabilities`: one softmax score per label, in `labels.txt` order.", ""]
+    quantization = contract.get("quantization")
+    if quantization:
+        lines.insert(-1, f"- Quantized input: scale {quantization['scale']:g}, zero point {quantization['zero_point']} "
+                         "(the uint8 values are the pixels).")
+    return lines
+
+
+def _data(recipe, data) -> list[str]:
+    split = recipe["data"]["split"]
+    return ["## Data and splits", "",
+            f"Source `{data['source']}`, {data['classes']} classes, images {data['image_shape']}: train {data['train']}, "
+            f"validation {data['val']}, test {data['test']} (seeded stratified split, seed {recipe['seed']}, "
+            f"val {split['val']:.0%} / test {split['test']:.0%}; `splits.csv` in the run folder lists every image).",
+            ""]
+
+
+def _accuracy(report, handoff) -> list[str]:
+    lines = ["## Accuracy per runtime", "",
+             f"On the {report['data']['test']} test images, each file in the runtime that runs it; agreement is top-1 "
+             "agreement with the float Keras model.", "",
+             "| artifact | runtime | accuracy | vs float | agreement |", "|---|---|---:|---:|---:|"]
+    for row in report["artifacts"]:
+        change = row.get("accuracy_change")
+        lines.append(f"| {row['name']} | {row['runtime']} | {_pct(row['accuracy'])} | "
+                     f"{'-' if change is None else f'{change * 100:+.2f}'} | {_pct(row['agreement'])} |")
+    return lines + [""]
+
+
+def _per_class(handoff, labels) -> list[str]:
+    handed = [f for f in handoff.handed if f.row.get("per_class_accuracy")]
+    if not handed:
+        return []
+    lines = ["## Accuracy per class", "", "| class | test images | " + " | ".join(f"`{f.filename}`" for f in handed) + " |",
+             "|---|---:|" + "---:|" * len(handed)]
+    for label in labels:
+        first = handed[0].row["per_class_accuracy"].get(label, {})
+        cells = [_pct(f.row["per_class_accuracy"].get(label, {}).get("accuracy")) for f in handed]
+        lines.append(f"| {label} | {first.get('images', '-')} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _latency(report, handoff) -> list[str]:
+    machine = report.get("machine") or {}
+    lines = ["## Latency", "",
+             f"Batch 1, measured on {machine.get('cpu', 'an unrecorded CPU')} ({machine.get('cores', '?')} cores, "
+             f"{machine.get('system', '')}) on {machine.get('date', 'an unrecorded day')}; a phone differs, so "
+             "measure there too. Times in ms.", "",
+             "| file | runtime | threads | p50 | p90 | first inference |", "|---|---|---:|---:|---:|---:|"]
+    for f in handoff.handed:
+        for timing in f.row.get("latency") or []:
+            lines.append(f"| `{f.filename}` | {f.row['runtime']} | {timing['threads']} | {timing['p50']:.3f} | "
+                         f"{timing['p90']:.3f} | {timing.get('first_ms', float('nan')):.3f} |")
+    return lines + [""]
+
+
+def _making(handoff) -> list[str]:
+    lines = ["## How the files were made", ""]
+    for f in handoff.handed:
+        row = f.row
+        made = row.get("technique", "unknown")
+        if row.get("calibration"):
+            made += f", calibrated on {row['calibration']['samples']} images of the {row['calibration']['source']}"
+        lines.append(f"- `{f.filename}`: {made}.")
+    return lines + ["- The merged recipe is `recipe.yaml` in the run folder; `edgecnn build` on it remakes the files.", ""]
+
+
+def _limitations(recipe, data, handoff) -> list[str]:
+    weakest = sorted(((v["accuracy"], k) for k, v in (handoff.phone.row.get("per_class_accuracy") or {}).items()
+                      if v["accuracy"] is not None))[:2]
+    lines = ["## Limitations", "",
+             f"- Measured on {data['test']} test images from the same source as the training images; accuracy on "
+             "a phone camera's pictures can be lower.",
+             f"- Input {data['image_shape'][0]}x{data['image_shape'][1]}: fine detail below that resolution is lost."]
+    if weakest:
+        lines.append("- Weakest classes in `" + handoff.phone.filename + "`: " +
+                     ", ".join(f"{label} ({_pct(acc)})" for acc, label in weakest) + ".")
+    if data["source"] in ("shapes", "digits"):
+        lines.append(f"- `{data['source']}` is a small benchmark set, not photographs: a demonstration model.")
+    return lines + [""]
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.2%}"
