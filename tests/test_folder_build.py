@@ -70,7 +70,8 @@ def test_folder_recipe_builds_exports_and_verifies_end_to_end(folder_run, photos
 
     for name in ("model_float32.onnx", "model_int8.tflite"):
         metadata = read_metadata(out / name)
-        assert metadata["input"]["resize"] == "pad" and metadata["input"]["mean"] == [120.0, 120.0, 120.0]
+        assert metadata["input"]["resize"] == "pad" and metadata["input"]["mean"] == 0.0  # 0..255 pixels in
+        assert metadata["input"]["inside"]["mean"] == [120.0, 120.0, 120.0]  # the recipe's mean/std, in the graph
 
 
 def test_split_lists_and_float_accuracy_reproduce(folder_run, tmp_path):

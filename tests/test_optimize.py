@@ -72,9 +72,16 @@ def test_quantized_files_hold_the_promised_types(optimized):
     kernels = read_kernels(run_dir / "optimized/ptq_float16.tflite")
     assert kernels and all(k.values.dtype == np.float16 for k in kernels)
     assert all(np.issubdtype(k.values.dtype, np.integer) for k in read_kernels(run_dir / "optimized/ptq_int8.tflite"))
-    for name, dtype in (("ptq_int8", np.int8), ("qat_int8", np.int8), ("aeq_w8a8", np.int8), ("aeq_w8a16", np.int16)):
+    # phone-ready I/O: uint8 pixels in for converter int8 files, float pixels in for the LiteRT quantizer's
+    for name, dtype in (("ptq_int8", np.uint8), ("qat_int8", np.uint8), ("aeq_w8a8", np.float32),
+                        ("aeq_w8a16", np.float32)):
         interpreter = Interpreter(model_path=str(run_dir / f"optimized/{name}.tflite"))
         assert interpreter.get_input_details()[0]["dtype"] == dtype, name
+        assert interpreter.get_output_details()[0]["dtype"] == np.float32, name
+    # ... while the LiteRT quantizer's activations inside stay int8 and int16
+    for name, dtype in (("aeq_w8a8", np.int8), ("aeq_w8a16", np.int16)):
+        interpreter = Interpreter(model_path=str(run_dir / f"optimized/{name}.tflite"))
+        assert any(d["dtype"] == dtype and d["name"].endswith("_quantized") for d in interpreter.get_tensor_details())
     ops = {node.op_type for node in onnx.load(str(run_dir / "optimized/onnx_qdq_int8.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     dynamic_ops = {node.op_type for node in onnx.load(str(run_dir / "optimized/onnx_dynamic_int8.onnx")).graph.node}
@@ -241,13 +248,16 @@ def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, t
     from edgecnn.recipe import OnnxQuantConfig
     from edgecnn.verify.runtimes import OnnxRunner
 
+    from edgecnn.export.metadata import contract_of
+
     run_dir, _ = tiny_build
-    images = normalize(tiny_dataset.train.images(np.arange(64)), tiny_dataset.contract)
+    contract = contract_of(run_dir / "model_float32.onnx")  # the file takes 0..255 RGB pixels
+    images = normalize(tiny_dataset.train.images(np.arange(64)), contract)
     settings = OnnxQuantConfig(method=method, per_channel=True)
     quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
     path = run_dir.parent / f"qdq_{method}.onnx"
     onnx.save(quantized, str(path))
-    test_images = normalize(tiny_dataset.x_test, tiny_dataset.contract)
+    test_images = normalize(tiny_dataset.x_test, contract)
     float_top1 = OnnxRunner(run_dir / "model_float32.onnx").predict(test_images).argmax(1)
     int8_top1 = OnnxRunner(path).predict(test_images).argmax(1)
     assert (float_top1 == int8_top1).mean() >= 0.9
@@ -263,8 +273,10 @@ def test_onnx_reduce_range_quantizes_weights_to_seven_bits(tiny_build, tiny_data
     from edgecnn.optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipe import OnnxQuantConfig
 
+    from edgecnn.export.metadata import contract_of
+
     run_dir, _ = tiny_build
-    images = normalize(tiny_dataset.train.images(np.arange(32)), tiny_dataset.contract)
+    images = normalize(tiny_dataset.train.images(np.arange(32)), contract_of(run_dir / "model_float32.onnx"))
     settings = OnnxQuantConfig(per_channel=True, reduce_range=reduce_range)
     quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
     kernels = [numpy_helper.to_array(init) for init in quantized.graph.initializer
@@ -272,3 +284,13 @@ def test_onnx_reduce_range_quantizes_weights_to_seven_bits(tiny_build, tiny_data
     assert kernels
     # per channel, each kernel's largest weight takes the top of the (7- or 8-bit) range
     assert max(int(np.abs(k.astype(np.int32)).max()) for k in kernels) == largest_weight
+
+
+def test_every_optimized_tflite_loads_in_mediapipe(optimized):
+    from tests.clients import mediapipe_refusal
+
+    run_dir, rows, _, _ = optimized
+    for name, row in rows.items():
+        if row["path"].endswith(".tflite"):
+            assert row["readiness"]["mediapipe"]["loads"], (name, row["readiness"]["mediapipe"])
+            assert mediapipe_refusal(row["path"]) is None, name

@@ -34,7 +34,10 @@ def test_report_accuracy_is_recomputed_from_the_file(tiny_build):
     run_dir, report = tiny_build
     recipe = validate_recipe(TINY_RECIPE)
     ds = load_dataset(recipe.data, recipe.seed)
-    predictions = TFLiteRunner(run_dir / "model_int8.tflite").predict(normalize(ds.x_test, ds.contract))
+    from edgecnn.export.metadata import contract_of
+
+    path = run_dir / "model_int8.tflite"
+    predictions = TFLiteRunner(path).predict(normalize(ds.x_test, contract_of(path)))
     row = next(a for a in report["artifacts"] if a["name"] == "tflite_int8")
     assert row["accuracy"] == pytest.approx((predictions.argmax(1) == ds.y_test).mean())
 
@@ -109,7 +112,8 @@ def test_macs_counted_from_the_files_match_the_architecture(tiny_build):
     from edgecnn.verify.macs import count_macs
 
     run_dir, _ = tiny_build
-    expected = count(resolve_layers("dscnn_xs", (16, 16, 1), 10))["macs"]
+    pixel_convolution = 16 * 16 * 3 * 1  # exported files start with RGB pixels -> normalized grayscale
+    expected = count(resolve_layers("dscnn_xs", (16, 16, 1), 10))["macs"] + pixel_convolution
     for name in ("model_float32.tflite", "model_int8.tflite", "model_float32.onnx"):
         assert count_macs(run_dir / name) == expected, name
 

@@ -13,6 +13,7 @@ import numpy as np
 from edgecnn._tf import tensorflow
 from edgecnn.errors import ExportError
 from edgecnn.export.metadata import build_metadata, tflite_with_metadata
+from edgecnn.export.tflite_graph import pin_pixel_input
 from edgecnn.fileio import captured_native_stderr, write_bytes
 
 
@@ -51,32 +52,6 @@ def save_serving_function(model, file_input, directory: str) -> None:
     module.variables_to_save = list(model.variables)
     module.serve = tf.function(lambda image: {output_name: serve(image)}, input_signature=[spec])
     tf.saved_model.save(module, directory, signatures=module.serve.get_concrete_function())
-
-
-def pin_pixel_input(flatbuffer: bytes) -> bytes:
-    """Give a uint8 input scale 1 and zero point 0, so its values are the pixels exactly.
-
-    The converter derives them from the calibration images' range, which is 0..255 only when some image
-    holds both a black and a white pixel. The input feeds nothing but QUANTIZE operators (uint8 to the
-    int8 range the model was calibrated for), so only that conversion changes; returned unchanged when
-    already pinned or not uint8."""
-    from ai_edge_litert import schema_py_generated as schema
-    import flatbuffers
-
-    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
-    graph = model.subgraphs[0]
-    tensor = graph.tensors[graph.inputs[0]]
-    quant = tensor.quantization
-    if tensor.type != schema.TensorType.UINT8 or quant is None or (
-            list(quant.scale) == [1.0] and list(quant.zeroPoint) == [0]):
-        return flatbuffer
-    consumers = [model.operatorCodes[op.opcodeIndex] for op in graph.operators if graph.inputs[0] in op.inputs]
-    if any(max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.QUANTIZE for code in consumers):
-        raise ExportError("uint8 input feeds more than QUANTIZE operators; cannot pin it to pixel values")
-    quant.scale, quant.zeroPoint = [1.0], [0]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), b"TFL3")
-    return bytes(builder.Output())
 
 
 def _convert_saved_model(tf, saved_model: str, mode: str, calibration, io_dtype: str, allow_float_ops: bool) -> bytes:

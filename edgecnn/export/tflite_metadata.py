@@ -20,9 +20,9 @@ import flatbuffers
 import numpy as np
 
 from edgecnn.export import metadata_schema_py_generated as meta_fb
+from edgecnn.export.tflite_graph import pack_model, unpack_model
 
 METADATA_NAME = "TFLITE_METADATA"
-MODEL_IDENTIFIER = b"TFL3"
 METADATA_IDENTIFIER = b"M001"
 # The lowest metadata parser that understands every field written here. Fields added after 1.0.0
 # (MediaPipe's metadata_version.cc: process units on the subgraph, tensor groups, associated-file
@@ -47,17 +47,12 @@ class ModelDescription:
     labels_file: str
 
 
-def _schema():
-    from ai_edge_litert import schema_py_generated
-
-    return schema_py_generated
-
-
 def populate(flatbuffer: bytes, description: ModelDescription, files: dict[str, bytes]) -> bytes:
     """`flatbuffer` with the standard metadata in it and `files` zipped after it (any earlier metadata
     and appended zip replaced)."""
-    schema = _schema()
-    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = unpack_model(flatbuffer)
     metadata = _model_metadata(description, list(files))
     builder = flatbuffers.Builder(0)
     builder.Finish(metadata.Pack(builder), METADATA_IDENTIFIER)
@@ -69,9 +64,7 @@ def populate(flatbuffer: bytes, description: ModelDescription, files: dict[str, 
     entry = schema.MetadataT()
     entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
     model.metadata.append(entry)
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), MODEL_IDENTIFIER)
-    return _append_zip(bytes(builder.Output()), files)
+    return _append_zip(pack_model(model), files)
 
 
 def _append_zip(flatbuffer: bytes, files: dict[str, bytes]) -> bytes:
@@ -142,7 +135,8 @@ def _file(name: str, text: str, kind: int):
 
 def metadata_buffer(flatbuffer: bytes) -> bytes | None:
     """The raw `TFLITE_METADATA` buffer of a model, or None."""
-    schema = _schema()
+    from ai_edge_litert import schema_py_generated as schema
+
     model = schema.Model.GetRootAs(flatbuffer, 0)
     for i in range(model.MetadataLength()):
         entry = model.Metadata(i)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.data.contract import is_pixel_input
+
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
@@ -24,11 +26,15 @@ def quantize_onnx(float_proto, variant: str, calibration: np.ndarray | None, set
         onnx.save(float_proto, str(source))
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         if variant == "onnx_qdq_int8":
+            # The pixel convolution stays float: onnxruntime's int8 convolution on x86 without VNNI sums pairs of
+            # products in 16 bits, which full-range pixels (255) times full-range weights overflow, and a 1x1
+            # convolution over three channels costs nothing in float.
+            pixel_nodes = [node.name for node in onnx.load(str(prepared)).graph.node if is_pixel_input(node.name)]
             quantize_static(
                 str(prepared), str(output), _reader(float_proto.graph.input[0].name, calibration),
                 quant_format=QuantFormat.QDQ, per_channel=settings.per_channel, reduce_range=settings.reduce_range,
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                calibrate_method=getattr(CalibrationMethod, METHODS[settings.method]),
+                calibrate_method=getattr(CalibrationMethod, METHODS[settings.method]), nodes_to_exclude=pixel_nodes,
             )
         else:
             quantize_dynamic(str(prepared), str(output), weight_type=QuantType.QInt8, reduce_range=settings.reduce_range)

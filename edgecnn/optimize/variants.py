@@ -51,10 +51,11 @@ def make_ptq(job: Job, fmt, path: Path) -> Path:
 
 
 def make_litert_quantized(job: Job, fmt, path: Path) -> Path:
+    from edgecnn.export.tflite_graph import float_io
     from edgecnn.optimize.litert_quantizer import RECIPES, quantize_with_litert
 
     calibration = job.calibration_pixels if fmt.needs_calibration else None
-    quantized = quantize_with_litert(job.tflite(job.model), fmt.name, calibration)
+    quantized = float_io(quantize_with_litert(job.tflite(job.model), fmt.name, calibration))
     return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": RECIPES[fmt.name]})
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.data.contract import is_pixel_input
+
 _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}  # int8 files with float I/O convert at the edges; that is intended
 _ONNX_COMPUTE = {"Conv", "MatMul", "Gemm", "ConvInteger", "MatMulInteger"}
 
@@ -66,13 +68,15 @@ def mediapipe_readiness(path: Path, interpreter) -> dict:
     metadata = read_standard_metadata(Path(path).read_bytes()) or {}
     problems = []
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    shape, dtype = list(inputs[0]["shape"]), np.dtype(inputs[0]["dtype"]).name
+    shape, dtype = [int(d) for d in inputs[0]["shape"]], np.dtype(inputs[0]["dtype"]).name
     if len(inputs) != 1 or len(shape) != 4 or shape[0] != 1 or shape[3] not in (3, 4):
         problems.append(f"input shape {shape}: MediaPipe takes one 1 x height x width x 3 (or 4) image"
                         + (" (grayscale models: export.rgb_input true)" if len(shape) == 4 and shape[3] == 1 else ""))
     if dtype not in ("uint8", "float32"):
         problems.append(f"input type {dtype}: MediaPipe feeds uint8 or float32 pixels (export.int8_io: uint8)")
     described = (metadata.get("inputs") or [{}])[0]
+    if described.get("color_space", "RGB") != "RGB":
+        problems.append(f"colour space {described['color_space']} in the metadata: MediaPipe takes RGB only")
     if dtype == "float32" and "normalization" not in described:
         problems.append("float32 input without NormalizationOptions metadata")
     if len(outputs) != 1 or np.dtype(outputs[0]["dtype"]).name not in ("uint8", "float32"):
@@ -111,9 +115,10 @@ def _onnx_readiness(path: Path, precision: str) -> dict:
     result["ort_mobile"] = _mobile_usability(path)
     if _is_integer(precision):
         producer = {out: node for node in model.graph.node for out in node.output}
+        # The pixel convolution is float by design (see optimize/onnx_int8.py): not a quantization gap.
         result["float_operators"] = [
             f"{node.op_type} {node.name}" for node in model.graph.node
-            if node.op_type in _ONNX_COMPUTE and len(node.input) > 1
+            if node.op_type in _ONNX_COMPUTE and len(node.input) > 1 and not is_pixel_input(node.name)
             and not (node.op_type.endswith("Integer") or getattr(producer.get(node.input[1]), "op_type", "") == "DequantizeLinear")
         ]
     return result

@@ -1,0 +1,109 @@
+"""The real clients an app developer uses, driven from the tests: MediaPipe Tasks' ImageClassifier (the
+C++ core of the Android and iOS SDKs), onnxruntime-node through the handoff bundle's Node snippet, and
+`edgecnn predict` on image files, the reference they are compared with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+NODE_MODULES = Path(__file__).resolve().parent / "node" / "node_modules"
+
+
+def rgb(images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC images as the RGB an app hands over (grayscale repeated over three channels)."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def write_pngs(images: np.ndarray, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(folder / f"{i:04d}.png")
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(paths[-1])
+    return paths
+
+
+def predict_top1(model: Path, paths: list[Path]) -> np.ndarray:
+    from edgecnn.predict import predict_files
+
+    return np.array([r["predictions"][0]["index"] for r in predict_files(model, paths, top_k=1)])
+
+
+def mediapipe_top1(model: Path, images: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Top-1 index and label name of MediaPipe's ImageClassifier for each image (at the model's size)."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(model)), max_results=1)
+    indices, names = [], []
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for image in rgb(images):
+            found = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+            best = found.classifications[0].categories[0]
+            indices.append(best.index)
+            names.append(best.category_name)
+    return np.array(indices), names
+
+
+def mediapipe_refusal(model: Path) -> str | None:
+    """MediaPipe's error when it refuses to load `model`, or None when it loads."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(model)))
+    try:
+        vision.ImageClassifier.create_from_options(options).close()
+    except Exception as exc:  # MediaPipe raises RuntimeError, ValueError or FileNotFoundError by cause
+        return str(exc)
+    return None
+
+
+def node_top1(snippet: Path, model: Path, images: np.ndarray, folder: Path) -> np.ndarray:
+    """Run the bundle's Node snippet on `model` with the images written as binary PPM files."""
+    node_modules = snippet.parent / "node_modules"
+    if not node_modules.exists():
+        node_modules.symlink_to(NODE_MODULES, target_is_directory=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(rgb(images)):
+        paths.append(folder / f"{i:04d}.ppm")
+        paths[-1].write_bytes(f"P6\n{image.shape[1]} {image.shape[0]}\n255\n".encode() + image.tobytes())
+    done = subprocess.run([shutil.which("node"), str(snippet), str(model), *map(str, paths)], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return np.array([json.loads(line)["predictions"][0]["index"] for line in done.stdout.splitlines()])
+
+
+def mediapipe_metadata(model: Path) -> dict:
+    """The standard metadata as MediaPipe's own generated schema modules read it (not edgecnn's copy):
+    model fields, the input's colour space and normalization, the output's labels file, the zip's files."""
+    import zipfile
+
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+    from mediapipe.tasks.metadata import schema_py_generated as model_fb
+
+    data = model.read_bytes()
+    flatbuffer = model_fb.Model.GetRootAsModel(data, 0)
+    entry = next(flatbuffer.Metadata(i) for i in range(flatbuffer.MetadataLength())
+                 if flatbuffer.Metadata(i).Name() == b"TFLITE_METADATA")
+    buffer = flatbuffer.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    assert meta_fb.ModelMetadata.ModelMetadataBufferHasIdentifier(buffer, 0)
+    metadata = meta_fb.ModelMetadataT.InitFromObj(meta_fb.ModelMetadata.GetRootAsModelMetadata(buffer, 0))
+    image, scores = metadata.subgraphMetadata[0].inputTensorMetadata[0], metadata.subgraphMetadata[0].outputTensorMetadata[0]
+    normalization = next(unit.options for unit in image.processUnits
+                         if unit.optionsType == meta_fb.ProcessUnitOptions.NormalizationOptions)
+    labels_file = next(f for f in scores.associatedFiles if f.type == meta_fb.AssociatedFileType.TENSOR_AXIS_LABELS)
+    with zipfile.ZipFile(model) as archive:
+        labels = archive.read(labels_file.name.decode()).decode().splitlines()
+        packed = sorted(archive.namelist())
+    return {
+        "name": metadata.name.decode(), "version": metadata.version.decode(), "author": metadata.author.decode(),
+        "description": metadata.description.decode(), "min_parser_version": metadata.minParserVersion.decode(),
+        "color_space": image.content.contentProperties.colorSpace == meta_fb.ColorSpaceType.RGB and "RGB" or "other",
+        "mean": list(normalization.mean), "std": list(normalization.std), "labels": labels, "packed": packed,
+    }
