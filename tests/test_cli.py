@@ -17,11 +17,12 @@ def test_help_lists_commands_without_importing_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.stdout.strip() == "False"
     help_text = runner.invoke(app, ["--help"]).output
-    for command in ("build", "train", "export", "optimize", "verify", "models", "predict", "inspect", "data"):
+    for command in ("build", "train", "export", "optimize", "verify", "models", "predict", "inspect", "data", "handoff"):
         assert command in help_text
 
 
-@pytest.mark.parametrize("command", ["build", "train", "export", "optimize", "verify", "models", "predict", "inspect"])
+@pytest.mark.parametrize("command", ["build", "train", "export", "optimize", "verify", "models", "predict", "inspect",
+                                     "handoff"])
 def test_every_command_help_has_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Example: edgecnn" in result.output
@@ -85,12 +86,14 @@ def test_installed_console_script_and_module_entry_point(tiny_recipe_file, tmp_p
     assert executable, "the edgecnn console script is not installed next to this Python"
     out = tmp_path / "cli_run"
     result = subprocess.run(
-        [executable, "build", str(tiny_recipe_file), "--out", str(out), "--set", "train.epochs=1", "--json"],
+        [executable, "build", str(tiny_recipe_file), "--out", str(out), "--set", "train.epochs=1", "--json",
+         "--handoff"],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert len(report["artifacts"]) == 4 and (out / "report.json").is_file()
+    assert (out / "handoff" / "MODEL_CARD.md").is_file() and "handoff:" in result.stderr
     version = subprocess.run([sys.executable, "-m", "edgecnn", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("edgecnn ")
 

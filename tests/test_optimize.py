@@ -82,8 +82,10 @@ def test_quantized_files_hold_the_promised_types(optimized):
     for name, dtype in (("aeq_w8a8", np.int8), ("aeq_w8a16", np.int16)):
         interpreter = Interpreter(model_path=str(run_dir / f"optimized/{name}.tflite"))
         assert any(d["dtype"] == dtype and d["name"].endswith("_quantized") for d in interpreter.get_tensor_details())
-    ops = {node.op_type for node in onnx.load(str(run_dir / "optimized/onnx_qdq_int8.onnx")).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    qdq = onnx.load(str(run_dir / "optimized/onnx_qdq_int8.onnx"))
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in qdq.graph.node}
+    # only the opset domains its nodes use (the quantizer imports com.microsoft, ai.onnx.training, ... by default)
+    assert {entry.domain for entry in qdq.opset_import} == {node.domain for node in qdq.graph.node} == {""}
     dynamic_ops = {node.op_type for node in onnx.load(str(run_dir / "optimized/onnx_dynamic_int8.onnx")).graph.node}
     assert dynamic_ops & {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"}
 

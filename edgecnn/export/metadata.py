@@ -72,12 +72,14 @@ def model_description(metadata: dict, recipe):
 
 
 def read_metadata(path: str | Path) -> dict | None:
-    """The edgecnn metadata of a `.tflite` or `.onnx` file, or None if it has none."""
+    """The edgecnn metadata of a `.tflite`, `.onnx` or `.ort` file, or None if it has none."""
     path = Path(path)
     if path.suffix == ".tflite":
         return _read_tflite_metadata(path)
     if path.suffix == ".onnx":
         return _read_onnx_metadata(path)
+    if path.suffix == ".ort":
+        return _read_ort_metadata(path)
     return None
 
 
@@ -107,3 +109,15 @@ def _read_onnx_metadata(path: Path) -> dict | None:
     if ONNX_METADATA_KEY not in props:
         return None
     return json.loads(props[ONNX_METADATA_KEY])
+
+
+def _read_ort_metadata(path: Path) -> dict | None:
+    """ORT-format files keep the ONNX file's `metadata_props`; only onnxruntime reads the format."""
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception:  # onnxruntime's own exception types: not a readable ORT file
+        return None
+    props = session.get_modelmeta().custom_metadata_map
+    return json.loads(props[ONNX_METADATA_KEY]) if ONNX_METADATA_KEY in props else None

@@ -27,8 +27,8 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
 
     paths = [Path(p) for p in paths]
     for path in paths:
-        if path.suffix not in (".tflite", ".onnx"):
-            raise VerificationError(f"{path}: expected a .tflite or .onnx file (or one run folder)")
+        if path.suffix not in (".tflite", ".onnx", ".ort"):
+            raise VerificationError(f"{path}: expected a .tflite, .onnx or .ort file (or one run folder)")
     probe = open_runner(paths[0])
     shape = probe.input_shape
     if len(shape) != 3 or shape[-1] not in (1, 3):
