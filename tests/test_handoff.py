@@ -97,3 +97,21 @@ def test_handoff_refuses_when_no_file_meets_the_budgets(tiny_build, tmp_path):
     # assert: a missed budget, exit 1, nothing written
     assert result.exit_code == 1 and "no artifact meets verify.budgets" in result.output
     assert not (tmp_path / "run" / "handoff").exists()
+
+
+def test_handoff_replaces_its_own_bundle_but_never_a_foreign_folder(tiny_build, tmp_path):
+    # setup
+    run_dir, _ = tiny_build
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"keep me")
+    # execute
+    refused = runner.invoke(app, ["handoff", str(run_dir), "--out", str(foreign)])
+    first = runner.invoke(app, ["handoff", str(run_dir), "--out", str(tmp_path / "bundle")])
+    (tmp_path / "bundle" / "stale.txt").write_text("from an older bundle")
+    again = runner.invoke(app, ["handoff", str(run_dir), "--out", str(tmp_path / "bundle")])
+    # assert
+    assert refused.exit_code == 2 and "not an earlier handoff bundle" in refused.output
+    assert sorted(p.name for p in foreign.iterdir()) == ["holiday.jpg"]
+    assert first.exit_code == again.exit_code == 0 and not (tmp_path / "bundle" / "stale.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind

@@ -1,7 +1,8 @@
 """`edgecnn handoff RUN_DIR`: what an app developer needs, in one folder.
 
     handoff/
-      <best file under the budgets>      e.g. model_int8.tflite (or an optimized variant)
+      <best file under the budgets>      e.g. onnx_qdq_int8.onnx (+ .ort), or a .tflite
+      <best .tflite MediaPipe loads>      e.g. model_int8.tflite: the phone SDKs' file, when the best is not one
       model_float32.tflite                the float file, to compare against
       model_float32.onnx / .ort           for ONNX Runtime (web, Node, Mobile), with its operator config
       labels.txt  MODEL_CARD.md
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.formats import ALL_ARTIFACTS
+from edgecnn.export.onnx import ort_paths
 from edgecnn.fileio import atomic_path, write_text
 
 HANDOFF_DIR = "handoff"
@@ -44,28 +47,47 @@ class Handoff:
 
 def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
     """Copy the best file under the budgets, the float files and labels into `out_dir` (default
-    RUN_DIR/handoff), and write the model card and the integration snippets filled in for them."""
-    from edgecnn.handoff.card import model_card
-    from edgecnn.handoff.snippets import write_snippets
-
+    RUN_DIR/handoff), and write the model card and the integration snippets filled in for them. The
+    bundle is made in a temporary folder beside `out_dir` and renamed into place: whole or absent."""
     run_dir = Path(run_dir)
     report = _read_report(run_dir)
     out_dir = Path(out_dir) if out_dir else run_dir / HANDOFF_DIR
-    if out_dir.exists() and not out_dir.is_dir():
-        raise VerificationError(f"--out {out_dir}: exists and is not a folder")
-    handed = _chosen(report)
-    phone = next(f for f in handed if f.filename.endswith(".tflite") and _loads_in_mediapipe(f.row))
-    web = next((f for f in handed if f.filename.endswith(".onnx")), None)
-    written = [_copy(run_dir / ALL_ARTIFACTS[f.name].filename, out_dir / f.filename) for f in handed]
-    for f in handed:
-        companions = [run_dir / ALL_ARTIFACTS[f.name].filename.replace(".onnx", suffix)
-                      for suffix in (".ort", ".required_operators.config")] if f.filename.endswith(".onnx") else []
-        written += [_copy(c, out_dir / c.name) for c in companions if c.is_file()]
-    written.append(_copy(run_dir / "labels.txt", out_dir / "labels.txt"))
-    handoff = Handoff(out_dir, handed, phone, web, written)
-    written.append(write_text(out_dir / CARD_FILE, model_card(report, handoff, run_dir)))
-    written += write_snippets(report, handoff, out_dir / SNIPPETS_DIR)
+    if out_dir.exists() and not (out_dir / CARD_FILE).is_file() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise VerificationError(f"--out {out_dir}: exists and is not an earlier handoff bundle; choose a new folder")
+    handed, phone = _chosen(report)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        written = _fill(run_dir, report, handed, phone, staging)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    handoff = _bundle(out_dir, handed, phone)
+    handoff.files = [out_dir / path.relative_to(staging) for path in written]
     return handoff
+
+
+def _bundle(folder: Path, handed: list[HandedFile], phone: str) -> Handoff:
+    web = next((f for f in handed if f.filename.endswith(".onnx")), None)
+    return Handoff(folder, handed, next(f for f in handed if f.name == phone), web, [])
+
+
+def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, folder: Path) -> list[Path]:
+    from edgecnn.handoff.card import model_card
+    from edgecnn.handoff.snippets import write_snippets
+
+    written = [_copy(run_dir / ALL_ARTIFACTS[f.name].filename, folder / f.filename) for f in handed]
+    for f in handed:
+        if f.filename.endswith(".onnx"):
+            for companion in ort_paths(run_dir / ALL_ARTIFACTS[f.name].filename):
+                if companion.is_file():
+                    written.append(_copy(companion, folder / companion.name))
+    written.append(_copy(run_dir / "labels.txt", folder / "labels.txt"))
+    handoff = _bundle(folder, handed, phone)
+    written.append(write_text(folder / CARD_FILE, model_card(report, handoff, run_dir)))
+    return written + write_snippets(report, handoff, folder / SNIPPETS_DIR)
 
 
 def _read_report(run_dir: Path) -> dict:
@@ -81,19 +103,24 @@ def _read_report(run_dir: Path) -> dict:
     return report
 
 
-def _chosen(report: dict) -> list[HandedFile]:
-    """The best artifact under the budgets, then the float TFLite and ONNX files, without repeats."""
+def _chosen(report: dict) -> tuple[list[HandedFile], str]:
+    """The best artifact under the budgets; the best `.tflite` MediaPipe loads under them (the phone's file,
+    when the best is an ONNX file); then the float TFLite and ONNX files; without repeats."""
+    from edgecnn.report import select_best
+
     best = report.get("best") or {}
     if not best.get("name"):
         raise BudgetExceeded(f"no artifact meets verify.budgets ({best.get('reason', 'no report')}); "
                              "loosen the budgets or improve the model before handing it off")
+    recipe = report["recipe"]
+    phone_rows = [row for row in report["artifacts"] if row["path"].endswith(".tflite") and _loads_in_mediapipe(row)]
+    phone = select_best(phone_rows, recipe["verify"]["budgets"], recipe["optimize"]["objective"])["name"]
+    if phone is None:
+        raise VerificationError("no .tflite in this run both meets the budgets and loads in MediaPipe Tasks (see "
+                                "report.md, Phone readiness); export tflite_int8 with export.int8_io uint8")
     rows = {row["name"]: row for row in report["artifacts"]}
-    names = list(dict.fromkeys([best["name"], "tflite_float32", "onnx_float32"]))
-    chosen = [HandedFile(n, Path(ALL_ARTIFACTS[n].filename).name, rows[n]) for n in names if n in rows]
-    if not any(f.filename.endswith(".tflite") and _loads_in_mediapipe(f.row) for f in chosen):
-        raise VerificationError("no .tflite in this run loads in MediaPipe Tasks (see report.md, Phone readiness); "
-                                "export tflite_float32 or tflite_int8 with export.int8_io uint8")
-    return chosen
+    names = list(dict.fromkeys([best["name"], phone, "tflite_float32", "onnx_float32"]))
+    return [HandedFile(n, Path(ALL_ARTIFACTS[n].filename).name, rows[n]) for n in names if n in rows], phone
 
 
 def _loads_in_mediapipe(row: dict) -> bool:
