@@ -173,3 +173,18 @@ def test_files_from_before_the_standard_metadata_still_read(tmp_path):
     path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64) + archive.getvalue())
     # execute / assert
     assert read_metadata(path) == record and contract_of(path).labels == ["a", "b"]
+
+
+@pytest.mark.parametrize("filename", ["model_float32.tflite", "model_int8.tflite"])
+def test_weight_buffers_stay_16_byte_aligned_after_adding_metadata(tiny_build, filename):
+    # LiteRT maps aligned buffers in place and copies unaligned ones ("unaligned buffer ... copying")
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs((tiny_build[0] / filename).read_bytes(), 0)
+    starts = []
+    for i in range(model.BuffersLength()):
+        buffer = model.Buffers(i)
+        field = buffer._tab.Offset(4)  # the `data` vector
+        if field and buffer.DataLength():
+            starts.append(buffer._tab.Vector(field))
+    assert len(starts) > 5 and all(start % 16 == 0 for start in starts), starts

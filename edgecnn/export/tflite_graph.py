@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import flatbuffers
+import numpy as np
 
 from edgecnn.errors import ExportError
 
 MODEL_IDENTIFIER = b"TFL3"
+BUFFER_ALIGNMENT = 16
 # Operator versions LiteRT's builtin resolver registers for these tensor types.
 _QUANTIZE_VERSION = {"INT8": 2, "UINT8": 1, "INT16": 3}
 _DEQUANTIZE_VERSION = {"INT8": 2, "UINT8": 1, "INT16": 4}
@@ -24,9 +26,36 @@ def unpack_model(flatbuffer: bytes):
 
 
 def pack_model(model) -> bytes:
+    schema = _schema()
+    for buffer in model.buffers or []:
+        buffer.__class__ = _aligned_buffer_type(schema)
     builder = flatbuffers.Builder(0)
     builder.Finish(model.Pack(builder), MODEL_IDENTIFIER)
     return bytes(builder.Output())
+
+
+def _aligned_buffer_type(schema):
+    """`BufferT`, packed with its data aligned to 16 bytes as TFLite's schema asks (`force_align: 16`), which
+    the generated Python packer ignores: LiteRT then copies every unaligned weight buffer to the heap
+    ("unaligned buffer ... copying") instead of using the file's bytes in place."""
+
+    class AlignedBuffer(schema.BufferT):
+        def Pack(self, builder):
+            data = None
+            if self.data is not None:
+                payload = np.asarray(self.data, dtype=np.uint8).tobytes()
+                builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
+                builder.head -= len(payload)
+                builder.Bytes[builder.head : builder.head + len(payload)] = payload
+                data = builder.EndVector()
+            schema.BufferStart(builder)
+            if data is not None:
+                schema.BufferAddData(builder, data)
+            schema.BufferAddOffset(builder, self.offset)
+            schema.BufferAddSize(builder, self.size)
+            return schema.BufferEnd(builder)
+
+    return AlignedBuffer
 
 
 def pin_pixel_input(flatbuffer: bytes) -> bytes:

@@ -43,7 +43,7 @@ def _files(handoff) -> list[str]:
     for f in handoff.handed:
         row = f.row
         mediapipe = ((row.get("readiness") or {}).get("mediapipe") or {})
-        loads = "" if not f.filename.endswith(".tflite") else "loads" if mediapipe.get("loads") else \
+        loads = "- (not a .tflite)" if not f.filename.endswith(".tflite") else "loads" if mediapipe.get("loads") else \
             "refuses: " + "; ".join(mediapipe.get("problems", []))
         lines.append(f"| `{f.filename}` | {row['format']} | {row['precision']} | {row['input_dtype']} | "
                      f"{row['size_bytes'] / 1024:.1f} KiB | {row['gzip_bytes'] / 1024:.1f} KiB | {_pct(row['accuracy'])} | "
@@ -61,8 +61,8 @@ def _contract(contract: dict) -> list[str]:
              f"- Shape `{contract['shape']}`, {contract['layout']}, {contract['color'].upper()}, "
              f"{contract['dtype']} values 0..255: the pixels as decoded, nothing subtracted or divided.",
              f"- Resize: {contract['resize']} to {contract['height']}x{contract['width']}, bilinear.",
-             f"- Inside the model, first: {inside.get('formula', 'nothing')}"
-             + (f"; {inside['color']}" if inside.get("color") else "") + ".",
+             "- Inside the model, first: " + (f"{inside['color']}, then " if inside.get("color") else "")
+             + f"{inside.get('formula', 'nothing')}.",
              "- Output `probabilities`: one softmax score per label, in `labels.txt` order.", ""]
     quantization = contract.get("quantization")
     if quantization:

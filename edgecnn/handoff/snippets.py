@@ -203,7 +203,7 @@ def _values(report: dict, handoff) -> dict:
         "HEIGHT": str(contract["height"]), "WIDTH": str(contract["width"]), "CHANNELS": str(contract["channels"]),
         "COLOR": contract["color"].upper(), "PIL_MODE": "RGB" if contract["channels"] == 3 else "L",
         "DTYPE": contract["dtype"], "RESIZE": contract["resize"], "RESIZE_NOTE": RESIZE_NOTES[contract["resize"]],
-        "INSIDE": inside.get("formula", "nothing") + (f"; {inside['color']}" if inside.get("color") else ""),
+        "INSIDE": (f"{inside['color']}, then " if inside.get("color") else "") + inside.get("formula", "nothing"),
     }
 
 
