@@ -11,7 +11,7 @@ from edgecnn_cli._common import JsonOption, print_json, user_errors
 
 
 def predict(
-    model: Annotated[Path, typer.Argument(help="A .tflite, .onnx or .keras model (edgecnn-built or not).",
+    model: Annotated[Path, typer.Argument(help="A .tflite, .onnx, .ort or .keras model (edgecnn-built or not).",
                                           show_default=False)],
     images: Annotated[list[Path], typer.Argument(help="Image files, or folders of them.", show_default=False)],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels shown per image.")] = 3,

@@ -14,7 +14,7 @@ from edgecnn_cli._common import (
 )
 
 TargetsArgument = Annotated[
-    list[Path], typer.Argument(help="One run folder (holds recipe.yaml), or .tflite / .onnx files.", show_default=False)
+    list[Path], typer.Argument(help="One run folder (holds recipe.yaml), or .tflite / .onnx / .ort files.", show_default=False)
 ]
 DataOption = Annotated[Optional[str], typer.Option(
     "--data", help="Labelled test images for files: digits, shapes, or a recipe .yaml (its data section and seed). "
@@ -38,7 +38,7 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
            min_agreement: MinAgreementOption = None, max_p50_ms: MaxP50Option = None,
            max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None, max_gzip: MaxGzipOption = None,
            baseline: BaselineOption = None, tolerance: ToleranceOption = "10%"):
-    """Verify a run folder's artifacts, or any image-classification .tflite / .onnx files, in their own
+    """Verify a run folder's artifacts, or any image-classification .tflite / .onnx / .ort files, in their own
     runtimes (LiteRT, onnxruntime; no TensorFlow needed); writes report.json, report.md and junit.xml.
 
     Exit codes: 0 every budget met, 1 a gated artifact missed a budget, 2 bad input.
