@@ -18,7 +18,7 @@ OverridesOption = Annotated[
     typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.epochs=3 (repeatable)."),
 ]
 OutOption = Annotated[
-    Optional[Path], typer.Option("--out", "-o", help="Run folder for the artifacts [default: runs/<recipe name>].")
+    Optional[Path], typer.Option("--out", "-o", help="Run folder for the artifacts \\[default: runs/<recipe name>].")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]

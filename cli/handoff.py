@@ -11,7 +11,7 @@ from edgecnn_cli._common import JsonOption, print_json, user_errors
 
 RunDirArgument = Annotated[Path, typer.Argument(help="Run folder written by `edgecnn build`.", show_default=False)]
 HandoffOutOption = Annotated[
-    Optional[Path], typer.Option("--out", "-o", help="Folder for the bundle [default: RUN_DIR/handoff].")
+    Optional[Path], typer.Option("--out", "-o", help="Folder for the bundle \\[default: RUN_DIR/handoff].")
 ]
 
 

@@ -15,13 +15,13 @@ def inspect(
     image: Annotated[Optional[Path], typer.Option("--image", help="Draw feature maps of --layers for this image "
                                                   "(.tflite or .keras models).")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers", help="Comma-separated layer names for the feature "
-                                                  "maps [default: first, middle and last convolution].")] = None,
+                                                  "maps \\[default: first, middle and last convolution].")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Test images for the strongest-activating grid: "
-                                                "a source or recipe .yaml [default: the model's run folder].")] = None,
+                                                "a source or recipe .yaml \\[default: the model's run folder].")] = None,
     strongest: Annotated[Optional[str], typer.Option("--strongest", help="Layer whose channels get the "
-                                                     "strongest-activating test images [default: last shown].")] = None,
+                                                     "strongest-activating test images \\[default: last shown].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for inspect.json and the PNGs "
-                                                "[default: inspect/ beside the model].")] = None,
+                                                "\\[default: inspect/ beside the model].")] = None,
     as_json: JsonOption = False,
 ):
     """Per-layer table (type, kernel, stride, padding, output shape, parameters, MACs at batch 1, activation

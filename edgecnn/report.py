@@ -142,7 +142,7 @@ def _sparsity(row: dict) -> str:
 
 HEADERS = ["artifact", "technique", "runtime", "precision", "size", "gzip", "sparsity", "accuracy", "vs float",
            "agreement", "p50 ms"]
-_MD_EXTRA = ["p90 ms", "p99 ms", "GMAC/s", "max |diff|"]
+_MD_EXTRA = ["p90 ms", "p99 ms", "GMAC/s", "max abs diff"]
 
 
 def _row(a: dict, markdown: bool = False) -> list[str]:
@@ -222,12 +222,12 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
         "",
         f"Recipe hash `{report['recipe_hash']}`, edgecnn {report['edgecnn_version']}. "
         f"Data: {_data_text(report['data'])}. Float accuracy: {_pct(report.get('float_accuracy'))}. "
-        f"Stage times (s): {report.get('timings_s') or '-'}.",
+        f"Stage times: {_timings_text(report.get('timings_s'))}.",
         "",
-        "| " + " | ".join(headers) + " |",
+        _md_row(headers),
         "|" + "|".join("---" if i < 4 else "---:" for i in range(len(headers))) + "|",
     ]
-    lines += ["| " + " | ".join(_row(row, markdown=True)) + " |" for row in report["artifacts"]]
+    lines += [_md_row(_row(row, markdown=True)) for row in report["artifacts"]]
     lines += ["", "Accuracy on the test split in each file's own runtime; 'vs float' is the change in points versus "
               "the float Keras model; agreement is top-1 agreement with it; sparsity is the share of zero weights in "
               f"the file's convolution and dense kernels; latency is batch 1 after warm-up, p50 at "
@@ -237,6 +237,24 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
     lines += _gate_lines(report) + _baseline_lines(report) + _readiness_lines(report)
     lines += _calibration_lines(report) + _sparsity_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _md_row(cells: list[str]) -> str:
+    """A GitHub-flavoured Markdown table row; a `|` inside a cell would split it, so it is escaped."""
+    return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+
+def _timings_text(timings: dict | None) -> str:
+    """`data 1.4 s, train 52.6 s, ...`; per-variant times in brackets after optimize."""
+    if not timings:
+        return "-"
+    parts = []
+    for stage, seconds in timings.items():
+        if isinstance(seconds, dict) and parts:  # the optimize stage's variants, after it
+            parts[-1] += " (" + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()) + ")"
+        elif isinstance(seconds, (int, float)):
+            parts.append(f"{stage} {seconds:.1f} s")
+    return ", ".join(parts) or "-"
 
 
 def _anatomy_lines(report: dict, out_dir: Path | None) -> list[str]:

@@ -260,3 +260,9 @@ def test_every_library_package_is_installed_by_pyproject():
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(root).parts) for p in (root / "edgecnn").rglob("__init__.py")}
     assert found <= listed, f"add to pyproject packages: {sorted(found - listed)}"
+
+
+def test_option_help_shows_its_default_in_brackets():
+    # rich reads "[default: ...]" as a style tag and drops it unless escaped, leaving "artifacts ."
+    result = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "200"})
+    assert "Run folder for the artifacts [default: runs/<recipe name>]." in result.output

@@ -188,3 +188,19 @@ def test_phone_readiness_is_reported_per_file(tiny_build):
     assert onnx_file["onnx_checker"] == "passed (full check)"
     assert onnx_file["ort_mobile"]["NNAPI"]["fixed_shapes"] == "YES"
     assert "## Phone readiness" in (run_dir / "report.md").read_text()
+
+
+def test_report_markdown_tables_render_in_github_markdown(tiny_build):
+    # every row of every table has as many cells as its header (an unescaped | adds cells and breaks it)
+    import re
+
+    from edgecnn.report import report_markdown
+
+    run_dir, report = tiny_build  # the build's own report (a later `verify RUN_DIR` test rewrites report.md)
+    text = report_markdown(report, run_dir)
+    tables = re.findall(r"(?:^\|.*\|\n)+", text, flags=re.MULTILINE)
+    assert len(tables) >= 2
+    for table in tables:
+        counts = {len(re.split(r"(?<!\\)\|", line.strip())) for line in table.splitlines()}
+        assert len(counts) == 1, table
+    assert "Stage times: data " in text and "{" not in text.split("Stage times:")[1].split("\n")[0]
