@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.formats import ALL_ARTIFACTS
+from edgecnn.export.metadata import read_metadata
 from edgecnn.export.onnx import ort_paths
 from edgecnn.fileio import atomic_path, write_text
 
@@ -43,6 +44,7 @@ class Handoff:
     phone: HandedFile  # the .tflite phone SDKs load
     web: HandedFile | None  # the .onnx for ONNX Runtime
     files: list[Path]
+    metadata: dict  # the phone file's edgecnn metadata: its input contract and labels
 
 
 def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
@@ -64,14 +66,15 @@ def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
         staging.rename(out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    handoff = _bundle(out_dir, handed, phone)
+    handoff = _bundle(out_dir, handed, phone, run_dir)
     handoff.files = [out_dir / path.relative_to(staging) for path in written]
     return handoff
 
 
-def _bundle(folder: Path, handed: list[HandedFile], phone: str) -> Handoff:
+def _bundle(folder: Path, handed: list[HandedFile], phone: str, run_dir: Path) -> Handoff:
     web = next((f for f in handed if f.filename.endswith(".onnx")), None)
-    return Handoff(folder, handed, next(f for f in handed if f.name == phone), web, [])
+    metadata = read_metadata(run_dir / ALL_ARTIFACTS[phone].filename) or {}
+    return Handoff(folder, handed, next(f for f in handed if f.name == phone), web, [], metadata)
 
 
 def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, folder: Path) -> list[Path]:
@@ -85,8 +88,8 @@ def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, fol
                 if companion.is_file():
                     written.append(_copy(companion, folder / companion.name))
     written.append(_copy(run_dir / "labels.txt", folder / "labels.txt"))
-    handoff = _bundle(folder, handed, phone)
-    written.append(write_text(folder / CARD_FILE, model_card(report, handoff, run_dir)))
+    handoff = _bundle(folder, handed, phone, run_dir)
+    written.append(write_text(folder / CARD_FILE, model_card(report, handoff)))
     return written + write_snippets(report, handoff, folder / SNIPPETS_DIR)
 
 

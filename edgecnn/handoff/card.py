@@ -3,15 +3,10 @@ where it falls short, from the run's own report (the figures are the ones verifi
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from edgecnn.export.formats import ALL_ARTIFACTS
-from edgecnn.export.metadata import read_metadata
-
-
-def model_card(report: dict, handoff, run_dir: Path) -> str:
+def model_card(report: dict, handoff) -> str:
     recipe, data = report["recipe"], report["data"]
-    metadata = read_metadata(run_dir / ALL_ARTIFACTS[handoff.phone.name].filename) or {}
+    metadata = handoff.metadata
     contract = metadata.get("input", {})
     labels = metadata.get("labels") or list((handoff.phone.row.get("per_class_accuracy") or {}))
     info = recipe["export"].get("model_info") or {}

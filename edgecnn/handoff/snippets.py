@@ -11,7 +11,6 @@ import json
 import re
 from pathlib import Path
 
-from edgecnn.export.metadata import read_metadata
 from edgecnn.fileio import write_text
 
 ANDROID = """\
@@ -191,8 +190,7 @@ def write_snippets(report: dict, handoff, folder: Path) -> list[Path]:
 
 
 def _values(report: dict, handoff) -> dict:
-    metadata = read_metadata(handoff.folder / handoff.phone.filename) or {}
-    contract = metadata.get("input", {})
+    contract = handoff.metadata.get("input", {})
     inside = contract.get("inside") or {}
     name = report["recipe"]["name"]
     return {
