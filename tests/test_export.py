@@ -8,6 +8,7 @@ import pytest
 from edgecnn.data import normalize
 from edgecnn.export.metadata import contract_of, read_metadata
 from edgecnn.verify.runtimes import OnnxRunner, TFLiteRunner
+from tests.clients import rgb
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_every_format_written_with_labels(tiny_build):
 
 def rgb_pixels(dataset) -> np.ndarray:
     """The grayscale test images as an app hands them to a file: RGB pixels 0..255, as float32."""
-    return np.repeat(dataset.x_test, 3, axis=-1).astype(np.float32)
+    return rgb(dataset.x_test).astype(np.float32)
 
 
 def test_tflite_float_takes_rgb_pixels_and_matches_keras(tiny_build, tiny_test_images, keras_outputs):

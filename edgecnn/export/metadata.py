@@ -84,7 +84,7 @@ def read_metadata(path: str | Path) -> dict | None:
 
 
 def contract_of(path: str | Path):
-    """The input contract a `.tflite` or `.onnx` file records (its labels included), or None."""
+    """The input contract a `.tflite`, `.onnx` or `.ort` file records (its labels included), or None."""
     from edgecnn.data.contract import InputContract
 
     metadata = read_metadata(path) or {}

@@ -74,7 +74,7 @@ def pin_pixel_input(flatbuffer: bytes) -> bytes:
             list(quant.scale) == [1.0] and list(quant.zeroPoint) == [0]):
         return flatbuffer
     consumers = [model.operatorCodes[op.opcodeIndex] for op in graph.operators if graph.inputs[0] in op.inputs]
-    if any(max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.QUANTIZE for code in consumers):
+    if any(_builtin(code) != schema.BuiltinOperator.QUANTIZE for code in consumers):
         raise ExportError("uint8 input feeds more than QUANTIZE operators; cannot pin it to pixel values")
     quant.scale, quant.zeroPoint = [1.0], [0]
     return pack_model(model)
@@ -122,9 +122,15 @@ def _float_twin(schema, model, graph, index: int, op_name: str, ops: list, types
     return twin_index
 
 
+def _builtin(code) -> int:
+    """An operator code's builtin operator: codes above 127 live only in `builtinCode`, older files fill
+    only `deprecatedBuiltinCode`."""
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
 def _opcode(schema, model, builtin: int, version: int) -> int:
     for position, code in enumerate(model.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+        if _builtin(code) == builtin:
             code.version = max(code.version, version)
             return position
     code = schema.OperatorCodeT()
