@@ -64,8 +64,8 @@ MaxP90Option = _budget_option("--max-p90-ms", "Slowest batch-1 p90 in ms, at eve
 MaxSizeOption = _budget_option("--max-size", "Largest file in bytes.")
 MaxGzipOption = _budget_option("--max-gzip", "Largest gzip-compressed file in bytes.")
 JunitOption = Annotated[
-    Optional[Path], typer.Option("--junit", help="Also write the budget checks as JUnit XML here (default: junit.xml "
-                                 "in the run folder).")
+    Optional[Path], typer.Option("--junit", help="Also write the budget checks as JUnit XML here (a junit.xml is "
+                                 "always written beside report.json).")
 ]
 
 

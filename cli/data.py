@@ -18,7 +18,7 @@ SourceArgument = Annotated[str, typer.Argument(
 
 @data_app.command()
 def inspect(source: SourceArgument,
-            out: Annotated[Path, typer.Option("--out", "-o", help="Folder for contact_sheet.png and summary.json.")]
+            out: Annotated[Path, typer.Option("--out", "-o", help="Folder for contact_sheet.png, summary.json and summary.md.")]
             = Path("data-inspect"),
             per_class: Annotated[int, typer.Option("--per-class", min=1, max=64, help="Sample images per class "
                                                    "on the contact sheet.")] = 8,

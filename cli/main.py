@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from edgecnn_cli.build import build
 from edgecnn_cli.data import data_app
@@ -12,6 +13,28 @@ from edgecnn_cli.models import models
 from edgecnn_cli.predict import predict
 from edgecnn_cli.stages import export, optimize, train
 from edgecnn_cli.verify import verify
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_shows_no_type(option: TyperOption, ctx):
+    """An on/off flag takes no value: typer's help would print `<bool>` beside it, as if it took one."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+_argument_type = TyperArgument.display_type_rich
+
+
+def _list_as_repeats(argument: TyperArgument, ctx):
+    """`<list[Path]>` is Python, not help: a repeatable argument shows as `<path>...`."""
+    shown = _argument_type(argument, ctx)
+    if shown and shown.startswith("<list[") and shown.endswith("]>"):
+        return f"<{shown[6:-2].lower()}>..."
+    return shown
+
+
+TyperOption.display_type_rich = _flag_shows_no_type
+TyperArgument.display_type_rich = _list_as_repeats
 
 app = typer.Typer(
     name="edgecnn",

@@ -71,12 +71,13 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.pipeline import load_run_recipe, optimize_stage, save_recipe, verify_stage
-        from edgecnn.report import enforce_gate, print_report
+        from edgecnn.report import enforce_gate, print_report, write_report
 
         parsed = load_run_recipe(run_dir, overrides)
         optimize_stage(parsed, run_dir, show_progress=not quiet)
         save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
         report = verify_stage(parsed, run_dir, show_progress=not quiet)
+        write_report(report, run_dir)  # a build stage: its report belongs to the run folder
         if not quiet:
             print_report(report)
         if as_json:

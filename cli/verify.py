@@ -9,78 +9,116 @@ import typer
 
 from edgecnn_cli._common import (
     JsonOption, JunitOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
-    MinAccuracyOption, MinAgreementOption, OutOption, OverridesOption, QuietOption, SkipBadOption, budget_overrides,
+    MinAccuracyOption, MinAgreementOption, OverridesOption, QuietOption, SkipBadOption, budget_overrides,
     data_overrides, print_json, user_errors,
 )
 
 TargetsArgument = Annotated[
-    list[Path], typer.Argument(help="One run folder (holds recipe.yaml), or .tflite / .onnx / .ort files.", show_default=False)
+    list[Path], typer.Argument(help="One run folder (holds recipe.yaml), or .tflite / .onnx / .ort files.",
+                               show_default=False)
 ]
+VerifyOutOption = Annotated[Optional[Path], typer.Option(
+    "--out", "-o", help="Folder for report.json, report.md, junit.xml and confusion.png \\[default: RUN_DIR/verify, or "
+    "verify-report for files; numbered (-2, -3, ...) when it exists]. Never a build's run folder.")]
 DataOption = Annotated[Optional[str], typer.Option(
     "--data", help="Labelled test images for files: digits, shapes, or a recipe .yaml (its data section and seed). "
-    "Without it, files get latency only.", rich_help_panel="Files")]
+    "Without it, files get latency only, on synthetic images of their own input size.", rich_help_panel="Files")]
 NormalizationOption = Annotated[Optional[str], typer.Option(
     "--normalization", help="unit ([0,1]) or symmetric ([-1,1]) input scaling for files without edgecnn metadata.",
     rich_help_panel="Files")]
 BaselineOption = Annotated[Optional[Path], typer.Option(
-    "--baseline", help="An earlier report.json: fail when latency or size grew, or accuracy fell, beyond --tolerance.",
-    rich_help_panel="Budgets (missed: exit 1)")]
+    "--baseline", help="An earlier report.json: fail when latency or size grew, or accuracy fell, beyond --tolerance. "
+    "Latency from another day or machine is noise; prefer --against.", rich_help_panel="Budgets (missed: exit 1)")]
 ToleranceOption = Annotated[str, typer.Option(
     "--tolerance", help="Allowed relative change against --baseline, e.g. 10% or 0.1.",
     rich_help_panel="Budgets (missed: exit 1)")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the data split for files.", rich_help_panel="Files")]
+AgainstOption = Annotated[Optional[list[Path]], typer.Option(
+    "--against", metavar="OLD", help="The old run folder, or one old file per file verified: both are timed here, "
+    "interleaved, and a slowdown fails only when significant (the CI latency gate that does not flap).",
+    rich_help_panel="Against old files (A/B latency)")]
+MaxSlowdownOption = Annotated[str, typer.Option(
+    "--max-slowdown", help="Largest allowed p50 slowdown against --against, e.g. 5% or 0.05.",
+    rich_help_panel="Against old files (A/B latency)")]
+AbSecondsOption = Annotated[float, typer.Option(
+    "--ab-seconds", help="Time limit per file pair while the verdict is still inconclusive.",
+    rich_help_panel="Against old files (A/B latency)")]
+WideOption = Annotated[bool, typer.Option("--wide", help="Show every column of the result table, however narrow "
+                                          "the terminal.")]
 
 
 def verify(targets: TargetsArgument, data: DataOption = None, normalization: NormalizationOption = None,
-           seed: SeedOption = 0, out: OutOption = None, overrides: OverridesOption = None, as_json: JsonOption = False,
-           quiet: QuietOption = False, junit: JunitOption = None, skip_bad_files: SkipBadOption = False,
-           min_accuracy: MinAccuracyOption = None, max_accuracy_drop: MaxDropOption = None,
-           min_agreement: MinAgreementOption = None, max_p50_ms: MaxP50Option = None,
-           max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None, max_gzip: MaxGzipOption = None,
-           baseline: BaselineOption = None, tolerance: ToleranceOption = "10%"):
+           seed: SeedOption = 0, out: VerifyOutOption = None, overrides: OverridesOption = None,
+           as_json: JsonOption = False, quiet: QuietOption = False, wide: WideOption = False, junit: JunitOption = None,
+           skip_bad_files: SkipBadOption = False, min_accuracy: MinAccuracyOption = None,
+           max_accuracy_drop: MaxDropOption = None, min_agreement: MinAgreementOption = None,
+           max_p50_ms: MaxP50Option = None, max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None,
+           max_gzip: MaxGzipOption = None, baseline: BaselineOption = None, tolerance: ToleranceOption = "10%",
+           against: AgainstOption = None, max_slowdown: MaxSlowdownOption = "5%", ab_seconds: AbSecondsOption = 20.0):
     """Verify a run folder's artifacts, or any image-classification .tflite / .onnx / .ort files, in their own
-    runtimes (LiteRT, onnxruntime; no TensorFlow needed); writes report.json, report.md and junit.xml.
+    runtimes (LiteRT, onnxruntime; no TensorFlow needed). Writes report.json, report.md, junit.xml and
+    confusion.png to a folder of its own (--out), never over a build's reports.
 
-    Exit codes: 0 every budget met, 1 a gated artifact missed a budget, 2 bad input.
+    Exit codes: 0 every budget met, 1 a gated artifact missed a budget or is significantly slower than
+    --against, 2 bad input.
 
-    Example: edgecnn verify model_int8.tflite --data digits --max-p50-ms 0.5 --min-accuracy 0.97 --junit junit.xml
+    Example: edgecnn verify model_int8.tflite --data digits --min-accuracy 0.97 --junit junit.xml
+
+    Example: edgecnn verify runs/new --against runs/main --max-slowdown 5%
     """
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
-        from edgecnn.report import add_baseline, enforce_gate, print_report, write_report
+        from edgecnn.report import add_baseline, enforce_gate, print_report, report_folder, write_report
+        from edgecnn.verify.against import pair_targets, parse_slowdown
         from edgecnn.verify.baseline import load_baseline, parse_tolerance
         from edgecnn.verify.junit import write_junit
 
         old = load_baseline(baseline) if baseline else None  # bad input fails before any measuring
         allowed = parse_tolerance(tolerance)
+        slowdown = parse_slowdown(max_slowdown)
+        pairs = pair_targets(targets, against) if against else None
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
                                   max_size=max_size, max_gzip=max_gzip)
         settings = [*(overrides or []), *limits]
         run_mode = len(targets) == 1 and targets[0].is_dir()
-        out_dir = targets[0] if run_mode else (out or Path("verify-report"))
+        out_dir = report_folder(out, targets[0] / "verify" if run_mode else Path("verify-report"))
         if run_mode:
-            report = _verify_run(out_dir, settings, quiet)
+            report, test = _verify_run(targets[0], settings, quiet)
         else:
-            report = _verify_files(targets, data, normalization, seed, settings, out_dir, quiet)
+            report = _verify_files(targets, data, normalization, seed, settings, quiet)
         if old is not None:
-            write_report(add_baseline(report, old, allowed), out_dir)
+            add_baseline(report, old, allowed)
+        if pairs:
+            from edgecnn.verify.against import add_against, compare
+            from edgecnn.verify.files import files_test_images
+
+            if not run_mode:  # the same images the files were verified on, for the old files too
+                test = files_test_images(targets, data, normalization, seed, settings)[0]
+            add_against(report, compare(pairs, test, slowdown, ab_seconds, show_progress=not quiet))
+        write_report(report, out_dir)
         if junit:
             write_junit(report, junit)
         if not quiet:
-            print_report(report)
+            print_report(report, wide=wide)
+            typer.echo(f"reports: {out_dir}", err=True)
         if as_json:
             print_json(report)
         enforce_gate(report)
 
 
-def _verify_run(run_dir: Path, settings: list[str], quiet: bool) -> dict:
+def _verify_run(run_dir: Path, settings: list[str], quiet: bool):
+    from edgecnn.data import load_dataset
     from edgecnn.pipeline import load_run_recipe, verify_stage
+    from edgecnn.verify.files import TestImages
 
-    return verify_stage(load_run_recipe(run_dir, settings), run_dir, show_progress=not quiet)
+    recipe = load_run_recipe(run_dir, settings)
+    dataset = load_dataset(recipe.data, recipe.seed)
+    report = verify_stage(recipe, run_dir, dataset, show_progress=not quiet, anatomy=False)
+    return report, TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary())
 
 
-def _verify_files(paths, data, normalization, seed, settings, out_dir, quiet) -> dict:
+def _verify_files(paths, data, normalization, seed, settings, quiet):
     from edgecnn.errors import RecipeError
     from edgecnn.verify.files import verify_files
 
@@ -89,4 +127,4 @@ def _verify_files(paths, data, normalization, seed, settings, out_dir, quiet) ->
     accuracy_limits = [s for s in settings if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
     if accuracy_limits and not data:
         raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
-    return verify_files(paths, data, normalization, seed, settings, out_dir, show_progress=not quiet)
+    return verify_files(paths, data, normalization, seed, settings, show_progress=not quiet)

@@ -13,8 +13,8 @@ def console() -> Console:
     global _console
     if _console is None:
         plain = not sys.stderr.isatty() or "NO_COLOR" in os.environ
-        # Logs and CI summaries are read wide: do not wrap tables at 80 columns there.
-        width = 180 if not sys.stderr.isatty() else None
+        # Logs and CI summaries are read wide: do not wrap tables at 80 columns there, unless COLUMNS says.
+        width = 180 if not sys.stderr.isatty() and "COLUMNS" not in os.environ else None
         _console = Console(stderr=True, no_color=plain, highlight=False, width=width)
     return _console
 

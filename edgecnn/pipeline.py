@@ -100,10 +100,11 @@ def optimize_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset |
 
 
 def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, timings: dict | None = None,
-                 show_progress: bool = True) -> dict:
-    """Verify the Keras model (if TensorFlow is installed) and every exported file; write the report."""
+                 show_progress: bool = True, anatomy: bool = True) -> dict:
+    """Verify the Keras model (if TensorFlow is installed) and every exported file; the report is returned,
+    for the caller to write where it belongs (a build's run folder, or a verify's own folder)."""
     from edgecnn.export.metadata import contract_of
-    from edgecnn.report import build_report, write_report
+    from edgecnn.report import build_report
     from edgecnn.verify import verify_artifact
 
     out_dir = Path(out_dir)
@@ -122,8 +123,7 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
         raise VerificationError(f"{out_dir}: nothing to verify; run `edgecnn export {out_dir}` first")
     float_accuracy = None if reference is None else float((reference.argmax(1) == dataset.y_test).mean())
     report = build_report(recipe, dataset.summary(), results, timings, float_accuracy)
-    report["anatomy"] = run_anatomy(out_dir, dataset)
-    write_report(report, out_dir)
+    report["anatomy"] = run_anatomy(out_dir, dataset) if anatomy else None
     return report
 
 
@@ -133,7 +133,7 @@ ANATOMY_DIR = "inspect"
 def run_anatomy(out_dir: Path, dataset: Dataset) -> dict | None:
     """Per-layer cost, memory and pictures of the float TFLite file, for the report."""
     from edgecnn.anatomy import describe_model, draw_pictures, read_layers
-    from edgecnn.anatomy.pictures import save_png
+    from edgecnn.anatomy.pictures import enlarged, save_png
     from edgecnn.data.images import array_image
     from edgecnn.plots import CURVES_FILE
 
@@ -143,8 +143,9 @@ def run_anatomy(out_dir: Path, dataset: Dataset) -> dict | None:
     layers = read_layers(model)
     record = describe_model(model, layers)
     folder = out_dir / ANATOMY_DIR
-    sample = save_png(array_image(dataset.x_test[0]), folder / "test_image.png")
-    record["pictures"] = draw_pictures(model, folder, sample, None, dataset.x_test, dataset.y_test, layers=layers)
+    sample = save_png(enlarged(array_image(dataset.x_test[0])), folder / "test_image.png")
+    record["pictures"] = draw_pictures(model, folder, dataset.x_test[0], None, dataset.x_test, dataset.y_test,
+                                       layers=layers)
     record["pictures"]["test_image"] = str(sample)
     if (out_dir / CURVES_FILE).is_file():
         record["pictures"]["training_curves"] = str(out_dir / CURVES_FILE)
@@ -200,12 +201,11 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
         timings["optimize"] = round(time.perf_counter() - mark, 2)
         timings["variants"] = {artifact.name: round(artifact.seconds, 2) for artifact in variants}
     mark = time.perf_counter()
-    timings["verify"] = None  # filled below; the report is written once with every timing
     report = verify_stage(recipe, out_dir, dataset, timings, show_progress)
     timings["verify"] = round(time.perf_counter() - mark, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     from edgecnn.report import write_report
 
     report["timings_s"] = timings
-    write_report(report, out_dir)
+    write_report(report, out_dir)  # once, with every stage's time
     return report

@@ -15,6 +15,7 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
 
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = range(1, len(history["loss"]) + 1)
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
@@ -26,6 +27,7 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
             axis.axvline(history["best_epoch"], color="grey", linestyle="--", linewidth=1,
                          label=f"kept: epoch {history['best_epoch']}")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)

@@ -432,6 +432,18 @@ def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: 
     return validate_recipe(raw, source=where)
 
 
+def verify_settings(overrides: list[str] | None = None) -> "VerifyConfig":
+    """The verify section alone, from `--set verify.KEY=VALUE` overrides: files verified without data have
+    no data, model or training to describe."""
+    raw: dict = {"name": "verify"}
+    for override in overrides or []:
+        key, value = parse_override(override)
+        if not key.startswith("verify."):
+            raise RecipeError(f"--set {key}: files verified without --data take only verify.* settings")
+        _set_dotted(raw, key, value, source=Path("--set"))
+    return validate_recipe(raw, source="--set").verify
+
+
 def validate_recipe(raw: dict, source: str = "<recipe>") -> Recipe:
     try:
         return Recipe.model_validate(raw)

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from edgecnn.console import console
 from edgecnn.fileio import write_json, write_text
+from edgecnn.verify.against import against_lines
+from edgecnn.verify.classes import CONFUSION_PNG, confusion_lines, per_class_lines
 
 REPORT_SCHEMA = "edgecnn.report/1"
 REPORT_JSON = "report.json"
@@ -28,6 +30,15 @@ _OBJECTIVES = {  # objective -> (sort key, what the report says)
 
 def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict | None = None,
                  float_accuracy: float | None = None) -> dict:
+    gated = recipe.verify.gate if recipe.verify.gate is not None else list(recipe.export.formats)
+    return assemble_report(recipe.to_dict(), recipe.fingerprint(), recipe.verify, recipe.optimize.objective, gated,
+                           dataset_summary, artifacts, timings, float_accuracy)
+
+
+def assemble_report(recipe_record: dict, recipe_hash: str | None, settings, objective: str, gated: list[str],
+                    dataset_summary: dict, artifacts: list, timings: dict | None = None,
+                    float_accuracy: float | None = None) -> dict:
+    """The report of verified artifacts. `recipe_record` holds only what is known: file mode has no model."""
     from edgecnn import __version__
     from edgecnn.verify.latency import machine
 
@@ -35,19 +46,18 @@ def build_report(recipe, dataset_summary: dict, artifacts: list, timings: dict |
     for row in rows:
         known = row["accuracy"] is not None and float_accuracy is not None
         row["accuracy_change"] = round(row["accuracy"] - float_accuracy, 6) if known else None
-    budgets = recipe.verify.budgets.model_dump()
-    gated = recipe.verify.gate if recipe.verify.gate is not None else list(recipe.export.formats)
+    budgets = settings.budgets.model_dump()
     return {
         "schema": REPORT_SCHEMA,
         "edgecnn_version": __version__,
-        "recipe": recipe.to_dict(),
-        "recipe_hash": recipe.fingerprint(),
+        "recipe": recipe_record,
+        "recipe_hash": recipe_hash,
         "data": dataset_summary,
         "timings_s": timings or {},
         "float_accuracy": float_accuracy,
         "machine": machine(),
         "artifacts": rows,
-        "best": select_best(rows, budgets, recipe.optimize.objective),
+        "best": select_best(rows, budgets, objective, gated),
         "gate": gate(rows, budgets, gated),
     }
 
@@ -61,29 +71,74 @@ def gate(rows: list[dict], budgets: dict, gated: list[str]) -> dict:
     return {"artifacts": gated, "passed": not missed, "checks": checks, "missed": len(missed)}
 
 
-def select_best(rows: list[dict], budgets: dict, objective: str) -> dict:
+def select_best(rows: list[dict], budgets: dict, objective: str, gated: list[str] | None = None) -> dict:
     """The shippable artifact (not the Keras reference) that best meets `objective` within the budgets."""
     from edgecnn.verify.budgets import check_budgets
 
     key, meaning = _OBJECTIVES[objective]
     candidates = [row for row in rows if row["runtime"] != "tensorflow"]
-    failures = {row["name"]: [c.describe().split(": ", 1)[1] for c in check_budgets(row, budgets) if not c.passed]
-                for row in candidates}
+    failures = {row["name"]: [f"{c.budget}: {c.missed_text()}" for c in check_budgets(row, budgets) if not c.passed] for row in candidates}
     passing = [row for row in candidates if not failures[row["name"]]]
     rejected = {name: reasons for name, reasons in failures.items() if reasons}
+    counted = {"candidates": len(candidates), "within_budgets": len(passing),
+               "gated": len([row for row in candidates if row["name"] in (gated or [])])}
     if not passing:
-        return {"name": None, "objective": objective, "reason": "no artifact meets the budgets", "rejected": rejected}
+        return {"name": None, "objective": objective, "reason": "no artifact meets the budgets", "rejected": rejected,
+                **counted}
     best = min(passing, key=key)
-    return {"name": best["name"], "objective": objective, "reason": f"{meaning} among {len(passing)} artifacts "
-            "within the budgets", "rejected": rejected}
+    return {"name": best["name"], "objective": objective, "reason": f"{meaning} of the {len(passing)} of "
+            f"{len(candidates)} artifacts within the budgets", "rejected": rejected, **counted,
+            "caveats": readiness_caveats(best)}
+
+
+def readiness_caveats(row: dict) -> list[str]:
+    """What keeps a file from running everywhere an app developer may put it, in a few words each."""
+    ready = row.get("readiness") or {}
+    caveats = []
+    if "mediapipe" in ready and not ready["mediapipe"]["loads"]:
+        caveats.append("MediaPipe Tasks refuses it")
+    if ready.get("float_operators"):
+        caveats.append("float operators: " + ", ".join(ready["float_operators"][:3]))
+    gpu = ready.get("gpu_delegate") or {}
+    if gpu.get("checked") and not gpu.get("compatible"):
+        caveats.append("not fully GPU-delegate compatible")
+    for runtime, info in (ready.get("ort_mobile") or {}).items():
+        if info["as_is"] != "YES":
+            caveats.append(f"ORT Mobile {runtime}: {info['as_is'].lower()} as is"
+                           + (f" (batch fixed: {info['fixed_shapes'].lower()})" if info["fixed_shapes"] != info["as_is"] else ""))
+    if "error" in ready:
+        caveats.append("readiness not checked")
+    return caveats
 
 
 def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
+    """report.json, report.md, junit.xml and the confusion-matrix PNG, into `out_dir`."""
+    from edgecnn.verify.classes import draw_confusion
     from edgecnn.verify.junit import write_junit
 
     out_dir = Path(out_dir)
+    confusion = draw_confusion(report, out_dir / CONFUSION_PNG)
+    report["confusion_png"] = str(confusion) if confusion else None
     write_junit(report, out_dir / REPORT_JUNIT)
     return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report, out_dir))
+
+
+def report_folder(out: Path | None, default: Path) -> Path:
+    """Where a verify writes: `--out` when given (never a build's run folder), else the first of `default`,
+    `default-2`, ... that does not exist yet, so a verify never overwrites a build's or another verify's files."""
+    from edgecnn.errors import RecipeError
+
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise RecipeError(f"--out {out}: exists and is not a folder")
+        if (out / "recipe.yaml").is_file():
+            raise RecipeError(f"--out {out}: is a build's run folder; verify writes its reports to a folder of its own")
+        return out
+    candidate, n = Path(default), 2
+    while candidate.exists():
+        candidate, n = Path(f"{default}-{n}"), n + 1
+    return candidate
 
 
 def add_baseline(report: dict, baseline: dict, tolerance: float) -> dict:
@@ -145,11 +200,12 @@ HEADERS = ["artifact", "technique", "runtime", "precision", "size", "gzip", "spa
 _MD_EXTRA = ["p90 ms", "p99 ms", "GMAC/s", "max abs diff"]
 
 
-def _row(a: dict, markdown: bool = False) -> list[str]:
+def _row(a: dict, markdown: bool = False, thread_counts: int | None = None) -> list[str]:
+    """One artifact's cells; p50 at each thread count (only the first `thread_counts` when given)."""
     cells = [
         a["name"], a.get("technique", "-"), a["runtime"], a["precision"], _kib(a["size_bytes"]), _kib(a["gzip_bytes"]),
         _sparsity(a), _pct(a["accuracy"]), _points(a.get("accuracy_change")), _pct(a["agreement"]),
-        " / ".join(f"{t['p50']:.3f}" for t in _per_thread(a)),
+        " / ".join(f"{t['p50']:.3f}" for t in _per_thread(a)[:thread_counts]),
     ]
     if markdown:
         gmacs = a["latency_ms"].get("gmac_per_s")
@@ -173,33 +229,75 @@ def best_line(report: dict) -> str:
     best = report.get("best") or {}
     if not best:
         return ""
+    gated = f"; {best['gated']} gated" if best.get("gated") is not None else ""
     if best.get("name") is None:
-        return f"Best under the budgets: none ({best['reason']})."
+        return f"Best under the budgets: none ({best['reason']}{gated})."
     row = next(a for a in report["artifacts"] if a["name"] == best["name"])
     change = "" if row.get("accuracy_change") is None else f" ({_points(row['accuracy_change'])} points vs float)"
     accuracy = "" if row["accuracy"] is None else f"accuracy {_pct(row['accuracy'])}{change}, "
-    return (f"Best under the budgets: {best['name']} ({best['reason']}): {_kib(row['gzip_bytes'])} gzip, "
-            f"{accuracy}p50 {row['latency_ms']['p50']:.3f} ms.")
+    agreement = "" if row["agreement"] is None else f"agreement {_pct(row['agreement'])}, "
+    caveats = best.get("caveats") or []
+    caveat_text = f" Caveats: {'; '.join(caveats)}." if caveats else ""
+    return (f"Best under the budgets: {best['name']} ({best['reason']}{gated}): {_kib(row['gzip_bytes'])} gzip, "
+            f"{accuracy}{agreement}p50 {row['latency_ms']['p50']:.3f} ms.{caveat_text}")
 
 
-def print_report(report: dict) -> None:
-    images = report["data"].get("test") or report["data"].get("images", "no")
-    table = Table(title=f"{report['recipe']['name']}: test split of {images} images, "
-                        f"batch 1, p50 at {_thread_label(report)} thread(s)")
-    shown = [i for i, header in enumerate(HEADERS) if header != "runtime"]  # the name says it; the .md keeps it
+# Terminal columns by priority: the first six always show, the rest while the terminal has room.
+_ESSENTIAL = ["artifact", "accuracy", "vs float", "agreement", "p50 ms", "size"]
+_BY_ROOM = ["gzip", "precision", "sparsity", "technique", "runtime"]
+
+
+def print_report(report: dict, wide: bool = False) -> None:
+    """The result table, fitted to the terminal: name, accuracy, change, agreement, p50 and size always
+    whole; more columns as the width allows; `wide` shows every column."""
+    images = (f"{report['data']['test']} test images" if report["data"].get("source")
+              else "synthetic images (latency only)")
+    room, threads = console().width, _thread_label(report)
     rows = [_row(row) for row in report["artifacts"]]
-    for i in shown:  # every column whole; only the technique text gives way on a narrow terminal
-        width = max([len(HEADERS[i])] + [len(cells[i]) for cells in rows])
-        flexible = i < 4
-        table.add_column(HEADERS[i], justify="left" if flexible else "right", no_wrap=True, overflow="ellipsis",
-                         min_width=None if flexible else width, max_width=28 if HEADERS[i] == "technique" else None)
+    widths = _column_widths(rows)
+    if not wide and _table_width(widths, _ESSENTIAL) > room:  # p50 at the first thread count only
+        rows, threads = [_row(row, thread_counts=1) for row in report["artifacts"]], threads.split("/")[0]
+        widths = _column_widths(rows)
+    shown = list(_ESSENTIAL)
+    for header in _BY_ROOM:
+        if wide or _table_width(widths, [*shown, header]) <= room:
+            shown.append(header)
+    columns = [i for i, header in enumerate(HEADERS) if header in shown]
+    table = Table(title=f"{report['recipe']['name']}: {images}, batch 1, p50 at {threads} thread(s)")
+    for i in columns:
+        table.add_column(HEADERS[i], justify="left" if i < 4 else "right", no_wrap=True, min_width=widths[HEADERS[i]])
     best = (report.get("best") or {}).get("name")
     for row, cells in zip(report["artifacts"], rows):
-        table.add_row(*(cells[i] for i in shown), style="bold green" if row["name"] == best else None)
-    console().print(table)
+        table.add_row(*(cells[i] for i in columns), style="bold green" if row["name"] == best else None)
+    console().print(table, width=_table_width(widths, shown) if wide else None, crop=not wide)
     if best_line(report):
         console().print(best_line(report))
     _print_baseline(report)
+    _print_against(report)
+
+
+def _print_against(report: dict) -> None:
+    against = report.get("against")
+    if not against:
+        return
+    table = Table(title=f"against the old files: p50 new/old, same machine, interleaved "
+                        f"(max slowdown {against['max_slowdown']:.0%})")
+    for header in ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"):
+        table.add_column(header, justify="right" if header in ("ratio", "95% interval", "rounds") else "left")
+    styles = {"slower": "[bold red]slower[/]", "within": "ok", "inconclusive": "[yellow]inconclusive, noise too high[/]"}
+    for r in against["comparisons"]:
+        table.add_row(r["artifact"], Path(r["old"]).name, f"{r['ratio']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}",
+                      str(r["rounds"]), styles[r["verdict"]])
+    console().print(table)
+
+
+def _column_widths(rows: list[list[str]]) -> dict:
+    return {header: max([len(header)] + [len(cells[i]) for cells in rows]) for i, header in enumerate(HEADERS)}
+
+
+def _table_width(widths: dict, headers: list[str]) -> int:
+    """Characters a rich table with these columns needs: each cell padded by one, a border between."""
+    return sum(widths[h] for h in headers) + 3 * len(headers) + 1
 
 
 def _print_baseline(report: dict) -> None:
@@ -220,9 +318,7 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
     lines = [
         f"# edgecnn report: {report['recipe']['name']}",
         "",
-        f"Recipe hash `{report['recipe_hash']}`, edgecnn {report['edgecnn_version']}. "
-        f"Data: {_data_text(report['data'])}. Float accuracy: {_pct(report.get('float_accuracy'))}. "
-        f"Stage times: {_timings_text(report.get('timings_s'))}.",
+        _intro(report),
         "",
         _md_row(headers),
         "|" + "|".join("---" if i < 4 else "---:" for i in range(len(headers))) + "|",
@@ -232,11 +328,26 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
               "the float Keras model; agreement is top-1 agreement with it; sparsity is the share of zero weights in "
               f"the file's convolution and dense kernels; latency is batch 1 after warm-up, p50 at "
               f"{_thread_label(report)} thread(s), p90/p99/GMAC/s at the first.", ""]
+    top5 = [f"{a['name']} {_pct(a['top5_accuracy'])}" for a in report["artifacts"] if a.get("top5_accuracy") is not None]
+    if top5:
+        lines += ["Top-5 accuracy: " + ", ".join(top5) + ".", ""]
     if best_line(report):
         lines += [best_line(report), ""]
-    lines += _gate_lines(report) + _baseline_lines(report) + _readiness_lines(report)
-    lines += _calibration_lines(report) + _sparsity_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
+    lines += _gate_lines(report) + against_lines(report) + _baseline_lines(report) + per_class_lines(report)
+    lines += confusion_lines(report) + _readiness_lines(report) + _calibration_lines(report) + _sparsity_lines(report)
+    lines += _timing_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
+    if report.get("confusion_png"):
+        lines += [f"Confusion matrices as a picture: [{CONFUSION_PNG}]({_relative(report['confusion_png'], out_dir)})", ""]
     return "\n".join(lines) + "\n"
+
+
+def _intro(report: dict) -> str:
+    machine = report.get("machine") or {}
+    where = f" Measured on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), {machine.get('date', '')}."
+    recipe = f"Recipe hash `{report['recipe_hash']}`, " if report.get("recipe_hash") else "Files verified by "
+    float_accuracy = (f" Float accuracy: {_pct(report['float_accuracy'])}."
+                      if report.get("float_accuracy") is not None else "")
+    return f"{recipe}edgecnn {report['edgecnn_version']}. Data: {_data_text(report['data'])}.{float_accuracy}{where}"
 
 
 def _md_row(cells: list[str]) -> str:
@@ -244,17 +355,20 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
 
-def _timings_text(timings: dict | None) -> str:
-    """`data 1.4 s, train 52.6 s, ...`; per-variant times in brackets after optimize."""
-    if not timings:
-        return "-"
-    parts = []
+def _timing_lines(report: dict) -> list[str]:
+    """Stage times as a table; an optimize stage's variants follow it, indented."""
+    timings = report.get("timings_s") or {}
+    rows = []
     for stage, seconds in timings.items():
-        if isinstance(seconds, dict) and parts:  # the optimize stage's variants, after it
-            parts[-1] += " (" + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()) + ")"
+        if isinstance(seconds, dict):
+            rows += [(f"&nbsp;&nbsp;{stage[:-1] if stage.endswith('s') else stage} {name}", value)
+                     for name, value in seconds.items()]
         elif isinstance(seconds, (int, float)):
-            parts.append(f"{stage} {seconds:.1f} s")
-    return ", ".join(parts) or "-"
+            rows.append((f"**{stage}**" if stage == "total" else stage, seconds))
+    if not rows:
+        return []
+    return (["## Stage times", "", "| stage | seconds |", "|---|---:|"]
+            + [_md_row([stage, f"{value:.1f}"]) for stage, value in rows] + [""])
 
 
 def _anatomy_lines(report: dict, out_dir: Path | None) -> list[str]:
@@ -295,6 +409,9 @@ def _relative(path: str, out_dir: Path | None) -> str:
 
 
 def _data_text(data: dict) -> str:
+    if not data.get("source"):
+        shape = "x".join(str(side) for side in data.get("image_shape", []))
+        return f"no labelled images, {data.get('images', '?')}" + (f", input {shape}" if shape else "")
     parts = [f"{data[key]} {key}" for key in ("train", "val", "test") if isinstance(data.get(key), int)]
     shape = "x".join(str(side) for side in data.get("image_shape", []))
     skipped = (data.get("skipped") or {}).get("count")
@@ -307,7 +424,7 @@ def _skipped_lines(report: dict) -> list[str]:
     if not skipped:
         return []
     return ([f"## Skipped bad files ({len(skipped)})", "", "| file | problem |", "|---|---|"]
-            + [f"| {bad['path']} | {bad['problem']} |" for bad in skipped] + [""])
+            + [_md_row([bad["path"], bad["problem"]]) for bad in skipped] + [""])
 
 
 def _calibration_lines(report: dict) -> list[str]:

@@ -148,7 +148,7 @@ def test_verify_exit_codes_follow_the_budgets(run_copy):
     missed = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--max-p50-ms", "0.000001", "--max-gzip", "100"])
     assert missed.exit_code == 1
     assert "budget(s) missed" in missed.stderr and "max_gzip_bytes: measured" in missed.stderr and "limit 100" in missed.stderr
-    report = json.loads((run_copy / "report.json").read_text())
+    report = json.loads((run_copy / "verify-2" / "report.json").read_text())  # the second verify's own folder
     assert report["gate"]["passed"] is False and report["gate"]["artifacts"] == ["tflite_float32", "tflite_int8", "onnx_float32"]
     bad = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--min-accuracy", "1.5"])
     assert bad.exit_code == 2 and "verify.budgets.min_accuracy" in bad.stderr
@@ -172,7 +172,7 @@ def test_junit_xml_has_a_case_per_budget_and_a_failure_per_miss(run_copy, tmp_pa
         failure = suite.find("testcase[@name='max_gzip_bytes']/failure")
         assert failure is not None and "limit 100" in failure.get("message")
     assert int(root.get("tests")) == 9 and int(root.get("failures")) == 3
-    assert (run_copy / "junit.xml").is_file()
+    assert (run_copy / "verify" / "junit.xml").is_file()
     assert_follows_common_junit_schema(root)
 
 
@@ -185,6 +185,7 @@ JUNIT_RULES = {
     "property": (set(), {"name", "value"}, set()),
     "testcase": ({"skipped", "error", "failure", "system-out", "system-err"}, {"name"}, {"time", "classname", "group"}),
     "failure": (set(), set(), {"type", "message"}),
+    "skipped": (set(), set(), {"message"}),
 }
 
 
@@ -233,11 +234,11 @@ def test_baseline_regression_fails_and_shows_old_new_and_change(run_copy, tmp_pa
     result = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--baseline", str(old), "--tolerance", "10%",
                                  "--set", "verify.runs=5", "--set", "verify.threads=1"])
     assert result.exit_code == 1 and "baseline size_bytes (tolerance 10%)" in result.stderr
-    report = json.loads((run_copy / "report.json").read_text())
+    report = json.loads((run_copy / "verify" / "report.json").read_text())
     regressed = [r for r in report["baseline"]["comparisons"] if r["regressed"]]
     assert {r["metric"] for r in regressed} == {"size_bytes"}
     assert all(r["change"] == pytest.approx(0.5, abs=0.01) for r in regressed)
-    assert "## Against the baseline" in (run_copy / "report.md").read_text()
+    assert "## Against the baseline" in (run_copy / "verify" / "report.md").read_text()
     same = runner.invoke(app, ["verify", str(run_copy), "--quiet", "--baseline", str(run_copy / "report.json"),
                                "--tolerance", "500%", "--set", "verify.runs=5"])
     assert same.exit_code == 0, same.stderr

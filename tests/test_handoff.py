@@ -48,7 +48,7 @@ def test_model_card_states_use_data_accuracy_per_class_latency_machine_and_contr
     assert report["machine"]["cpu"] in card and "[1, 16, 16, 3]" in card and "0.299 R" in card
     rows = [line for line in card.splitlines() if line.startswith("| 7 |")]  # the class "7" row
     int8 = next(r for r in report["artifacts"] if r["name"] == "tflite_int8")
-    assert f"{int8['per_class_accuracy']['7']['accuracy']:.2%}" in rows[0]
+    assert f"{int8['per_class']['7']['accuracy']:.2%}" in rows[0]
 
 
 def test_snippets_are_filled_in_for_the_files(bundle):

@@ -41,10 +41,10 @@ def first_conv_kernels(path: Path):
     return None if first is None else first.values.astype("float32").transpose(1, 2, 3, 0)
 
 
-def draw_pictures(path: str | Path, out_dir: Path, image: Path | None = None, layer_names: list[str] | None = None,
+def draw_pictures(path: str | Path, out_dir: Path, image=None, layer_names: list[str] | None = None,
                   test_images=None, test_labels=None, strongest_layer: str | None = None, layers=None) -> dict:
     """PNG grids: first-layer kernels; feature maps of `layer_names` (default first, middle, last
-    convolution) for `image`; the test images exciting each channel of `strongest_layer` most.
+    convolution) for `image` (a file, or uint8 HWC pixels); the test images exciting each channel of `strongest_layer` most.
     `layers`: the file's `read_layers`, when the caller has read them already."""
     import numpy as np
 
@@ -67,9 +67,9 @@ def draw_pictures(path: str | Path, out_dir: Path, image: Path | None = None, la
         pictures["kernels"] = str(save_png(kernel_grid(kernels, title), out_dir / "first_conv_kernels.png"))
     activations = Activations(path, layers)
     if image is not None:
-        try:
-            pixels = load_image(image, ImageFormat((contract.height, contract.width), contract.channels,
-                                                   contract.resize))
+        try:  # a file path, or the pixels themselves (a test image, exactly as the model sees it)
+            pixels = image if isinstance(image, np.ndarray) else load_image(
+                image, ImageFormat((contract.height, contract.width), contract.channels, contract.resize))
         except BadImage as exc:
             raise DataError(f"{image}: {exc}") from None
         maps = activations(normalize(pixels[None], contract), names)

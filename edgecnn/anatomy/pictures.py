@@ -85,51 +85,104 @@ class Activations:
 
 
 def kernel_grid(kernels: np.ndarray, title: str) -> Image.Image:
-    """(kh, kw, Cin, Cout) weights: one tile per output channel, colour for 3 input channels."""
-    tiles = []
-    for c in range(kernels.shape[-1]):
-        k = kernels[..., c]
-        k = (k - k.min()) / (np.ptp(k) or 1.0)
-        tile = k if k.shape[-1] == 3 else k.mean(axis=-1)
-        tiles.append((Image.fromarray(np.uint8(tile * 255)), f"c{c}"))
-    return _grid(tiles, title, resample=Image.Resampling.NEAREST)
+    """(kh, kw, Cin, Cout) weights: one tile per output channel (summed over input channels), all in one
+    diverging scale centred on zero, so sign and relative strength read across tiles."""
+    summed = kernels.sum(axis=2)
+    bound = float(np.abs(summed).max()) or 1.0
+    tiles = [(_colour(summed[..., c], -bound, bound), f"c{c}") for c in range(summed.shape[-1])]
+    inputs = "" if kernels.shape[2] == 1 else f", summed over {kernels.shape[2]} input channels"
+    return _grid(tiles, f"{title}{inputs}", scale=(-bound, bound, "weight"))
 
 
 def feature_grid(maps: np.ndarray, layer: str, max_channels: int = 32) -> Image.Image:
-    """(H, W, C) activations of one image: one tile per channel, each scaled to its own range."""
-    tiles = []
-    for c in range(min(maps.shape[-1], max_channels)):
-        m = maps[..., c]
-        m = (m - m.min()) / (np.ptp(m) or 1.0)
-        tiles.append((Image.fromarray(np.uint8(m * 255)), f"c{c}"))
+    """(H, W, C) activations of one image: one tile per channel, every tile in the grid's one colour
+    range (diverging around zero when there are negative values), pixels shown as pixels."""
+    shown = maps[..., :max_channels]
+    low, high = float(shown.min()), float(shown.max())
+    if low < 0:
+        low, high = -max(-low, high), max(-low, high)
+    tiles = [(_colour(shown[..., c], low, high), f"c{c}") for c in range(shown.shape[-1])]
     more = f" (first {max_channels} of {maps.shape[-1]} channels)" if maps.shape[-1] > max_channels else ""
-    return _grid(tiles, f"{layer}: {maps.shape[0]}x{maps.shape[1]} maps{more}")
+    return _grid(tiles, f"{layer}: {maps.shape[0]}x{maps.shape[1]} maps{more}", scale=(low, high, "activation"))
 
 
 def strongest_grid(images: np.ndarray, activations: np.ndarray, layer: str, labels: list[str], class_names,
                    channels: int = 8, per_channel: int = 6) -> Image.Image:
-    """For the first `channels` channels of `layer`: the test images with the highest mean activation."""
+    """For the first `channels` channels of `layer`: the test images with the highest mean activation,
+    one row per channel, each captioned with its true class."""
     strength = activations.mean(axis=(1, 2))  # (N, C)
-    rows = []
+    tiles, rows = [], []
     for c in range(min(channels, strength.shape[1])):
         best = np.argsort(-strength[:, c], kind="stable")[:per_channel]
-        rows.append([(array_image(images[i]), f"c{c} {class_names[labels[i]]}"[:14]) for i in best])
-    columns = per_channel
-    flat = [tile for row in rows for tile in row]
-    return _grid(flat, f"{layer}: test images that excite each channel most", columns=columns)
+        tiles += [(array_image(images[i]).convert("RGB"), str(class_names[labels[i]])[:8]) for i in best]
+        rows.append(f"channel {c}")
+    return _grid(tiles, f"{layer}: the {per_channel} test images that excite each channel most (caption: true class)",
+                 columns=per_channel, row_labels=rows)
 
 
-def _grid(tiles, title: str, columns: int = 8, resample=Image.Resampling.BILINEAR) -> Image.Image:
+def _colour(values: np.ndarray, low: float, high: float) -> Image.Image:
+    """Values -> an RGB tile: blue-white-red when the range spans zero, else black-to-white."""
+    share = np.clip((values - low) / ((high - low) or 1.0), 0, 1)
+    if low < 0 < high:
+        blue, red = np.clip(2 * share, 0, 1), np.clip(2 - 2 * share, 0, 1)  # 0 -> blue, 0.5 -> white, 1 -> red
+        rgb = np.stack([blue, np.minimum(blue, red), red], axis=-1)
+    else:
+        rgb = np.repeat(share[..., None], 3, axis=-1)
+    return Image.fromarray(np.uint8(np.round(rgb * 255)), "RGB")
+
+
+def _font(size: int = 11):
+    """DejaVu Sans (shipped with matplotlib): Pillow's built-in bitmap font drops the spaces in titles."""
+    from PIL import ImageFont
+
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+    except (ImportError, OSError):
+        return ImageFont.load_default(size=size)
+
+
+def _grid(tiles, title: str, columns: int = 8, scale: tuple | None = None, row_labels: list[str] | None = None):
+    """Tiles in a sheet, enlarged pixel for pixel (nearest neighbour: an 8x8 map stays 8x8 blocks), a
+    title, captions, optional row labels and a colour bar for the sheet's one colour range."""
+    font = _font()
     columns = min(columns, max(1, len(tiles)))
     rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * (TILE + 4) + 4, 20 + rows * (TILE + LABEL + 4)), (255, 255, 255))
+    left_margin = 70 if row_labels else 4
+    width = max(left_margin + columns * (TILE + 4) + 4, int(draw_width(title, font)) + 8)
+    top = 22 + (26 if scale else 0)
+    sheet = Image.new("RGB", (width, top + rows * (TILE + LABEL + 6)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, 4), title, fill=(0, 0, 0))
+    draw.text((4, 4), title, fill=(0, 0, 0), font=font)
+    if scale:
+        _colour_bar(sheet, draw, font, *scale)
     for i, (tile, caption) in enumerate(tiles):
-        left, top = 4 + (i % columns) * (TILE + 4), 20 + (i // columns) * (TILE + LABEL + 4)
-        sheet.paste(tile.convert("RGB").resize((TILE, TILE), resample), (left, top))
-        draw.text((left, top + TILE), caption, fill=(60, 60, 60))
+        x, y = left_margin + (i % columns) * (TILE + 4), top + (i // columns) * (TILE + LABEL + 6)
+        sheet.paste(tile.convert("RGB").resize((TILE, TILE), Image.Resampling.NEAREST), (x, y))
+        draw.text((x, y + TILE + 1), caption, fill=(60, 60, 60), font=_font(9))
+    for row, label in enumerate(row_labels or []):
+        draw.text((4, top + row * (TILE + LABEL + 6) + TILE // 2 - 6), label, fill=(0, 0, 0), font=font)
     return sheet
+
+
+def draw_width(text: str, font) -> float:
+    return font.getlength(text)
+
+
+def _colour_bar(sheet, draw, font, low: float, high: float, label: str) -> None:
+    """A 160-pixel strip under the title: the colour of every value from `low` to `high`."""
+    ramp = _colour(np.linspace(low, high, 160)[None].repeat(8, axis=0), low, high)
+    sheet.paste(ramp, (4, 26))
+    draw.text((4, 35), f"{low:.3g}", fill=(0, 0, 0), font=_font(9))
+    draw.text((130, 35), f"{high:.3g}", fill=(0, 0, 0), font=_font(9))
+    draw.text((170, 24), f"{label} (one scale for the whole sheet)", fill=(60, 60, 60), font=_font(9))
+
+
+def enlarged(image: Image.Image, shortest_side: int = 160) -> Image.Image:
+    """A small image scaled up pixel for pixel until its shorter side is at least `shortest_side`."""
+    factor = max(1, -(-shortest_side // min(image.size)))
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
 
 
 def save_png(image: Image.Image, path: Path) -> Path:

@@ -10,16 +10,17 @@ from PIL import Image, ImageDraw
 
 from edgecnn.data.images import BadImage, array_image, open_image
 from edgecnn.data.sources import SPLITS, SourceData, read_source
-from edgecnn.fileio import atomic_path, write_json
+from edgecnn.fileio import atomic_path, write_json, write_text
 
 IMBALANCE_RATIO = 2.0  # largest class / smallest class above this draws a warning
 SHEET_FILE = "contact_sheet.png"
 SUMMARY_FILE = "summary.json"
+SUMMARY_MD = "summary.md"
 LABEL_WIDTH = 110
 
 
 def inspect_source(data_config, seed: int, out_dir: Path, per_class: int = 8, thumb: int = 64) -> dict:
-    """Summarize the source in `data_config`; write summary.json and contact_sheet.png into `out_dir`."""
+    """Summarize the source in `data_config`; write summary.json, summary.md and contact_sheet.png into `out_dir`."""
     if data_config.source == "shapes" and "image_size" not in data_config.model_fields_set:
         data_config = data_config.model_copy(update={"image_size": (64, 64), "channels": 3})
     source = read_source(data_config, seed, native=True)
@@ -30,7 +31,33 @@ def inspect_source(data_config, seed: int, out_dir: Path, per_class: int = 8, th
         sheet.save(tmp, format="PNG")
     summary["contact_sheet"] = str(out_dir / SHEET_FILE)
     write_json(out_dir / SUMMARY_FILE, summary)
+    write_text(out_dir / SUMMARY_MD, summary_markdown(summary))
     return summary
+
+
+def summary_markdown(summary: dict) -> str:
+    """The summary for people (a CI job summary, a pull request): classes table, sizes, warnings, bad files."""
+    splits = summary["predefined_splits"]
+    headers = ["class", "images"] + (list(SPLITS) if splits else [])
+    lines = [f"# {summary['source']}: {summary['images']} images, {len(summary['classes'])} classes", "",
+             "| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
+    for row in summary["classes"]:
+        cells = [_cell(row["name"]), str(row["images"]), *(str(row["splits"][s]) for s in SPLITS if splits)]
+        lines.append("| " + " | ".join(cells) + " |")
+    sizes = summary["image_sizes"]
+    lines += ["", f"Image sizes: width {sizes['width']['min']}..{sizes['width']['max']}, height "
+              f"{sizes['height']['min']}..{sizes['height']['max']}, {sizes['distinct']} distinct. Modes: "
+              + ", ".join(f"{mode} {n}" for mode, n in summary["modes"].items()) + ".", ""]
+    lines += [f"- warning: {warning}" for warning in summary["warnings"]]
+    skipped = summary["skipped"]
+    if skipped["count"]:
+        lines += ["", f"## Skipped bad files ({skipped['count']})", "", "| file | problem |", "|---|---|"]
+        lines += [f"| {_cell(bad['path'])} | {_cell(bad['problem'])} |" for bad in skipped["files"]]
+    return "\n".join(lines + ["", f"Contact sheet: [{SHEET_FILE}]({SHEET_FILE})", ""])
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|")
 
 
 def summarize(source: SourceData, name: str) -> dict:

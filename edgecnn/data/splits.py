@@ -49,7 +49,7 @@ def assign_splits(labels: np.ndarray, assigned: np.ndarray | None, val_fraction:
     if not len(test):
         carved = stratified_split(labels[pool], 0.0, test_fraction, seed, class_names)
         test, pool = pool[carved.test], pool[carved.train]
-    if not len(val) and val_fraction > 0:
+    if not len(val) and val_fraction > 0 and len(pool):  # a test-only source has nothing to carve
         carved = stratified_split(labels[pool], 0.0, val_fraction, seed + 1, class_names)
         val, pool = pool[carved.test], pool[carved.train]
     return SplitIndices(np.sort(pool), np.sort(val), np.sort(test))

@@ -8,7 +8,7 @@ def model_card(report: dict, handoff) -> str:
     recipe, data = report["recipe"], report["data"]
     metadata = handoff.metadata
     contract = metadata.get("input", {})
-    labels = metadata.get("labels") or list((handoff.phone.row.get("per_class_accuracy") or {}))
+    labels = metadata.get("labels") or list((handoff.phone.row.get("per_class") or {}))
     info = recipe["export"].get("model_info") or {}
     lines = [f"# {recipe['name']}: model card", "",
              info.get("description") or f"Image classifier for {len(labels)} classes: {', '.join(labels)}.", "",
@@ -88,14 +88,14 @@ def _accuracy(report, handoff) -> list[str]:
 
 
 def _per_class(handoff, labels) -> list[str]:
-    handed = [f for f in handoff.handed if f.row.get("per_class_accuracy")]
+    handed = [f for f in handoff.handed if f.row.get("per_class")]
     if not handed:
         return []
     lines = ["## Accuracy per class", "", "| class | test images | " + " | ".join(f"`{f.filename}`" for f in handed) + " |",
              "|---|---:|" + "---:|" * len(handed)]
     for label in labels:
-        first = handed[0].row["per_class_accuracy"].get(label, {})
-        cells = [_pct(f.row["per_class_accuracy"].get(label, {}).get("accuracy")) for f in handed]
+        first = handed[0].row["per_class"].get(label, {})
+        cells = [_pct(f.row["per_class"].get(label, {}).get("accuracy")) for f in handed]
         lines.append(f"| {label} | {first.get('images', '-')} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -126,7 +126,7 @@ def _making(handoff) -> list[str]:
 
 
 def _limitations(recipe, data, handoff) -> list[str]:
-    weakest = sorted(((v["accuracy"], k) for k, v in (handoff.phone.row.get("per_class_accuracy") or {}).items()
+    weakest = sorted(((v["accuracy"], k) for k, v in (handoff.phone.row.get("per_class") or {}).items()
                       if v["accuracy"] is not None))[:2]
     lines = ["## Limitations", "",
              f"- Measured on {data['test']} test images from the same source as the training images; accuracy on "

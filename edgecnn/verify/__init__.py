@@ -13,6 +13,7 @@ import numpy as np
 
 from edgecnn.data import normalize
 from edgecnn.errors import VerificationError
+from edgecnn.verify.classes import class_results
 from edgecnn.verify.latency import measure_latency
 from edgecnn.verify.runtimes import open_runner
 
@@ -66,7 +67,7 @@ def verify_artifact(
                                     for start in range(0, len(images), 256)])
     x = normalize(images[:64], contract)  # the latency harness cycles through up to 64 real images
     accuracy = float((probabilities.argmax(1) == labels).mean()) if labels is not None else None
-    per_class = per_class_accuracy(probabilities.argmax(1), labels, contract.labels) if labels is not None else None
+    per_class = class_results(probabilities, labels, contract.labels) if labels is not None else {}
     agreement = max_diff = None
     if reference is not None:
         agreement = float((probabilities.argmax(1) == reference.argmax(1)).mean())
@@ -80,23 +81,13 @@ def verify_artifact(
     size, gz = file_sizes(path)
     from edgecnn.verify.readiness import check_readiness
 
-    described = {**describe_file(path), "macs": macs, "latency": latencies, "per_class_accuracy": per_class,
+    described = {**describe_file(path), "macs": macs, "latency": latencies, **per_class,
                  "readiness": check_readiness(path, precision)}
     return ArtifactResult(
         name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
         {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],
         runner.input_dtype, described,
     )
-
-
-def per_class_accuracy(predicted: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
-    """Accuracy on each class's test images ({name: {"accuracy", "images"}}), None for a class with none."""
-    record = {}
-    for index, name in enumerate(names):
-        mine = labels == index
-        record[name] = {"accuracy": float((predicted[mine] == index).mean()) if mine.any() else None,
-                        "images": int(mine.sum())}
-    return record
 
 
 def describe_file(path: Path) -> dict:

@@ -16,10 +16,9 @@ class BudgetCheck:
     limit: float
     passed: bool
 
-    def describe(self) -> str:
+    def missed_text(self) -> str:
         measured = "not measured" if self.measured is None else f"{self.measured:.4g}"
-        verdict = "ok" if self.passed else "MISSED"
-        return f"{self.artifact}: {self.budget} {verdict}: measured {measured}, limit {self.limit:.4g}"
+        return f"measured {measured}, limit {self.limit:.4g}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,4 +56,5 @@ def _check(artifact: str, budget: str, measured, limit, kind: str) -> BudgetChec
     if measured is None:  # not measurable here (no labels or no float reference); the CLI refuses such limits
         return None
     passed = measured >= limit if kind == "min" else measured <= limit + 1e-12
-    return BudgetCheck(artifact, budget, float(measured), float(limit), passed)
+    # + 0.0 turns a drop of -0.0 (no change) into 0.0, which reports print as 0, not -0
+    return BudgetCheck(artifact, budget, float(measured) + 0.0, float(limit) + 0.0, passed)

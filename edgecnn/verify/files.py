@@ -3,78 +3,129 @@
 Input shape, layout, dtype and quantization come from the file; the pre-processing from its edgecnn
 metadata when it has some, else from `--normalization`. Labelled test images come from `--data`
 (a built-in source or a recipe's `data:` section, resized to the file's input), or, without data,
-seeded synthetic images give latency only. No TensorFlow anywhere on this path.
+seeded synthetic images of the file's own input size give latency only: then the report names no
+data source, recipe or model it does not know. No TensorFlow anywhere on this path.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgecnn.data.contract import NORMALIZATIONS, InputContract
 from edgecnn.errors import VerificationError
+from edgecnn.export.metadata import contract_of, read_metadata
+from edgecnn.verify.runtimes import open_runner
+
+MODEL_SUFFIXES = (".tflite", ".onnx", ".ort")
+_SYNTHETIC_BYTES = 50_000_000  # at most this much uint8 stand-in imagery, however large the input
+
+
+@dataclass
+class TestImages:
+    """What verified files are fed: labelled test images, or (images None) synthetic ones per file."""
+
+    images: np.ndarray | None
+    labels: np.ndarray | None
+    class_names: list[str] | None
+    summary: dict
+    normalization: str | None = None  # --normalization, for files that record none
+    seed: int = 0
+
+    def feed(self, path: Path, runner) -> tuple[np.ndarray, InputContract]:
+        """uint8 images of the file's input size, and the contract that turns them into its input."""
+        contract = file_contract(path, runner, self.normalization, self.class_names)
+        if self.images is not None:
+            return self.images, contract
+        count = max(1, min(64, _SYNTHETIC_BYTES // int(np.prod(contract.shape))))
+        return np.random.default_rng(self.seed).integers(0, 256, size=(count, *contract.shape), dtype=np.uint8), contract
+
+
+def file_contract(path: Path, runner, normalization: str | None, class_names: list[str] | None) -> InputContract:
+    """The file's recorded contract; else its input shape with `--normalization` (unit when not given)."""
+    recorded = contract_of(path)
+    if recorded is not None and normalization is None:
+        return recorded
+    height, width, channels = runner.input_shape
+    scheme = normalization or "unit"
+    mean, std = NORMALIZATIONS[scheme]
+    labels = class_names or (recorded.labels if recorded else [str(i) for i in range(runner.output_size)])
+    return InputContract(height, width, channels, scheme, mean, std, list(labels), color="rgb" if channels == 3 else
+                         "grayscale", layout=getattr(runner, "layout", "NHWC"))
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
-                 overrides: list[str], out_dir: Path, show_progress: bool = True) -> dict:
+                 overrides: list[str], show_progress: bool = True) -> dict:
+    """Verify files in their runtimes; the report (not yet written) gates every file."""
     from edgecnn.console import console
-    from edgecnn.data import load_dataset
-    from edgecnn.data.contract import InputContract
-    from edgecnn.export.metadata import read_metadata
-    from edgecnn.report import build_report, write_report
+    from edgecnn.recipe import OptimizeConfig
+    from edgecnn.report import assemble_report
     from edgecnn.verify import verify_artifact
-    from edgecnn.verify.runtimes import open_runner
 
-    paths = [Path(p) for p in paths]
-    for path in paths:
-        if path.suffix not in (".tflite", ".onnx", ".ort"):
-            raise VerificationError(f"{path}: expected a .tflite, .onnx or .ort file (or one run folder)")
-    probe = open_runner(paths[0])
-    shape = probe.input_shape
-    if len(shape) != 3 or shape[-1] not in (1, 3):
-        raise VerificationError(f"{paths[0]}: input shape {list(shape)} is not an NHWC image with 1 or 3 channels")
-    metadata = read_metadata(paths[0]) or {}
-    normalization = {"normalization": normalization} if normalization else _metadata_normalization(metadata)
-    recipe = _file_recipe(paths, data, shape, normalization, seed, overrides)
-    if data:
-        dataset = load_dataset(recipe.data, recipe.seed)
-        images, labels, contract, summary = dataset.x_test, dataset.y_test, dataset.contract, dataset.summary()
-    else:  # latency only: seeded images in the file's value range stand in for real ones
-        labels_list = metadata.get("labels") or [str(i) for i in range(2)]
-        contract = InputContract.from_config(recipe.data, labels_list)
-        images = np.random.default_rng(seed).integers(0, 256, size=(64, *shape), dtype=np.uint8)
-        labels, summary = None, {"test": 0, "images": "64 synthetic (latency only)", "image_shape": list(shape)}
-    if labels is not None:
-        for path in paths:
-            outputs = open_runner(path).output_size
-            if outputs != len(contract.labels):
-                raise VerificationError(f"{path}: {outputs} outputs, but --data {data} has {len(contract.labels)} "
-                                        "classes; pass the data the model was trained on")
+    paths = check_model_paths(paths)
+    test, record, settings = files_test_images(paths, data, normalization, seed, overrides)
+    names = artifact_names(paths)
     results = []
-    for path, name in zip(paths, artifact_names(paths)):
+    for path, name in zip(paths, names):
         if show_progress:
             console().print(f"verify {name:<15} {path}")
-        file_metadata = read_metadata(path) or {}
-        results.append(verify_artifact(
-            path, name, path.suffix[1:], file_metadata.get("precision") or _precision(path),
-            images, labels, contract, None, recipe.verify,
-        ))
-    report = build_report(recipe, summary, results)
+        images, contract = test.feed(path, open_runner(path))
+        results.append(verify_artifact(path, name, path.suffix[1:], (read_metadata(path) or {}).get("precision")
+                                       or _precision(path), images, test.labels, contract, None, settings))
+    report = assemble_report(record, None, settings, OptimizeConfig().objective, names, test.summary, results)
     report["mode"] = "files"
-    write_report(report, out_dir)
     return report
 
 
-def _file_recipe(paths, data, shape, normalization, seed, overrides):
-    """A recipe holding the data and verify settings, so file mode reports like a run folder. The file's
-    own input shape and pre-processing replace the data section's."""
+def check_model_paths(paths: list[Path]) -> list[Path]:
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if path.suffix not in MODEL_SUFFIXES:
+            raise VerificationError(f"{path}: expected a .tflite, .onnx or .ort file (or one run folder)")
+    return paths
+
+
+def files_test_images(paths, data, normalization, seed, overrides):
+    """(TestImages, the report's recipe record, verify settings): from --data, or synthetic without it."""
+    from edgecnn.recipe import verify_settings
+
+    probe = open_runner(paths[0])
+    if len(probe.input_shape) != 3 or probe.input_shape[-1] not in (1, 3):
+        raise VerificationError(f"{paths[0]}: input shape {list(probe.input_shape)} is not an image with 1 or 3 "
+                                "channels (NHWC or NCHW)")
+    if not data:
+        settings = verify_settings(overrides)
+        summary = {"source": None, "test": 0, "images": "synthetic images, latency only",
+                   "image_shape": list(probe.input_shape)}
+        record = {"name": "verify", "verify": settings.model_dump(mode="json")}
+        return TestImages(None, None, None, summary, normalization, seed), record, settings
+    recipe = _data_recipe(paths[0], probe, data, normalization, seed, overrides)
+    from edgecnn.data import load_dataset
+
+    dataset = load_dataset(recipe.data, recipe.seed)
+    for path in paths:
+        outputs = open_runner(path).output_size
+        if outputs != len(dataset.class_names):
+            raise VerificationError(f"{path}: {outputs} outputs, but --data {data} has {len(dataset.class_names)} "
+                                    "classes; pass the data the model was trained on")
+    record = {"name": "verify", "seed": recipe.seed, "data": recipe.to_dict()["data"],
+              "verify": recipe.verify.model_dump(mode="json")}
+    test = TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed)
+    return test, record, recipe.verify
+
+
+def _data_recipe(path: Path, runner, data: str, normalization: str | None, seed: int, overrides: list[str]):
+    """The --data section loaded at the file's input size and channels (pixels only: each file is fed
+    through its own contract), with the file's resize policy when it records one."""
     from edgecnn.recipe import data_recipe
 
-    names = artifact_names(paths)
-    file_input = {"image_size": list(shape[:2]), "channels": shape[2], "mean": None, "std": None, **normalization}
-    recipe = data_recipe(data or "digits", seed, overrides, data=file_input, extra={"verify": {"gate": names}})
-    recipe.verify.gate = names
-    return recipe
+    height, width, channels = runner.input_shape
+    recorded = (read_metadata(path) or {}).get("input") or {}
+    section = {"image_size": [height, width], "channels": channels, "normalization": normalization or "unit",
+               "mean": None, "std": None, **({"resize": recorded["resize"]} if recorded.get("resize") else {})}
+    return data_recipe(data, seed, overrides, data=section)
 
 
 def artifact_names(paths: list[Path]) -> list[str]:
@@ -86,18 +137,6 @@ def artifact_names(paths: list[Path]) -> list[str]:
             name, n = f"{path.stem}_{n}", n + 1
         names.append(name)
     return names
-
-
-def _metadata_normalization(metadata: dict) -> dict:
-    """The file's recorded pre-processing as data-section keys; [0, 1] for files without any."""
-    contract = metadata.get("input") or {}
-    scheme = contract.get("normalization") or "unit"
-    keys = {"normalization": scheme}
-    if scheme == "mean_std":
-        keys.update({name: list(np.atleast_1d(contract[name])) for name in ("mean", "std")})
-    if contract.get("resize"):
-        keys["resize"] = contract["resize"]
-    return keys
 
 
 def _precision(path: Path) -> str:

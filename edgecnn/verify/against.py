@@ -1,0 +1,178 @@
+"""A latency gate that does not flap: NEW against OLD, measured on one machine in one run.
+
+An absolute p50 budget or a baseline from another day compares two machines' moods: on a shared
+2-core runner the same file measured 0.039 ms one hour and 0.078 ms the next. Here both files run
+in alternating rounds (new-old, old-new, ...), so a slow spell hits both; each round gives one ratio
+of medians, and a bootstrap over rounds puts a 95% interval on the median ratio. The gate fails only
+when the whole interval lies above 1 + max_slowdown, passes when it lies below, and otherwise says
+"inconclusive" (after extending the rounds up to a time limit) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn.data.contract import normalize
+from edgecnn.errors import RecipeError
+from edgecnn.verify import file_sizes
+from edgecnn.verify.files import MODEL_SUFFIXES, artifact_names
+from edgecnn.verify.runtimes import open_runner
+
+ROUND_SECONDS = 0.01  # each side of a round times about this long
+MIN_ROUNDS = 20
+BOOTSTRAP_SAMPLES = 2000
+
+
+def pair_targets(new: list[Path], old: list[Path]) -> list[tuple[str, Path, Path]]:
+    """(name, new file, old file): run folders pair their files by relative path, files pair in order."""
+    new, old = [Path(p) for p in new], [Path(p) for p in old]
+    if len(new) == 1 and new[0].is_dir():
+        if len(old) != 1 or not old[0].is_dir():
+            raise RecipeError(f"--against {' '.join(map(str, old))}: NEW is a run folder, so OLD must be one too")
+        mine, theirs = _model_files(new[0]), _model_files(old[0])
+        shared = [key for key in mine if key in theirs]
+        if not shared:
+            raise RecipeError(f"--against {old[0]}: holds none of the model files of {new[0]} ({', '.join(mine)})")
+        return [(Path(key).stem, mine[key], theirs[key]) for key in shared]
+    if len(old) != len(new) or any(path.is_dir() for path in old):
+        raise RecipeError(f"--against: {len(old)} path(s) for {len(new)} file(s); give one OLD file per NEW file, "
+                          "in the same order")
+    return list(zip(artifact_names(new), new, old))
+
+
+def _model_files(folder: Path) -> dict[str, Path]:
+    found = sorted(p for p in [*folder.iterdir(), *(folder / "optimized").glob("*")]
+                   if p.is_file() and p.suffix in MODEL_SUFFIXES)
+    return {str(p.relative_to(folder)): p for p in found}
+
+
+def parse_slowdown(text: str) -> float:
+    """'5%' or '0.05' -> 0.05."""
+    try:
+        value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
+    except ValueError:
+        raise RecipeError(f"--max-slowdown {text!r}: expected a percentage like 5% or a fraction like 0.05") from None
+    if not 0 <= value < 10:
+        raise RecipeError(f"--max-slowdown {text!r}: must be between 0% and 1000%")
+    return value
+
+
+def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress: bool = True) -> dict:
+    """Latency ratio (interleaved), size and accuracy of each NEW file against its OLD file."""
+    from edgecnn.console import console
+
+    records = []
+    for name, new_path, old_path in pairs:
+        if show_progress:
+            console().print(f"against {name:<14} {new_path} vs {old_path}")
+        records.append(_compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds))
+    return {"max_slowdown": max_slowdown, "comparisons": records}
+
+
+def _compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds) -> dict:
+    runners, inputs, accuracy = {}, {}, {}
+    for side, path in (("new", new_path), ("old", old_path)):
+        runners[side] = open_runner(path)
+        images, contract = test.feed(path, runners[side])
+        inputs[side] = runners[side].prepare(normalize(images[:8], contract))
+        if test.labels is not None:
+            predicted = runners[side].predict(normalize(images, contract)).argmax(1)
+            accuracy[side] = float((predicted == test.labels).mean())
+    latency = interleaved_ratio(runners["new"], runners["old"], inputs["new"], inputs["old"], max_slowdown, max_seconds)
+    sizes = {side: dict(zip(("size_bytes", "gzip_bytes"), file_sizes(path)))
+             for side, path in (("new", new_path), ("old", old_path))}
+    return {"artifact": name, "new": str(new_path), "old": str(old_path), **latency, "sizes": sizes,
+            "accuracy": accuracy or None}
+
+
+def interleaved_ratio(new, old, new_inputs, old_inputs, max_slowdown: float, max_seconds: float) -> dict:
+    """Rounds of alternating order until the verdict is clear (at least MIN_ROUNDS) or `max_seconds` pass."""
+    for runner, inputs in ((new, new_inputs), (old, old_inputs)):
+        for i in range(10):  # warm-up: first calls allocate and fill caches
+            runner.invoke(inputs[i % len(inputs)][None])
+    per_call = max(_median_ms(new, new_inputs, 5), _median_ms(old, old_inputs, 5)) / 1000
+    calls = int(np.clip(ROUND_SECONDS / max(per_call, 1e-9), 3, 2000))
+    new_ms, old_ms = [], []
+    deadline = time.perf_counter() + max_seconds
+    while True:
+        for _ in range(10):
+            first_new = len(new_ms) % 2 == 0
+            for runner in ((new, old) if first_new else (old, new)):
+                inputs, record = (new_inputs, new_ms) if runner is new else (old_inputs, old_ms)
+                record.append(_median_ms(runner, inputs, calls))
+        ratios = np.asarray(new_ms) / np.asarray(old_ms)
+        ratio, low, high = bootstrap_median(ratios)
+        verdict = judge(low, high, max_slowdown)
+        if len(ratios) >= MIN_ROUNDS and (verdict != "inconclusive" or time.perf_counter() > deadline):
+            break
+    return {"ratio": ratio, "ci95": [low, high], "verdict": verdict, "rounds": len(ratios), "calls_per_round": calls,
+            "new_p50_ms": float(np.median(new_ms)), "old_p50_ms": float(np.median(old_ms))}
+
+
+def _median_ms(runner, inputs: np.ndarray, calls: int) -> float:
+    timings = np.empty(calls)
+    for i in range(calls):
+        one = inputs[i % len(inputs)][None]
+        start = time.perf_counter_ns()
+        runner.invoke(one)
+        timings[i] = time.perf_counter_ns() - start
+    return float(np.median(timings)) / 1e6
+
+
+def bootstrap_median(ratios: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """Median ratio and its 95% percentile-bootstrap interval, resampling whole rounds (log scale)."""
+    logs = np.log(ratios)
+    picks = np.random.default_rng(seed).integers(0, len(logs), size=(BOOTSTRAP_SAMPLES, len(logs)))
+    medians = np.median(logs[picks], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(np.exp(np.median(logs))), float(np.exp(low)), float(np.exp(high))
+
+
+def judge(low: float, high: float, max_slowdown: float) -> str:
+    """'slower' (significantly beyond the limit), 'within' (significantly inside it), else 'inconclusive'."""
+    limit = 1 + max_slowdown
+    if low > limit:
+        return "slower"
+    return "within" if high <= limit else "inconclusive"
+
+
+def add_against(report: dict, against: dict) -> dict:
+    """The comparisons join the report, and a significant slowdown of a gated file joins the gate's checks."""
+    report["against"] = against
+    gated = set(report["gate"]["artifacts"])
+    names = {Path(row["path"]).resolve(): row["name"] for row in report["artifacts"]}
+    for record in against["comparisons"]:
+        artifact = names.get(Path(record["new"]).resolve(), record["artifact"])
+        record["artifact"] = artifact
+        report["gate"]["checks"].append({
+            "artifact": artifact, "budget": f"p50 vs {Path(record['old']).name} (max slowdown "
+            f"{against['max_slowdown']:.0%})", "measured": record["ratio"], "limit": 1 + against["max_slowdown"],
+            "passed": record["verdict"] != "slower", "inconclusive": record["verdict"] == "inconclusive",
+            "gated": artifact in gated,
+        })
+    missed = [c for c in report["gate"]["checks"] if c["gated"] and not c["passed"]]
+    report["gate"].update(passed=not missed, missed=len(missed))
+    return report
+
+
+_VERDICTS = {"slower": "**slower**", "within": "ok", "inconclusive": "inconclusive, noise too high"}
+
+
+def against_lines(report: dict) -> list[str]:
+    against = report.get("against")
+    if not against:
+        return []
+    lines = [f"## Against the old files (same machine, interleaved; max slowdown {against['max_slowdown']:.0%})", "",
+             "| artifact | old file | p50 new / old | 95% interval | rounds | verdict | size change | accuracy old → new |",
+             "|---|---|---:|---:|---:|---|---:|---|"]
+    for r in against["comparisons"]:
+        size = r["sizes"]["new"]["size_bytes"] / r["sizes"]["old"]["size_bytes"] - 1
+        accuracy = r.get("accuracy") or {}
+        accuracy_text = (f"{100 * accuracy['old']:.2f}% → {100 * accuracy['new']:.2f}%" if accuracy else "-")
+        lines.append(f"| {r['artifact']} | {Path(r['old']).name} | {r['ratio']:.3f} | {r['ci95'][0]:.3f}-"
+                     f"{r['ci95'][1]:.3f} | {r['rounds']} | {_VERDICTS[r['verdict']]} | {size:+.1%} | {accuracy_text} |")
+    return lines + ["", "Each round times both files back to back, in alternating order; the interval is a bootstrap "
+                    "over rounds. Only an interval wholly above the limit fails.", ""]
