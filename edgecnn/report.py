@@ -280,8 +280,7 @@ def _print_against(report: dict) -> None:
     against = report.get("against")
     if not against:
         return
-    table = Table(title=f"against the old files: p50 new/old, same machine, interleaved "
-                        f"(max slowdown {against['max_slowdown']:.0%})")
+    table = Table(title=f"p50 new/old, interleaved (max slowdown {against['max_slowdown']:.0%})")
     for header in ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"):
         table.add_column(header, justify="right" if header in ("ratio", "95% interval", "rounds") else "left")
     styles = {"slower": "[bold red]slower[/]", "within": "ok", "inconclusive": "[yellow]inconclusive, noise too high[/]"}

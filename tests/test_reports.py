@@ -242,3 +242,17 @@ def test_against_pairs_run_folders_by_file_and_compares_accuracy(run_copy, tmp_p
 def test_against_bad_input_exits_2(tiny_build, args, message):
     result = runner.invoke(app, ["verify", str(tiny_build[0] / "model_int8.tflite"), "-q", *args])
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_an_inconclusive_latency_check_is_a_skipped_junit_case_not_a_failure():
+    import xml.etree.ElementTree as ET
+
+    from edgecnn.verify.junit import junit_xml
+
+    check = {"artifact": "a", "budget": "p50 vs old.tflite (max slowdown 5%)", "measured": 1.04, "limit": 1.05,
+             "passed": True, "inconclusive": True, "gated": True}
+    report = {"recipe": {"name": "files"}, "artifacts": [{"name": "a", "path": "a.tflite"}],
+              "gate": {"checks": [check]}}
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    assert suite.get("skipped") == "1" and suite.get("failures") == "0"
+    assert "inconclusive, noise too high" in suite.find("testcase/skipped").get("message")

@@ -99,7 +99,7 @@ def files_test_images(paths, data, normalization, seed, overrides):
         settings = verify_settings(overrides)
         summary = {"source": None, "test": 0, "images": "synthetic images, latency only",
                    "image_shape": list(probe.input_shape)}
-        record = {"name": "verify", "verify": settings.model_dump(mode="json")}
+        record = {"name": "files", "verify": settings.model_dump(mode="json")}
         return TestImages(None, None, None, summary, normalization, seed), record, settings
     recipe = _data_recipe(paths[0], probe, data, normalization, seed, overrides)
     from edgecnn.data import load_dataset
@@ -110,7 +110,7 @@ def files_test_images(paths, data, normalization, seed, overrides):
         if outputs != len(dataset.class_names):
             raise VerificationError(f"{path}: {outputs} outputs, but --data {data} has {len(dataset.class_names)} "
                                     "classes; pass the data the model was trained on")
-    record = {"name": "verify", "seed": recipe.seed, "data": recipe.to_dict()["data"],
+    record = {"name": "files", "seed": recipe.seed, "data": recipe.to_dict()["data"],
               "verify": recipe.verify.model_dump(mode="json")}
     test = TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed)
     return test, record, recipe.verify
