@@ -59,6 +59,7 @@ def test_every_report_kind_is_valid_github_markdown(tiny_build, run_copy, tmp_pa
     assert assert_gfm_tables((tmp_path / "d" / "summary.md").read_text()) == 1
     text = report_markdown(report, run_dir)
     assert "## Stage times" in text and "| train |" in text and "{" not in text.split("## Stage times")[1]
+    assert "| -0 |" not in text  # a drop of -0.0 (no change) prints as 0
 
 
 def test_the_gfm_check_catches_a_bar_that_splits_a_cell():
