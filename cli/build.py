@@ -35,7 +35,10 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
 
         parsed = load_recipe(recipe, overrides)
         out_dir = out or default_run_dir(parsed)
-        report = run_build(parsed, out_dir, show_progress=not quiet)
+        from edgecnn.runlock import run_lock
+
+        with run_lock(out_dir):
+            report = run_build(parsed, out_dir, show_progress=not quiet)
         if not quiet:
             print_report(report)
             typer.echo(f"report: {out_dir / 'report.json'}  ({report['timings_s']['total']:.1f} s)", err=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
-from typer.core import TyperArgument, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from edgecnn_cli.build import build
 from edgecnn_cli.data import data_app
@@ -36,7 +38,30 @@ def _list_as_repeats(argument: TyperArgument, ctx):
 TyperOption.display_type_rich = _flag_shows_no_type
 TyperArgument.display_type_rich = _list_as_repeats
 
+class OneLineErrors(TyperGroup):
+    """Usage errors (unknown command or option, bad value) as one line, keeping click's "did you mean",
+    like every other edgecnn error: a CI log shows the culprit, not a five-line usage box."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:  # click's usage errors, re-exported by typer
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `edgecnn` alone: the help, already printed
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            where, hint = (f"{ctx.command_path}: ", f" (see {ctx.command_path} --help)") if ctx else ("", "")
+            typer.echo(f"error: {where}{' '.join(exc.format_message().split())}{hint}", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        except typer.Abort:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="edgecnn",
     help="Turn a small image data set into a verified, phone-ready TFLite and ONNX model.\n\n"
     "Example: edgecnn build recipes/digits.yaml",

@@ -32,7 +32,10 @@ def train(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
 
         parsed = load_recipe(recipe, overrides)
         out_dir = out or default_run_dir(parsed)
-        _, result = train_stage(parsed, out_dir, show_progress=not quiet)
+        from edgecnn.runlock import run_lock
+
+        with run_lock(out_dir):
+            _, result = train_stage(parsed, out_dir, show_progress=not quiet)
         summary = {"model": str(result.model_path), "best_epoch": result.best_epoch, "seconds": round(result.seconds, 2),
                    "val_accuracy": max(result.history.get("val_accuracy", [0.0]))}
         typer.echo(f"trained {result.model_path} in {result.seconds:.1f} s (best epoch {result.best_epoch})", err=True)
@@ -52,7 +55,10 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
         from edgecnn.pipeline import export_stage, load_run_recipe
 
         parsed = load_run_recipe(run_dir, overrides)
-        artifacts = export_stage(parsed, run_dir, show_progress=not quiet)
+        from edgecnn.runlock import run_lock
+
+        with run_lock(run_dir):
+            artifacts = export_stage(parsed, run_dir, show_progress=not quiet)
         if as_json:
             print_json([{"name": a.name, "path": str(a.path), "seconds": round(a.seconds, 2)} for a in artifacts])
 
@@ -74,10 +80,13 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
         from edgecnn.report import enforce_gate, print_report, write_report
 
         parsed = load_run_recipe(run_dir, overrides)
-        optimize_stage(parsed, run_dir, show_progress=not quiet)
-        save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
-        report = verify_stage(parsed, run_dir, show_progress=not quiet)
-        write_report(report, run_dir)  # a build stage: its report belongs to the run folder
+        from edgecnn.runlock import run_lock
+
+        with run_lock(run_dir):
+            optimize_stage(parsed, run_dir, show_progress=not quiet)
+            save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
+            report = verify_stage(parsed, run_dir, show_progress=not quiet)
+            write_report(report, run_dir)  # a build stage: its report belongs to the run folder
         if not quiet:
             print_report(report)
         if as_json:

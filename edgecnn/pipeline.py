@@ -32,10 +32,9 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 
 def check_run_dir(out_dir: Path) -> Path:
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RecipeError(f"--out {out_dir}: exists and is not a folder; choose a folder for the run")
-    return out_dir
+    from edgecnn.runlock import prepare_folder
+
+    return prepare_folder(out_dir)
 
 
 def save_recipe(recipe: Recipe, out_dir: Path) -> Path:

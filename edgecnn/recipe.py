@@ -16,10 +16,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edgecnn.data.contract import NORMALIZATIONS
 from edgecnn.errors import RecipeError
+from edgecnn.yaml_text import MAX_TEXT_BYTES, YamlProblem, load_yaml_text
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data):
+        """`epochs: true` is a typo, not 1: pydantic would take a YAML boolean as a number."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and _takes_number(field.annotation):
+                    raise ValueError(f"{name}: expected a number, "
+                                     f"received {value!r}")
+        return data
+
+
+def _takes_number(annotation) -> bool:
+    """int or float (also inside Optional or a union), and not bool."""
+    from typing import get_args
+
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    options = get_args(annotation)
+    return bool(options) and bool not in options and any(_takes_number(option) for option in options)
 
 
 class SplitConfig(_Section):
@@ -454,8 +479,14 @@ def validate_recipe(raw: dict, source: str = "<recipe>") -> Recipe:
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise RecipeError(f"{path}: {path.stat().st_size:,} bytes, larger than a recipe's {MAX_TEXT_BYTES:,}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml_text(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text (byte {exc.start}); save the recipe as UTF-8") from None
+    except YamlProblem as exc:
+        raise RecipeError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -471,7 +502,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.epochs=3")
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), load_yaml_text(value)
+    except YamlProblem as exc:
+        raise RecipeError(f"--set {key.strip()}: {exc}") from None
     except yaml.YAMLError:
         raise RecipeError(f"--set {text!r}: the value is not valid YAML") from None
 
@@ -501,7 +534,8 @@ def _describe(error: dict) -> str:
     received = error.get("input")
     if isinstance(received, dict):
         return f"key '{key_path}': {message}"
-    return f"key '{key_path}': {message}; received {received!r}"
+    shown = repr(received)
+    return f"key '{key_path}': {message}; received {shown if len(shown) <= 80 else shown[:77] + '...'}"
 
 
 def _suggest(loc: list[str]) -> str:
