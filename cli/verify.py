@@ -68,12 +68,15 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
     """
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
+        from edgecnn.errors import RecipeError
         from edgecnn.report import add_baseline, enforce_gate, print_report, report_folder, write_report
         from edgecnn.verify.against import pair_targets, parse_slowdown
         from edgecnn.verify.baseline import load_baseline, parse_tolerance
         from edgecnn.verify.junit import write_junit
 
         old = load_baseline(baseline) if baseline else None  # bad input fails before any measuring
+        if junit is not None and junit.is_dir():
+            raise RecipeError(f"--junit {junit}: is a folder; name the XML file to write, e.g. {junit / 'junit.xml'}")
         allowed = parse_tolerance(tolerance)
         slowdown = parse_slowdown(max_slowdown)
         pairs = pair_targets(targets, against) if against else None

@@ -110,7 +110,7 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     reference = _load_reference(out_dir, dataset)
     results = []
-    for name, path, precision in _artifacts_to_verify(recipe, out_dir):
+    for name, path, precision in list(_artifacts_to_verify(recipe, out_dir)):  # every file present before any work
         if show_progress:
             console().print(f"verify {name:<15} {path}")
         # Each file is fed as its own contract says: exported files take 0..255 pixels (RGB for grayscale models).
@@ -172,13 +172,16 @@ def _load_reference(out_dir: Path, dataset: Dataset) -> np.ndarray | None:
     path = out_dir / REFERENCE_FILE
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as stored:
-        if str(stored["test_fingerprint"]) != test_fingerprint(dataset):
-            raise VerificationError(
-                f"{path}: was made on a different test split than the recipe now gives; "
-                "check data/seed overrides or retrain"
-            )
-        return stored["probabilities"]
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            fingerprint, probabilities = str(stored["test_fingerprint"]), stored["probabilities"]
+    except (ValueError, OSError, KeyError) as exc:  # object arrays (pickle) are refused, never loaded
+        raise VerificationError(f"{path}: not the reference outputs edgecnn writes ({exc}); retrain, or delete "
+                                "it to verify without the float reference") from None
+    if fingerprint != test_fingerprint(dataset):
+        raise VerificationError(f"{path}: was made on a different test split than the recipe now gives; "
+                                "check data/seed overrides or retrain")
+    return probabilities
 
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:

@@ -2,6 +2,7 @@
 nothing. Recipe and CLI cases need no model, so the table runs in seconds."""
 
 import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -85,6 +86,7 @@ def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
     from edgecnn.runlock import LOCK_FILE, run_lock
 
     folder = tmp_path / "run"
+    folder.mkdir()
     with run_lock(folder):
         holder = (folder / LOCK_FILE).read_text()
         with pytest.raises(RecipeError, match=f"another edgecnn \\(process {holder}\\) is writing"):
@@ -95,3 +97,101 @@ def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
     (folder / LOCK_FILE).write_text(dead.stdout.strip())  # a process that has exited
     with run_lock(folder):
         assert (folder / LOCK_FILE).read_text() == str(os.getpid())
+
+
+def test_leftovers_of_a_killed_writer_go_when_the_next_one_starts(tmp_path):
+    import tempfile
+
+    from edgecnn.runlock import SCRATCH_DIR, run_lock
+
+    folder = tmp_path / "run"
+    (folder / SCRATCH_DIR / "edgecnn-savedmodel-x").mkdir(parents=True)
+    (folder / ".model.keras.abc123.tmp.keras").write_text("half")
+    (folder / "optimized").mkdir()
+    (folder / "optimized" / ".qat_int8.tflite.x1.tmp.tflite").write_text("half")
+    (folder / "model.keras").write_text("kept")
+    with run_lock(folder):
+        assert Path(tempfile.gettempdir()) == folder / SCRATCH_DIR  # converters' temp files land here
+        assert not (folder / ".model.keras.abc123.tmp.keras").exists()
+        assert not list((folder / "optimized").iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["model.keras", "optimized"]
+    assert Path(tempfile.gettempdir()) != folder / SCRATCH_DIR
+
+
+def model_files(tmp_path):
+    """Broken model files of every kind a user hands over by mistake."""
+    files = {"empty.tflite": b"", "empty.onnx": b"", "random.tflite": bytes(range(256)) * 8,
+             "random.onnx": b"\x0a\xff\xff\xff" * 300, "text.keras": b"not a zip", "missing.onnx": None}
+    paths = {}
+    for name, data in files.items():
+        paths[name] = tmp_path / name
+        if data is not None:
+            paths[name].write_bytes(data)
+    return paths
+
+
+MODEL_FILE_CASES = [
+    ("empty.tflite", "empty file (0 bytes)"), ("empty.onnx", "empty file (0 bytes)"),
+    ("random.tflite", "not a TFLite flatbuffer"), ("random.onnx", "not a readable ONNX model"),
+    ("text.keras", "not a Keras archive"), ("missing.onnx", "file not found"),
+]
+
+
+@pytest.mark.parametrize("command", ["inspect", "predict", "verify"])
+@pytest.mark.parametrize("name, message", MODEL_FILE_CASES, ids=[c[0] for c in MODEL_FILE_CASES])
+def test_broken_model_files_are_named_in_one_line(tmp_path, command, name, message):
+    if command == "verify" and name.endswith(".keras"):
+        pytest.skip("verify takes exported files")
+    path = model_files(tmp_path)[name]
+    extra = {"predict": [str(tmp_path / "x.png")], "inspect": ["--out", str(tmp_path / "o")],
+             "verify": ["--out", str(tmp_path / "o")]}[command]
+    result = runner.invoke(app, [command, str(path), *extra])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and str(path) in lines[0], result.stderr
+    assert message in lines[0] or command != "inspect" and "onnxruntime cannot load it" in lines[0], lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_npz_sources_are_refused_before_anything_is_written(tmp_path):
+    import numpy as np
+
+    x = np.random.default_rng(0).integers(0, 255, (60, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "one.npz", x_train=x, y_train=np.zeros(60, np.int64), x_test=x[:9], y_test=np.zeros(9, np.int64))
+    empty = np.zeros((0, 8, 8), np.uint8)
+    np.savez(tmp_path / "empty.npz", x_train=empty, y_train=np.zeros(0, np.int64), x_test=empty,
+             y_test=np.zeros(0, np.int64))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: t\n")
+    for source, message in (("one.npz", "images of 1 class ('0'); a classifier needs at least 2"),
+                            ("empty.npz", "x_train and x_test hold no images")):
+        out = tmp_path / f"run_{source}"
+        result = runner.invoke(app, ["build", str(recipe), "--data", str(tmp_path / source), "--out", str(out), "-q"])
+        assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not out.exists()
+
+
+def test_a_decompression_bomb_image_is_named(tmp_path):
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "set" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (16, 16), i * 40).save(tmp_path / "set" / name / f"{i}.png")
+    Image.new("1", (14_000, 14_000)).save(tmp_path / "set" / "a" / "huge.png")  # 196 M pixels in a few kB
+    result = runner.invoke(app, ["data", "inspect", str(tmp_path / "set"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "huge.png: too many pixels to decode safely" in result.stderr
+
+
+def test_a_pickled_reference_and_a_junit_folder_are_bad_input(tiny_build, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_build[0], run)
+    np.save(run / "reference.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    (run / "reference.npy").rename(run / "reference.npz")
+    result = runner.invoke(app, ["verify", str(run), "-q", "--out", str(tmp_path / "v")])
+    assert result.exit_code == 2 and "reference.npz: not the reference outputs edgecnn writes" in result.stderr
+    result = runner.invoke(app, ["verify", str(run / "model_int8.tflite"), "-q", "--junit", str(tmp_path)])
+    assert result.exit_code == 2 and "--junit" in result.stderr and "is a folder" in result.stderr

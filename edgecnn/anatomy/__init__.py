@@ -60,6 +60,13 @@ def draw_pictures(path: str | Path, out_dir: Path, image=None, layer_names: list
     layers = layers if layers is not None else read_layers(path)
     contract = model_contract(path, open_runner(path))
     names = layer_names or default_layers(layers)
+    pixels = None
+    if image is not None:  # read before anything is drawn: a bad image leaves no half-made pictures
+        try:  # a file path, or the pixels themselves (a test image, exactly as the model sees it)
+            pixels = image if isinstance(image, np.ndarray) else load_image(
+                image, ImageFormat((contract.height, contract.width), contract.channels, contract.resize))
+        except BadImage as exc:
+            raise DataError(f"{image}: {exc}") from None
     pictures = {}
     kernels = first_conv_kernels(path)
     if kernels is not None:
@@ -67,11 +74,6 @@ def draw_pictures(path: str | Path, out_dir: Path, image=None, layer_names: list
         pictures["kernels"] = str(save_png(kernel_grid(kernels, title), out_dir / "first_conv_kernels.png"))
     activations = Activations(path, layers)
     if image is not None:
-        try:  # a file path, or the pixels themselves (a test image, exactly as the model sees it)
-            pixels = image if isinstance(image, np.ndarray) else load_image(
-                image, ImageFormat((contract.height, contract.width), contract.channels, contract.resize))
-        except BadImage as exc:
-            raise DataError(f"{image}: {exc}") from None
         maps = activations(normalize(pixels[None], contract), names)
         pictures["feature_maps"] = [str(save_png(feature_grid(maps[name][0], name), out_dir /
                                                  f"feature_maps_{i}_{_file_part(name)}.png"))

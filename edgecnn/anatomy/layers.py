@@ -65,7 +65,9 @@ def read_layers(model_or_path) -> list[Layer]:
     """The layers of a Keras model object or a `.keras` / `.tflite` / `.onnx` path, in execution order."""
     if not isinstance(model_or_path, (str, Path)):
         return _keras_layers(model_or_path)
-    path = Path(model_or_path)
+    from edgecnn.verify.runtimes import check_model_file
+
+    path = check_model_file(model_or_path)
     if path.suffix == ".tflite":
         return _tflite_layers(path)
     if path.suffix == ".onnx":
@@ -156,9 +158,11 @@ _ONNX_BYTES = {1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 10: 2, 11: 8}  # float, uint8, int8
 
 def _onnx_layers(path: Path) -> list[Layer]:
     import onnx
+
+    from edgecnn.verify.runtimes import load_onnx
     from onnx import helper
 
-    model = onnx.load(str(path), load_external_data=False)
+    model = load_onnx(path)
     for value in model.graph.input:  # batch 1, so shape inference gives concrete sizes
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].dim_value:

@@ -72,9 +72,10 @@ def _tflite_tensors(path: Path):
 
 def _onnx_io(path: Path, sizes: dict) -> list:
     import numpy as np
-    import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    from edgecnn.verify.runtimes import load_onnx
+
+    model = load_onnx(path)
     initializers = {init.name for init in model.graph.initializer}
     inputs = []
     for value in model.graph.input:

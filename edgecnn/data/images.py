@@ -49,6 +49,9 @@ def open_image(path: str | Path) -> Image.Image:
         raise BadImage("a folder, not an image") from None
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can decode (PNG, JPEG, BMP, GIF expected)") from None
+    except Image.DecompressionBombError as exc:  # a few kB of PNG that decodes to gigabytes
+        raise BadImage(f"too many pixels to decode safely ({str(exc).split('(')[1].split(')')[0]}, limit "
+                       f"{Image.MAX_IMAGE_PIXELS:,} pixels); resize it before training") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise BadImage(f"corrupt image data ({exc})") from None
 

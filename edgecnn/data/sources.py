@@ -116,6 +116,9 @@ def read_npz(path: Path, fmt: ImageFormat | None, class_names: list[str] | None)
                             f"(has {', '.join(sorted(arrays)) or 'nothing'})")
     splits = [s for s in SPLITS if f"x_{s}" in arrays]
     pairs = {s: _npz_pair(path, s, arrays.get(f"x_{s}"), arrays.get(f"y_{s}")) for s in splits}
+    empty = [f"x_{s}" for s in ("train", "test") if not len(pairs[s][0])]
+    if empty:
+        raise DataError(f"{path}: {' and '.join(empty)} hold no images")
     shapes = {s: pairs[s][0].shape[1:] for s in splits}
     if len(set(shapes.values())) > 1:
         raise DataError(f"{path}: image shapes differ between splits ({', '.join(f'x_{s} {list(v)}' for s, v in shapes.items())})")
@@ -127,10 +130,19 @@ def read_npz(path: Path, fmt: ImageFormat | None, class_names: list[str] | None)
             class_names = [str(i) for i in range(top + 1)]
     for s in splits:
         _check_array_labels(pairs[s][1], class_names, f"{path} y_{s}")
+    _check_class_count(class_names, np.concatenate([pairs[s][1] for s in splits]), path)
     images = np.concatenate([pairs[s][0] for s in splits])
     labels = np.concatenate([pairs[s][1] for s in splits])
     assigned = np.concatenate([np.full(len(pairs[s][1]), s) for s in splits])
     return _from_arrays(images, labels, class_names, fmt, str(path), assigned=assigned)
+
+
+def _check_class_count(class_names: list[str], labels: np.ndarray, where) -> None:
+    """A classifier needs two classes to tell apart, with images of each."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        names = ", ".join(repr(class_names[i]) for i in present) or "none"
+        raise DataError(f"{where}: images of {len(present)} class ({names}); a classifier needs at least 2")
 
 
 def _npz_pair(path: Path, split: str, x, y):
@@ -212,6 +224,9 @@ def read_folder(root: Path, classes: list[str] | None, skip_bad: bool) -> Source
                 raise DataError(f"{class_dir}: empty class folder (no image files); add images or remove it")
             entries += [(str(p), class_dir.name, split) for p in files]
     found = sorted({cls for _, cls, _ in entries})
+    if len(found) < 2:
+        raise DataError(f"{root}: images of {len(found)} class ({', '.join(map(repr, found))}); a classifier needs at "
+                        "least 2 class folders")
     class_names = _class_list(classes, found, root)
     return _scan(entries, class_names, skip_bad, root)
 

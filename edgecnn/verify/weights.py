@@ -146,10 +146,11 @@ _ONNX_KERNEL_OPS = {"Conv", "ConvInteger", "MatMul", "MatMulInteger", "Gemm"}
 
 
 def _onnx_kernels(path: Path) -> list[Kernel]:
-    import onnx
+
+    from edgecnn.verify.runtimes import load_onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = load_onnx(path).graph
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
     kernels = []
