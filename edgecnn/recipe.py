@@ -95,6 +95,8 @@ class DataConfig(_Section):
                                      "pixel units 0..255, for normalization mean_std.")
     std: list[float] | None = Field(None, min_length=1, max_length=3, description="Per-channel (or one) std in "
                                     "pixel units, for normalization mean_std.")
+    allow_outside: bool = Field(False, description="Let a .csv/.json list name images outside its own folder "
+                                "(absolute paths or ../); off, such a row is refused.")
     skip_bad_files: bool = Field(False, description="Skip unreadable images and bad list rows (counted and listed "
                                  "in the report) instead of stopping.")
     split: SplitConfig = Field(default_factory=SplitConfig)

@@ -144,7 +144,14 @@ def load_model(path: Path):
 
     if not Path(path).is_file():
         raise VerificationError(f"{path}: Keras model not found; run `edgecnn train` first")
-    return keras().models.load_model(path, safe_mode=True, compile=False)
+    from edgecnn.verify.runtimes import check_model_file
+
+    check_model_file(path)
+    try:
+        return keras().models.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError, OSError, KeyError) as exc:  # safe mode refuses Lambda layers and other code
+        first = " ".join(str(exc).split())[:160]
+        raise VerificationError(f"{path}: Keras cannot load it safely ({first})") from None
 
 
 def predict_probabilities(model, images, contract) -> np.ndarray:

@@ -195,3 +195,61 @@ def test_a_pickled_reference_and_a_junit_folder_are_bad_input(tiny_build, tmp_pa
     assert result.exit_code == 2 and "reference.npz: not the reference outputs edgecnn writes" in result.stderr
     result = runner.invoke(app, ["verify", str(run / "model_int8.tflite"), "-q", "--junit", str(tmp_path)])
     assert result.exit_code == 2 and "--junit" in result.stderr and "is a folder" in result.stderr
+
+
+def _two_class_folder(root):
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (16, 16), 40 * i + (0 if name == "a" else 10)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_containment_of_lists_and_folders(tmp_path):
+    _two_class_folder(tmp_path / "outside")
+    inside = _two_class_folder(tmp_path / "lists" / "imgs")
+    rows = [f"imgs/{c}/{i}.png,{c}" for c in "ab" for i in range(3)]
+    listing = tmp_path / "lists" / "list.csv"
+    listing.write_text("\n".join(rows + ["../outside/a/0.png,a"]) + "\n")
+    result = runner.invoke(app, ["data", "inspect", str(listing), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "'../outside/a/0.png' lies outside the list's folder" in result.stderr
+    allowed = runner.invoke(app, ["data", "inspect", str(listing), "--set", "data.allow_outside=true", "--out",
+                                  str(tmp_path / "o2"), "--json"])
+    assert allowed.exit_code == 0, allowed.output
+    (inside / "loop").symlink_to(inside, target_is_directory=True)
+    looped = runner.invoke(app, ["data", "inspect", str(inside), "--out", str(tmp_path / "o3")])
+    assert looped.exit_code == 2 and "links back to" in looped.stderr and "loop" in looped.stderr
+
+
+def test_exported_tflite_bytes_do_not_depend_on_the_clock():
+    from edgecnn.export.tflite_metadata import ZIP_TIMESTAMP, _append_zip
+
+    first = _append_zip(b"\0" * 16, {"labels.txt": b"a\nb\n"})
+    import time
+
+    time.sleep(2.1)  # zip timestamps have 2-second resolution
+    assert _append_zip(b"\0" * 16, {"labels.txt": b"a\nb\n"}) == first and ZIP_TIMESTAMP[0] == 1980
+
+
+def test_a_model_that_is_not_an_image_classifier_or_holds_code_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"])], "flat",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])])
+    flat = tmp_path / "flat.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(flat))
+    result = runner.invoke(app, ["predict", str(flat), str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "input shape ['n', 10]; expected an image input" in result.stderr
+
+    from edgecnn._tf import keras
+
+    inputs = keras().Input((4, 4, 1))
+    model = keras().Model(inputs, keras().layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    result = runner.invoke(app, ["inspect", str(tmp_path / "lambda.keras"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "lambda.keras: Keras cannot load it safely" in result.stderr
+    assert not (tmp_path / "o").exists()

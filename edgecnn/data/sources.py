@@ -74,7 +74,7 @@ def read_source(config, seed: int, native: bool = False) -> SourceData:
     if name == "folder":
         return read_folder(Path(config.path), config.classes, config.skip_bad_files)
     if name == "list":
-        return read_list(Path(config.path), config.classes, config.skip_bad_files)
+        return read_list(Path(config.path), config.classes, config.skip_bad_files, config.allow_outside)
     if name == "npz" or (name in KERAS_SETS and config.path):
         return read_npz(Path(config.path), fmt, config.classes or (KERAS_SETS[name][1] if name in KERAS_SETS else None))
     if name in KERAS_SETS:
@@ -219,6 +219,9 @@ def read_folder(root: Path, classes: list[str] | None, skip_bad: bool) -> Source
         if not class_dirs:
             raise DataError(f"{split_dir}: no class subfolders; expected {split_dir}/CLASS_NAME/image.png")
         for class_dir in class_dirs:
+            if root.resolve().is_relative_to(class_dir.resolve()):  # a symlink back up: every image, again
+                raise DataError(f"{class_dir}: links back to {class_dir.resolve()}, which holds the whole data set; "
+                                "a class folder must hold only its own images")
             files = [p for p in sorted(class_dir.rglob("*")) if p.is_file() and _visible(p, class_dir)]
             if not files:
                 raise DataError(f"{class_dir}: empty class folder (no image files); add images or remove it")
@@ -249,8 +252,9 @@ def _class_list(classes: list[str] | None, found: list[str], where: Path) -> lis
     return list(classes)
 
 
-def read_list(path: Path, classes: list[str] | None, skip_bad: bool) -> SourceData:
-    """CSV (`path,label[,split]`, header optional) or JSON (`[{"path", "label", "split"?}, ...]`)."""
+def read_list(path: Path, classes: list[str] | None, skip_bad: bool, allow_outside: bool = False) -> SourceData:
+    """CSV (`path,label[,split]`, header optional) or JSON (`[{"path", "label", "split"?}, ...]`); rows
+    name images inside the list's folder unless `allow_outside`."""
     if not path.is_file():
         raise DataError(f"{path}: list file not found")
     rows = _json_rows(path) if path.suffix.lower() == ".json" else _csv_rows(path)
@@ -273,7 +277,11 @@ def read_list(path: Path, classes: list[str] | None, skip_bad: bool) -> SourceDa
                 raise DataError(f"{where}: {problem} (pass --skip-bad-files to skip such rows)")
             skipped.append({"path": item, "problem": problem})
             continue
-        entries.append((str((base / item) if not os.path.isabs(item) else Path(item)), label, split))
+        image = (base / item) if not os.path.isabs(item) else Path(item)
+        if not allow_outside and not image.resolve().is_relative_to(base.resolve()):
+            raise DataError(f"{where}: {item[:80]!r} lies outside the list's folder {base}; move it in, or set "
+                            "data.allow_outside: true")
+        entries.append((str(image), label, split))
     data = _scan(entries, class_names, skip_bad, path)
     data.skipped = skipped + data.skipped
     return data

@@ -67,6 +67,9 @@ def populate(flatbuffer: bytes, description: ModelDescription, files: dict[str, 
     return _append_zip(pack_model(model), files)
 
 
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date
+
+
 def _append_zip(flatbuffer: bytes, files: dict[str, bytes]) -> bytes:
     """The associated files as MediaPipe's populator appends them: a zip opened in append mode on the model."""
     stream = io.BytesIO(flatbuffer)
@@ -74,7 +77,8 @@ def _append_zip(flatbuffer: bytes, files: dict[str, bytes]) -> bytes:
     # Stored, not deflated: MediaPipe maps associated files in place ("Expected uncompressed zip archive").
     with zipfile.ZipFile(stream, "a", compression=zipfile.ZIP_STORED) as archive:
         for name, data in files.items():
-            archive.writestr(name, data)
+            # A fixed timestamp: the same model gives the same bytes (writestr would stamp the clock).
+            archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP), data)
     return stream.getvalue()
 
 

@@ -32,6 +32,14 @@ def dequantized(raw: np.ndarray, quantization: tuple) -> np.ndarray:
     return (values - zero_point) * scale if scale else values
 
 
+def check_image_input(path: Path, shape: list) -> None:
+    """An image classifier's input: batch, then three positive image dimensions (NHWC or NCHW)."""
+    dims = shape[1:]
+    if len(shape) != 4 or any(isinstance(d, int) and d <= 0 for d in dims):
+        raise VerificationError(f"{path}: input shape {shape}; expected an image input, (N, H, W, C) or (N, C, H, W) "
+                                "with positive sizes")
+
+
 class TFLiteRunner:
     runtime = "litert"
 
@@ -49,6 +57,7 @@ class TFLiteRunner:
         self.settings = {"num_threads": threads, "delegate": "XNNPACK (LiteRT default CPU delegate)"}
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        check_image_input(path, list(self.input["shape"]))
         self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
         self.input_dtype = np.dtype(self.input["dtype"]).name
         self.output_size = int(np.prod(self.output["shape"][1:]))
@@ -93,6 +102,7 @@ class OnnxRunner:
                          "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL",
                          "providers": self.session.get_providers(), "onnxruntime_version": ort.__version__}
         self.input = self.session.get_inputs()[0]
+        check_image_input(path, list(self.input.shape))
         dims = self.input.shape[1:]
         if not all(isinstance(d, int) for d in dims):
             raise VerificationError(f"{path}: input {self.input.name} has symbolic image dimensions {dims}; "
