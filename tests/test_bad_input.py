@@ -162,7 +162,7 @@ def test_bad_npz_sources_are_refused_before_anything_is_written(tmp_path):
              y_test=np.zeros(0, np.int64))
     recipe = tmp_path / "r.yaml"
     recipe.write_text("name: t\n")
-    for source, message in (("one.npz", "images of 1 class ('0'); a classifier needs at least 2"),
+    for source, message in (("one.npz", "needs at least 2 classes with images, found 1 (0)"),
                             ("empty.npz", "x_train and x_test hold no images")):
         out = tmp_path / f"run_{source}"
         result = runner.invoke(app, ["build", str(recipe), "--data", str(tmp_path / source), "--out", str(out), "-q"])
@@ -253,3 +253,15 @@ def test_a_model_that_is_not_an_image_classifier_or_holds_code_is_refused(tmp_pa
     result = runner.invoke(app, ["inspect", str(tmp_path / "lambda.keras"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "lambda.keras: Keras cannot load it safely" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_metadata_that_inflates_beyond_its_limit_is_refused_before_inflating(tiny_build, tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.tflite"
+    path.write_bytes((tiny_build[0] / "model_int8.tflite").read_bytes().split(b"PK\x03\x04")[0])
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", b" " * (64 * 1024**2))  # 64 MB of spaces, 64 kB deflated
+    assert path.stat().st_size < 1024**2
+    result = runner.invoke(app, ["predict", str(path), str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "above the 4,194,304-byte limit for model metadata" in result.stderr

@@ -130,19 +130,18 @@ def read_npz(path: Path, fmt: ImageFormat | None, class_names: list[str] | None)
             class_names = [str(i) for i in range(top + 1)]
     for s in splits:
         _check_array_labels(pairs[s][1], class_names, f"{path} y_{s}")
-    _check_class_count(class_names, np.concatenate([pairs[s][1] for s in splits]), path)
+    _require_two_classes({class_names[i] for s in splits for i in np.unique(pairs[s][1])}, path)
     images = np.concatenate([pairs[s][0] for s in splits])
     labels = np.concatenate([pairs[s][1] for s in splits])
     assigned = np.concatenate([np.full(len(pairs[s][1]), s) for s in splits])
     return _from_arrays(images, labels, class_names, fmt, str(path), assigned=assigned)
 
 
-def _check_class_count(class_names: list[str], labels: np.ndarray, where) -> None:
+def _require_two_classes(present: set[str], where) -> None:
     """A classifier needs two classes to tell apart, with images of each."""
-    present = np.unique(labels)
     if len(present) < 2:
-        names = ", ".join(repr(class_names[i]) for i in present) or "none"
-        raise DataError(f"{where}: images of {len(present)} class ({names}); a classifier needs at least 2")
+        raise DataError(f"{where}: needs at least 2 classes with images, found {len(present)} "
+                        f"({', '.join(sorted(present)) or 'none'})")
 
 
 def _npz_pair(path: Path, split: str, x, y):
@@ -227,9 +226,6 @@ def read_folder(root: Path, classes: list[str] | None, skip_bad: bool) -> Source
                 raise DataError(f"{class_dir}: empty class folder (no image files); add images or remove it")
             entries += [(str(p), class_dir.name, split) for p in files]
     found = sorted({cls for _, cls, _ in entries})
-    if len(found) < 2:
-        raise DataError(f"{root}: images of {len(found)} class ({', '.join(map(repr, found))}); a classifier needs at "
-                        "least 2 class folders")
     class_names = _class_list(classes, found, root)
     return _scan(entries, class_names, skip_bad, root)
 
@@ -334,9 +330,7 @@ def _scan(entries, class_names: list[str], skip_bad: bool, where: Path) -> Sourc
         sizes[probe[0]] += 1
         modes[probe[1]] += 1
     present = {class_names[label] for _, label, _ in kept}
-    if len(present) < 2:
-        raise DataError(f"{where}: needs at least 2 classes with images, found {len(present)} "
-                        f"({', '.join(sorted(present)) or 'none'})")
+    _require_two_classes(present, where)
     empty = [name for name in class_names if name not in present]
     if empty:
         raise DataError(f"{where}: class {empty[0]!r} has no usable images")

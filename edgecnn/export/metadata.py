@@ -93,11 +93,21 @@ def contract_of(path: str | Path):
     return InputContract.from_dict({**metadata["input"], "labels": metadata.get("labels", [])})
 
 
+MAX_METADATA_BYTES = 4 * 1024**2  # edgecnn writes a few kB; a bigger entry is not ours, or a zip bomb
+
+
 def _read_tflite_metadata(path: Path) -> dict | None:
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(METADATA_ENTRY))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+            size = archive.getinfo(METADATA_ENTRY).file_size  # as declared: checked before inflating
+            if size > MAX_METADATA_BYTES:
+                from edgecnn.errors import VerificationError
+
+                raise VerificationError(f"{path}: its {METADATA_ENTRY} declares {size:,} bytes, above the "
+                                        f"{MAX_METADATA_BYTES:,}-byte limit for model metadata")
+            with archive.open(METADATA_ENTRY) as entry:
+                return json.loads(entry.read(MAX_METADATA_BYTES + 1)[:MAX_METADATA_BYTES])
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
