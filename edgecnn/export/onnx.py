@@ -13,7 +13,7 @@ from pathlib import Path
 from edgecnn._tf import tensorflow
 from edgecnn.errors import MissingDependency
 from edgecnn.export.metadata import ONNX_METADATA_KEY, build_metadata
-from edgecnn.fileio import atomic_path
+from edgecnn.fileio import atomic_path, write_text
 
 ORT_CONFIG_SUFFIX = ".required_operators.config"
 
@@ -53,6 +53,7 @@ def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, detai
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name, proto.doc_string = "edgecnn", f"{recipe.name}: {fmt.description}"
     drop_unused_domains(proto)
+    number_generated_names(proto)
     onnx.checker.check_model(proto)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
@@ -71,6 +72,36 @@ def drop_unused_domains(proto) -> list[str]:
     del proto.opset_import[:]
     proto.opset_import.extend(kept)
     return removed
+
+
+def number_generated_names(proto) -> None:
+    """tf2onnx numbers the names it makes (`new_shape__112`) from a process-wide counter whose value
+    depends on hash order, so two exports of one model differ in names only; renumbering them in graph
+    order makes the same model give the same bytes."""
+    import re
+
+    renamed: dict[str, str] = {}
+
+    counter = re.compile(r"__\d+(?=(:\d+)?$)")  # `Conv2D__6`, and its outputs `Conv2D__6:0`
+    # Identical generated constants are merged under whichever layer's name came first: name them by value.
+    constants = {tensor.name for tensor in proto.graph.initializer if counter.search(tensor.name)}
+
+    def name(old: str) -> str:
+        if not counter.search(old):
+            return old
+        new = f"const__{len(renamed)}" if old in constants else counter.sub(f"__{len(renamed)}", old)
+        return renamed.setdefault(old, new)
+
+    graph = proto.graph
+    for node in graph.node:
+        node.input[:] = [name(n) for n in node.input]
+        node.output[:] = [name(n) for n in node.output]
+        node.name = name(node.name)
+    for tensor in [*graph.initializer, *graph.input, *graph.output, *graph.value_info]:
+        tensor.name = name(tensor.name)
+    ordered = sorted(graph.initializer, key=lambda tensor: tensor.name)  # their order follows hash order too
+    del graph.initializer[:]
+    graph.initializer.extend(ordered)
 
 
 def ort_paths(onnx_path: Path) -> tuple[Path, Path]:
@@ -95,4 +126,7 @@ def write_ort(onnx_path: Path) -> tuple[Path, Path]:
                                                                             config_path)):
             with atomic_path(target) as staged:
                 shutil.copyfile(made, staged)
+    # The config's comment names the temporary file it was made from: name the delivered one instead.
+    config_text = config_path.read_text().replace(str(Path(tmp) / "out" / ort_path.name), ort_path.name)
+    write_text(config_path, config_text)
     return ort_path, config_path
