@@ -63,7 +63,7 @@ def test_latency_stops_at_time_budget():
 def test_open_runner_rejects_bad_files(tmp_path):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a model")
-    with pytest.raises(VerificationError, match="junk.tflite: LiteRT cannot load it"):
+    with pytest.raises(VerificationError, match="junk.tflite: not a TFLite flatbuffer"):
         open_runner(junk)
     with pytest.raises(VerificationError, match="unknown model type '.pt'"):
         (tmp_path / "m.pt").write_bytes(b"x")
