@@ -302,3 +302,15 @@ def test_metadata_that_inflates_beyond_its_limit_is_refused_before_inflating(tin
     assert path.stat().st_size < 1024**2
     result = runner.invoke(app, ["predict", str(path), str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "above the 4,194,304-byte limit for model metadata" in result.stderr
+
+
+def test_metadata_missing_contract_fields_is_named(tiny_build, tmp_path):
+    import json
+    import zipfile
+
+    path = tmp_path / "partial.tflite"
+    path.write_bytes((tiny_build[0] / "model_int8.tflite").read_bytes().split(b"PK\x03\x04")[0])
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("metadata.json", json.dumps({"input": {"height": 16}, "labels": ["a", "b"]}))
+    result = runner.invoke(app, ["predict", str(path), str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "input contract lacks width, channels, normalization, mean, std" in result.stderr

@@ -90,7 +90,15 @@ def contract_of(path: str | Path):
     metadata = read_metadata(path) or {}
     if "input" not in metadata:
         return None
-    return InputContract.from_dict({**metadata["input"], "labels": metadata.get("labels", [])})
+    recorded = metadata["input"]
+    required = [name for name in ("height", "width", "channels", "normalization", "mean", "std")
+                if not isinstance(recorded, dict) or name not in recorded]
+    if required:
+        from edgecnn.errors import VerificationError
+
+        raise VerificationError(f"{path}: its metadata's input contract lacks {', '.join(required)}; "
+                                "re-export it with edgecnn, or strip the metadata")
+    return InputContract.from_dict({**recorded, "labels": metadata.get("labels", [])})
 
 
 MAX_METADATA_BYTES = 4 * 1024**2  # edgecnn writes a few kB; a bigger entry is not ours, or a zip bomb
