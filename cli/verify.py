@@ -89,15 +89,12 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
         if run_mode:
             report, test = _verify_run(targets[0], settings, quiet)
         else:
-            report = _verify_files(targets, data, normalization, seed, settings, quiet)
+            report, test = _verify_files(targets, data, normalization, seed, settings, quiet)
         if old is not None:
             add_baseline(report, old, allowed)
-        if pairs:
+        if pairs:  # the old files are fed the same images as the new ones
             from edgecnn.verify.against import add_against, compare
-            from edgecnn.verify.files import files_test_images
 
-            if not run_mode:  # the same images the files were verified on, for the old files too
-                test = files_test_images(targets, data, normalization, seed, settings)[0]
             add_against(report, compare(pairs, test, slowdown, ab_seconds, show_progress=not quiet))
         write_report(report, out_dir)
         if junit:
@@ -123,11 +120,13 @@ def _verify_run(run_dir: Path, settings: list[str], quiet: bool):
 
 def _verify_files(paths, data, normalization, seed, settings, quiet):
     from edgecnn.errors import RecipeError
-    from edgecnn.verify.files import verify_files
+    from edgecnn.verify.files import check_model_paths, files_test_images, verify_with
 
     if normalization not in (None, "unit", "symmetric"):
         raise RecipeError(f"--normalization {normalization!r}: expected unit or symmetric")
     accuracy_limits = [s for s in settings if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
     if accuracy_limits and not data:
         raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
-    return verify_files(paths, data, normalization, seed, settings, show_progress=not quiet)
+    paths = check_model_paths(paths)
+    test, record, verify_config = files_test_images(paths, data, normalization, seed, settings)
+    return verify_with(paths, test, record, verify_config, show_progress=not quiet), test

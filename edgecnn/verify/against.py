@@ -18,6 +18,7 @@ import numpy as np
 from edgecnn.data.contract import normalize
 from edgecnn.errors import RecipeError
 from edgecnn.verify import file_sizes
+from edgecnn.verify.baseline import parse_fraction
 from edgecnn.verify.files import MODEL_SUFFIXES, artifact_names
 from edgecnn.verify.runtimes import open_runner
 
@@ -51,13 +52,7 @@ def _model_files(folder: Path) -> dict[str, Path]:
 
 def parse_slowdown(text: str) -> float:
     """'5%' or '0.05' -> 0.05."""
-    try:
-        value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
-    except ValueError:
-        raise RecipeError(f"--max-slowdown {text!r}: expected a percentage like 5% or a fraction like 0.05") from None
-    if not 0 <= value < 10:
-        raise RecipeError(f"--max-slowdown {text!r}: must be between 0% and 1000%")
-    return value
+    return parse_fraction(text, "--max-slowdown", "5%")
 
 
 def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress: bool = True) -> dict:

@@ -19,12 +19,18 @@ _METRICS = {
 
 def parse_tolerance(text: str) -> float:
     """'10%' or '0.1' -> 0.1."""
+    return parse_fraction(text, "--tolerance", "10%")
+
+
+def parse_fraction(text: str, flag: str, example: str) -> float:
+    """A relative amount given as a percentage ('5%') or a fraction ('0.05'), 0 to 1000%."""
     try:
         value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
     except ValueError:
-        raise RecipeError(f"--tolerance {text!r}: expected a percentage like 10% or a fraction like 0.1") from None
+        fraction = f"{float(example[:-1]) / 100:g}"
+        raise RecipeError(f"{flag} {text!r}: expected a percentage like {example} or a fraction like {fraction}") from None
     if not 0 <= value < 10:
-        raise RecipeError(f"--tolerance {text!r}: must be between 0% and 1000%")
+        raise RecipeError(f"{flag} {text!r}: must be between 0% and 1000%")
     return value
 
 

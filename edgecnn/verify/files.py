@@ -59,13 +59,17 @@ def file_contract(path: Path, runner, normalization: str | None, class_names: li
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
                  overrides: list[str], show_progress: bool = True) -> dict:
     """Verify files in their runtimes; the report (not yet written) gates every file."""
+    paths = check_model_paths(paths)
+    return verify_with(paths, *files_test_images(paths, data, normalization, seed, overrides), show_progress)
+
+
+def verify_with(paths: list[Path], test: TestImages, record: dict, settings, show_progress: bool = True) -> dict:
+    """Verify checked files on `test` (what `files_test_images` gives), for callers that reuse the images."""
     from edgecnn.console import console
     from edgecnn.recipe import OptimizeConfig
     from edgecnn.report import assemble_report
     from edgecnn.verify import verify_artifact
 
-    paths = check_model_paths(paths)
-    test, record, settings = files_test_images(paths, data, normalization, seed, overrides)
     names = artifact_names(paths)
     results = []
     for path, name in zip(paths, names):
