@@ -83,8 +83,8 @@ def budget_overrides(**limits) -> list[str]:
 
 
 SkipBadOption = Annotated[bool, typer.Option(
-    "--skip-bad-files", help="Skip unreadable images and bad list rows (counted and listed in the report) "
-    "instead of stopping at the first one.")]
+    "--skip-bad-files", help="Skip unreadable images, bad list rows and images filed under two labels "
+    "(counted and listed in the report) instead of stopping at the first one.")]
 
 
 def data_overrides(overrides: list[str] | None, skip_bad_files: bool) -> list[str]:

@@ -97,8 +97,9 @@ class DataConfig(_Section):
                                     "pixel units, for normalization mean_std.")
     allow_outside: bool = Field(False, description="Let a .csv/.json list name images outside its own folder "
                                 "(absolute paths or ../); off, such a row is refused.")
-    skip_bad_files: bool = Field(False, description="Skip unreadable images and bad list rows (counted and listed "
-                                 "in the report) instead of stopping.")
+    skip_bad_files: bool = Field(False, description="Skip unreadable images, bad list rows and images filed under "
+                                 "two labels (counted and listed in the report) instead of stopping. Exact duplicates "
+                                 "under one label are always reduced to one copy (the test split's, if any).")
     split: SplitConfig = Field(default_factory=SplitConfig)
     shapes: ShapesConfig = Field(default_factory=ShapesConfig, description="Options of the shapes generator.")
 

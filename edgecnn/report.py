@@ -415,14 +415,14 @@ def _data_text(data: dict) -> str:
     shape = "x".join(str(side) for side in data.get("image_shape", []))
     skipped = (data.get("skipped") or {}).get("count")
     return (f"{data.get('source', '?')}, {data.get('classes', '?')} classes, {' / '.join(parts) or data.get('images')}"
-            f" images, input {shape}" + (f", {skipped} bad files skipped" if skipped else ""))
+            f" images, input {shape}" + (f", {skipped} files skipped" if skipped else ""))
 
 
 def _skipped_lines(report: dict) -> list[str]:
     skipped = (report["data"].get("skipped") or {}).get("files") or []
     if not skipped:
         return []
-    return ([f"## Skipped bad files ({len(skipped)})", "", "| file | problem |", "|---|---|"]
+    return ([f"## Skipped files ({len(skipped)})", "", "| file | problem |", "|---|---|"]
             + [_md_row([bad["path"], bad["problem"]]) for bad in skipped] + [""])
 
 

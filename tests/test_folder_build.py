@@ -64,7 +64,7 @@ def test_folder_recipe_builds_exports_and_verifies_end_to_end(folder_run, photos
     # the bad file was skipped, counted and listed
     assert report["data"]["skipped"]["count"] == 1
     assert report["data"]["skipped"]["files"][0]["path"] == str(photos / "line" / "broken.jpg")
-    assert "## Skipped bad files (1)" in (out / "report.md").read_text()
+    assert "## Skipped files (1)" in (out / "report.md").read_text()
     # the contract an app needs: resize policy and per-channel normalization
     from edgecnn.export.metadata import read_metadata
 

@@ -59,7 +59,7 @@ def test_folder_train_val_test_subfolders_are_honoured(tmp_path):
 
 def test_folder_without_val_carves_it_from_train(tmp_path):
     for split in ("train", "test"):
-        write_shapes_folder(tmp_path / "set" / split, 60, ["circle", "line"], seed=1)
+        write_shapes_folder(tmp_path / "set" / split, 60, ["circle", "line"], seed=len(split))
     ds = load_dataset(folder_config(tmp_path / "set", split={"val": 0.2}), seed=0)
     assert (len(ds.train), len(ds.val), len(ds.test)) == (48, 12, 60)
     assert all("/train/" in path for path in ds.val.paths)
@@ -99,7 +99,7 @@ def test_keras_set_offline_names_the_npz_alternative(tmp_path, monkeypatch):
 
 
 def test_keras_set_reads_a_local_npz_copy(tmp_path):
-    x = np.zeros((40, 28, 28), np.uint8)
+    x = np.broadcast_to(np.arange(40, dtype=np.uint8)[:, None, None], (40, 28, 28)).copy()  # 40 distinct images
     np.savez(tmp_path / "mnist.npz", x_train=x[:30], y_train=np.arange(30) % 10, x_test=x[30:], y_test=np.arange(10))
     ds = load_dataset(data_config(source="mnist", path=str(tmp_path / "mnist.npz"), image_size=[28, 28],
                                   split={"val": 0.0}), seed=0)
@@ -157,3 +157,46 @@ def test_mean_std_normalization_per_channel_and_recorded():
 def test_data_section_mistakes_are_named(data, message):
     with pytest.raises(RecipeError, match=message):
         validate_recipe({"name": "x", "data": data})
+
+
+def _solid(path, value, size=(12, 12)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", size, value).save(path)
+
+
+def test_duplicate_images_keep_one_copy_and_the_test_split_keeps_its_own(tmp_path):
+    root = tmp_path / "set"
+    for split, values in (("train", (0, 30, 60)), ("test", (90, 120))):
+        for name, offset in (("a", 0), ("b", 5)):
+            for value in values:
+                _solid(root / split / name / f"{value}.png", value + offset)
+    _solid(root / "train" / "a" / "copy.png", 90)  # the same pixels as test/a/90.png: a leak into training
+    _solid(root / "train" / "a" / "copy2.png", 0)  # the same as train/a/0.png
+    ds = load_dataset(folder_config(root, split={"val": 0.0}), seed=0)
+    assert sorted(p.rsplit("/", 2)[-1] for p in ds.train.paths if "/a/" in p) == ["0.png", "30.png", "60.png"]
+    assert len(ds.test) == 4
+    problems = {entry["path"].rsplit("set/", 1)[1]: entry["problem"] for entry in ds.skipped}
+    assert problems == {"train/a/copy.png": f"duplicate of {root}/test/a/90.png",
+                        "train/a/copy2.png": f"duplicate of {root}/train/a/0.png"}
+
+
+def test_the_same_image_under_two_labels_is_named_or_skipped(tmp_path):
+    for name, values in (("a", (0, 30, 60)), ("b", (5, 35, 65))):
+        for value in values:
+            _solid(tmp_path / "set" / name / f"{value}.png", value)
+    _solid(tmp_path / "set" / "b" / "odd.png", 30)
+    with pytest.raises(DataError, match=r"b/odd.png is the same image as .*a/30.png but labelled 'b', not 'a'"):
+        load_dataset(folder_config(tmp_path / "set"), seed=0)
+    ds = load_dataset(folder_config(tmp_path / "set", skip_bad_files=True, split={"val": 0.0, "test": 0.4}), seed=0)
+    assert len(ds.train) + len(ds.test) == 5
+    assert sorted(entry["path"].rsplit("/", 2)[-2] for entry in ds.skipped) == ["a", "b"]
+
+
+def test_npz_duplicates_between_train_and_test_leave_the_test_copy(tmp_path):
+    x = np.arange(8, dtype=np.uint8).reshape(8, 1, 1, 1).repeat(4, 1).repeat(4, 2)
+    y = np.array([0, 1] * 4)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x[:2], y_test=y[:2])
+    ds = load_dataset(data_config(source="npz", path=str(tmp_path / "d.npz"), image_size=[4, 4], split={"val": 0.0}),
+                      seed=0)
+    assert (len(ds.train), len(ds.test)) == (6, 2)
+    assert [entry["path"] for entry in ds.skipped] == ["x_train[0]", "x_train[1]"]

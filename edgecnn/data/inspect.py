@@ -51,7 +51,7 @@ def summary_markdown(summary: dict) -> str:
     lines += [f"- warning: {warning}" for warning in summary["warnings"]]
     skipped = summary["skipped"]
     if skipped["count"]:
-        lines += ["", f"## Skipped bad files ({skipped['count']})", "", "| file | problem |", "|---|---|"]
+        lines += ["", f"## Skipped files ({skipped['count']})", "", "| file | problem |", "|---|---|"]
         lines += [f"| {_cell(bad['path'])} | {_cell(bad['problem'])} |" for bad in skipped["files"]]
     return "\n".join(lines + ["", f"Contact sheet: [{SHEET_FILE}]({SHEET_FILE})", ""])
 

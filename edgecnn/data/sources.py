@@ -14,6 +14,7 @@ batch, so a folder of any size is never held in memory.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections import Counter
@@ -134,7 +135,12 @@ def read_npz(path: Path, fmt: ImageFormat | None, class_names: list[str] | None)
     images = np.concatenate([pairs[s][0] for s in splits])
     labels = np.concatenate([pairs[s][1] for s in splits])
     assigned = np.concatenate([np.full(len(pairs[s][1]), s) for s in splits])
-    return _from_arrays(images, labels, class_names, fmt, str(path), assigned=assigned)
+    names = [f"x_{s}[{i}]" for s in splits for i in range(len(pairs[s][1]))]
+    keep, skipped = drop_duplicates([image.tobytes() for image in images], labels, assigned, names, class_names,
+                                    where=path)
+    data = _from_arrays(images[keep], labels[keep], class_names, fmt, str(path), assigned=assigned[keep])
+    data.skipped = skipped
+    return data
 
 
 def _require_two_classes(present: set[str], where) -> None:
@@ -319,16 +325,23 @@ def _scan(entries, class_names: list[str], skip_bad: bool, where: Path) -> Sourc
     """Decode every file once (in threads) to find bad ones before training starts."""
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         probes = list(pool.map(_probe, [path for path, _, _ in entries]))
-    kept, skipped, sizes, modes = [], [], Counter(), Counter()
+    readable, skipped = [], []
     for (path, label, split), probe in zip(entries, probes):
         if isinstance(probe, str):
             if not skip_bad:
                 raise DataError(f"{path}: {probe} (pass --skip-bad-files to skip bad files)")
             skipped.append({"path": path, "problem": probe})
             continue
-        kept.append((path, class_names.index(label), split))
+        readable.append(((path, class_names.index(label), split), probe))
+    keep, duplicates = drop_duplicates([probe[2] for _, probe in readable], [entry[1] for entry, _ in readable],
+                                       [entry[2] for entry, _ in readable], [entry[0] for entry, _ in readable],
+                                       class_names, where, skip_bad)
+    kept, sizes, modes = [], Counter(), Counter()
+    for entry, probe in (readable[i] for i in keep):
+        kept.append(entry)
         sizes[probe[0]] += 1
         modes[probe[1]] += 1
+    skipped += duplicates
     present = {class_names[label] for _, label, _ in kept}
     _require_two_classes(present, where)
     empty = [name for name in class_names if name not in present]
@@ -343,14 +356,42 @@ def _scan(entries, class_names: list[str], skip_bad: bool, where: Path) -> Sourc
 
 
 def _probe(path: str):
-    """(size, mode) of a readable image, or the problem as a string."""
+    """(size, mode, content hash) of a readable image, or the problem as a string."""
     if not is_image_name(Path(path)) and not os.path.exists(path):
         return "file not found"
     try:
         image = open_image(path)
     except BadImage as exc:
         return str(exc)
-    return image.size, image.mode
+    return image.size, image.mode, hashlib.sha1(f"{image.size} {image.mode}".encode() + image.tobytes()).digest()
+
+
+KEEP_FIRST = {"test": 0, "val": 1, "train": 2, "": 3}  # a copy in the test split stays; training loses its copy
+
+
+def drop_duplicates(keys: list[bytes], labels, splits, names: list[str], class_names: list[str], where,
+                    skip_conflicts: bool = False) -> tuple[list[int], list[dict]]:
+    """Indices to keep (one per distinct image) and a skipped record for every other copy. A copy in
+    two splits would let the test score see training images; one under two labels cannot be learnt,
+    so it is an error naming both files (skipped entirely with --skip-bad-files)."""
+    groups: dict[bytes, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
+    keep, skipped = [], []
+    for members in groups.values():
+        kept = min(members, key=lambda i: KEEP_FIRST[str(splits[i])])
+        conflict = next((i for i in members if labels[i] != labels[kept]), None)
+        if conflict is not None:
+            problem = (f"the same image as {names[kept]} but labelled {class_names[labels[conflict]]!r}, "
+                       f"not {class_names[labels[kept]]!r}")
+            if not skip_conflicts:
+                raise DataError(f"{where}: {names[conflict]} is {problem}; fix the label or remove one "
+                                "(pass --skip-bad-files to skip both)")
+            skipped += [{"path": names[i], "problem": "the same image under two labels"} for i in members]
+            continue
+        keep.append(kept)
+        skipped += [{"path": names[i], "problem": f"duplicate of {names[kept]}"} for i in members if i != kept]
+    return sorted(keep), skipped
 
 
 BUILT_IN = ("digits", "shapes", *KERAS_SETS)
