@@ -1,4 +1,5 @@
-"""Atomic writes: an artifact is either complete or absent, never half-written."""
+"""Atomic writes (an artifact is either complete or absent, never half-written) and reading the small text
+files a user hands over (labels, lists, reports) with named errors."""
 
 import contextlib
 import json
@@ -68,3 +69,20 @@ def write_text(path: Path, text: str) -> Path:
 
 def write_json(path: Path, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_user_text(path: Path, what: str, error: type[Exception], limit: int = 50_000_000) -> str:
+    """The UTF-8 text of a file the user named, or `error` with one line saying what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{path}: {what} not found")
+    if not path.is_file():
+        raise error(f"{path}: a folder, not a {what}")
+    if path.stat().st_size > limit:
+        raise error(f"{path}: {path.stat().st_size:,} bytes, more than a {what} should hold ({limit:,})")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied reading the {what}") from None

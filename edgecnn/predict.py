@@ -10,6 +10,7 @@ import numpy as np
 from edgecnn.data.contract import NORMALIZATIONS, InputContract, normalize
 from edgecnn.data.images import BadImage, ImageFormat, is_image_name, load_image
 from edgecnn.errors import DataError, VerificationError
+from edgecnn.fileio import read_user_text
 
 
 def model_contract(model_path: Path, runner, normalization: str | None = None,
@@ -37,7 +38,8 @@ def model_contract(model_path: Path, runner, normalization: str | None = None,
         raise VerificationError(f"--normalization {normalization}: {model_path} records {contract.normalization}; "
                                 "drop the option to use the file's own")
     if labels_file is not None:
-        contract.labels = [line for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = read_user_text(labels_file, "labels file", DataError, limit=4_000_000)
+        contract.labels = [line for line in text.splitlines() if line.strip()]
     if not contract.labels:
         contract.labels = [str(i) for i in range(runner.output_size)]
     if len(contract.labels) != runner.output_size:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edgecnn.data.contract import NORMALIZATIONS
 from edgecnn.errors import RecipeError
+from edgecnn.fileio import read_user_text
 from edgecnn.yaml_text import MAX_TEXT_BYTES, YamlProblem, load_yaml_text
 
 
@@ -480,14 +481,9 @@ def validate_recipe(raw: dict, source: str = "<recipe>") -> Recipe:
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise RecipeError(f"{path}: recipe file not found")
-    if path.stat().st_size > MAX_TEXT_BYTES:
-        raise RecipeError(f"{path}: {path.stat().st_size:,} bytes, larger than a recipe's {MAX_TEXT_BYTES:,}")
+    text = read_user_text(path, "recipe file", RecipeError, limit=MAX_TEXT_BYTES)
     try:
-        raw = load_yaml_text(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RecipeError(f"{path}: not UTF-8 text (byte {exc.start}); save the recipe as UTF-8") from None
+        raw = load_yaml_text(text)
     except YamlProblem as exc:
         raise RecipeError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:

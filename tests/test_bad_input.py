@@ -234,6 +234,30 @@ def test_a_pickled_reference_and_a_junit_folder_are_bad_input(tiny_build, tmp_pa
     assert result.exit_code == 2 and "--junit" in result.stderr and "is a folder" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["missing", "folder", "not_utf8"])
+def test_text_files_the_user_names_are_named_when_unreadable(tiny_build, tmp_path, kind):
+    from PIL import Image
+
+    bad = {"missing": tmp_path / "nope.txt", "folder": tmp_path, "not_utf8": tmp_path / "latin1.txt"}[kind]
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    expected = {"missing": "not found", "folder": "a folder, not a", "not_utf8": "not UTF-8 text (byte "}[kind]
+    Image.new("L", (8, 8), 3).save(tmp_path / "x.png")
+    (tmp_path / "list.csv").write_bytes("x.png,caf\xe9\n".encode("latin-1"))
+    commands = {"labels": ["predict", str(tiny_build[0] / "model_int8.tflite"), str(tmp_path / "x.png"), "--labels",
+                           str(bad)],
+                "baseline": ["verify", str(tiny_build[0] / "model_int8.tflite"), "--baseline", str(bad), "-q",
+                             "--out", str(tmp_path / "o")]}
+    if kind == "not_utf8":
+        commands["list"] = ["data", "inspect", str(tmp_path / "list.csv"), "--out", str(tmp_path / "o")]
+    for what, args in commands.items():
+        result = runner.invoke(app, args)
+        lines = result.stderr.strip().splitlines()
+        culprit = tmp_path / "list.csv" if what == "list" else bad
+        assert result.exit_code == 2 and len(lines) == 1 and f"{culprit}: " in lines[0] and expected in lines[0], \
+            (what, result.stderr)
+        assert not (tmp_path / "o").exists()
+
+
 def _two_class_folder(root):
     from PIL import Image
 

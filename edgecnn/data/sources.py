@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from collections import Counter
@@ -26,6 +27,7 @@ import numpy as np
 
 from edgecnn.data.images import BadImage, ImageFormat, fit_array, is_image_name, open_image
 from edgecnn.errors import DataError
+from edgecnn.fileio import read_user_text
 
 SPLITS = ("train", "val", "test")
 KERAS_SETS = {
@@ -291,25 +293,25 @@ def read_list(path: Path, classes: list[str] | None, skip_bad: bool, allow_outsi
 
 def _csv_rows(path: Path) -> list[tuple[int, str, str, str]]:
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
-            if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-                continue
-            if line == 1 and row[0].strip().lower() == "path":
-                continue  # header
-            if len(row) not in (2, 3):
-                raise DataError(f"{path} line {line}: {len(row)} fields; expected path,label or path,label,split")
-            item, label, split = row[0].strip(), row[1].strip(), (row[2].strip() if len(row) == 3 else "")
-            if not item or not label:
-                raise DataError(f"{path} line {line}: empty path or label")
-            rows.append((line, item, label, split))
+    text = read_user_text(path, "list file", DataError)
+    for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        if line == 1 and row[0].strip().lower() == "path":
+            continue  # header
+        if len(row) not in (2, 3):
+            raise DataError(f"{path} line {line}: {len(row)} fields; expected path,label or path,label,split")
+        item, label, split = row[0].strip(), row[1].strip(), (row[2].strip() if len(row) == 3 else "")
+        if not item or not label:
+            raise DataError(f"{path} line {line}: empty path or label")
+        rows.append((line, item, label, split))
     return rows
 
 
 def _json_rows(path: Path) -> list[tuple[int, str, str, str]]:
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        records = json.loads(read_user_text(path, "list file", DataError))
+    except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(records, list):
         raise DataError(f"{path}: expected a JSON list of {{\"path\": ..., \"label\": ...}} objects")

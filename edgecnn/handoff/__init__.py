@@ -23,7 +23,7 @@ from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.formats import ALL_ARTIFACTS
 from edgecnn.export.metadata import read_metadata
 from edgecnn.export.onnx import ort_paths
-from edgecnn.fileio import atomic_path, write_text
+from edgecnn.fileio import atomic_path, read_user_text, write_text
 
 HANDOFF_DIR = "handoff"
 CARD_FILE = "MODEL_CARD.md"
@@ -98,8 +98,8 @@ def _read_report(run_dir: Path) -> dict:
     if not path.is_file():
         raise VerificationError(f"{run_dir}: no report.json; run `edgecnn build` (or `verify`) on it first")
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report = json.loads(read_user_text(path, "report", VerificationError))
+    except json.JSONDecodeError as exc:
         raise VerificationError(f"{path}: not a readable report ({exc})") from None
     if report.get("mode") == "files":
         raise VerificationError(f"{path}: a report of `edgecnn verify FILE`; hand off a run folder from `edgecnn build`")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from edgecnn.errors import RecipeError
+from edgecnn.fileio import read_user_text
 
 # metric -> (how to read it from a row, True when bigger is worse)
 _METRICS = {
@@ -39,10 +40,8 @@ def load_baseline(path: Path) -> dict:
 
     path = Path(path)
     try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RecipeError(f"--baseline {path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        report = json.loads(read_user_text(path, "baseline report.json", RecipeError))
+    except json.JSONDecodeError:
         raise RecipeError(f"--baseline {path}: not JSON; expected a report.json written by edgecnn") from None
     if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
         raise RecipeError(f"--baseline {path}: schema {report.get('schema') if isinstance(report, dict) else None!r}; "
