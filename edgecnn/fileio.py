@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: archives do not depend on the clock
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import numpy as np
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
-from edgecnn.fileio import atomic_path, write_json
+from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
@@ -134,8 +137,28 @@ def _augmenter(options, seed: int):
 
 
 def save_model(model, path: Path) -> None:
+    """`model.keras`, byte-reproducible: Keras stamps the clock (entry times, `date_saved`) and memory
+    addresses (`shared_object_id` of a regularizer shared by layers) into its zip, so the archive is
+    rewritten with fixed entry times, no date and shared objects numbered in order of appearance."""
     with atomic_path(path) as tmp:
         model.save(tmp)
+        with zipfile.ZipFile(tmp) as saved:
+            entries = {info.filename: saved.read(info) for info in saved.infolist()}
+        entries["metadata.json"] = json.dumps({k: v for k, v in json.loads(entries["metadata.json"]).items()
+                                               if k != "date_saved"}).encode()
+        entries["config.json"] = _number_shared_objects(entries["config.json"].decode()).encode()
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, data in entries.items():
+                archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP), data)
+
+
+def _number_shared_objects(config: str) -> str:
+    numbers: dict[str, int] = {}
+
+    def renumber(match) -> str:
+        return f'"shared_object_id": {numbers.setdefault(match.group(1), len(numbers) + 1)}'
+
+    return re.sub(r'"shared_object_id": (\d+)', renumber, config)
 
 
 def load_model(path: Path):

@@ -285,7 +285,8 @@ def test_containment_of_lists_and_folders(tmp_path):
 
 
 def test_exported_tflite_bytes_do_not_depend_on_the_clock():
-    from edgecnn.export.tflite_metadata import ZIP_TIMESTAMP, _append_zip
+    from edgecnn.export.tflite_metadata import _append_zip
+    from edgecnn.fileio import ZIP_TIMESTAMP
 
     first = _append_zip(b"\0" * 16, {"labels.txt": b"a\nb\n"})
     import time

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgecnn.export import metadata_schema_py_generated as meta_fb
 from edgecnn.export.tflite_graph import pack_model, unpack_model
+from edgecnn.fileio import ZIP_TIMESTAMP
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
@@ -65,9 +66,6 @@ def populate(flatbuffer: bytes, description: ModelDescription, files: dict[str, 
     entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
     model.metadata.append(entry)
     return _append_zip(pack_model(model), files)
-
-
-ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date
 
 
 def _append_zip(flatbuffer: bytes, files: dict[str, bytes]) -> bytes:
