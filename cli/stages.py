@@ -1,4 +1,4 @@
-"""`edgecnn train`, `export` and `verify`: one stage at a time over a run folder."""
+"""`edgecnn train`, `export` and `optimize`: one stage at a time over a run folder."""
 
 from __future__ import annotations
 
@@ -52,13 +52,14 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
     """
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
-        from edgecnn.pipeline import export_stage, load_run_recipe
+        from edgecnn.pipeline import export_stage, load_run_recipe, save_recipe
 
         parsed = load_run_recipe(run_dir, overrides)
         from edgecnn.runlock import run_lock
 
         with run_lock(run_dir):
             artifacts = export_stage(parsed, run_dir, show_progress=not quiet)
+            save_recipe(parsed, run_dir)  # verify and later stages see the formats this run now holds
         if as_json:
             print_json([{"name": a.name, "path": str(a.path), "seconds": round(a.seconds, 2)} for a in artifacts])
 

@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-RESIZE_POLICIES = ("stretch", "crop", "pad")
 
 
 @dataclass(frozen=True)

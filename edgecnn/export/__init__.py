@@ -8,13 +8,13 @@ from pathlib import Path
 
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
-from edgecnn.export.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat, format_for_file
+from edgecnn.export.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
 from edgecnn.fileio import write_text
 
 LABELS_FILE = "labels.txt"
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
-           "conversion_errors", "export_all", "format_for_file"]
+           "conversion_errors", "export_all"]
 
 
 @dataclass

@@ -80,6 +80,3 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
 
 ALL_ARTIFACTS: dict[str, ExportFormat] = {**EXPORT_FORMATS, **OPTIMIZE_VARIANTS}
 
-
-def format_for_file(filename: str) -> ExportFormat | None:
-    return next((fmt for fmt in ALL_ARTIFACTS.values() if fmt.filename == filename), None)

@@ -29,8 +29,8 @@ def build_keras_model(
             x = K.layers.BatchNormalization(epsilon=1e-3, momentum=batchnorm_momentum, name=f"{layer.name}_bn")(x)
         if layer.activation:
             x = K.layers.ReLU(6.0, name=f"{layer.name}_relu")(x)
-        if layer.residual_from:
-            x = K.layers.Add(name=layer.residual_from)([block_inputs[layer.name.rsplit("_", 1)[0]], x])
+        if layer.residual_add:
+            x = K.layers.Add(name=layer.residual_add)([block_inputs[layer.name.rsplit("_", 1)[0]], x])
     x = K.layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout > 0:
         x = K.layers.Dropout(dropout, name="dropout")(x)

@@ -27,7 +27,7 @@ class LayerSpec:
     out_width: int
     batchnorm: bool = True
     activation: bool = True  # ReLU6 after BN
-    residual_from: str | None = None  # add this earlier layer's input (ir blocks)
+    residual_add: str | None = None  # name of the Add layer that joins the block's input back in (ir blocks)
 
     @property
     def params(self) -> int:
@@ -103,7 +103,7 @@ def _block_layers(name, spec, in_channels, out_channels, size, padding) -> list[
     layers.append(LayerSpec(f"{name}_dw", "depthwise", k, s, hidden, hidden, h, w))
     residual = f"{name}_add" if s == 1 and in_channels == out_channels and (h, w) == tuple(size) else None
     layers.append(
-        LayerSpec(f"{name}_project", "conv", 1, 1, hidden, out_channels, h, w, activation=False, residual_from=residual)
+        LayerSpec(f"{name}_project", "conv", 1, 1, hidden, out_channels, h, w, activation=False, residual_add=residual)
     )
     return layers
 

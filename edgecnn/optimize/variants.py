@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from edgecnn.data import Dataset
+from edgecnn.export.calibration import CalibrationSet
 from edgecnn.export.pixels import FileInput
+from edgecnn.recipe import Recipe
 from edgecnn.export.tflite import convert_to_tflite, write_tflite
+
+if TYPE_CHECKING:
+    import tf_keras as keras
 
 PTQ_MODES = {"ptq_dynamic": "dynamic", "ptq_float16": "float16", "ptq_int8": "int8"}
 
@@ -16,10 +23,10 @@ PTQ_MODES = {"ptq_dynamic": "dynamic", "ptq_float16": "float16", "ptq_int8": "in
 class Job:
     """What every maker needs; `cache` shares a pruned model between pruned_float32 and pqat_int8."""
 
-    model: object
-    recipe: object
-    dataset: object
-    calibration: object | None
+    model: keras.Model
+    recipe: Recipe
+    dataset: Dataset
+    calibration: CalibrationSet | None
     show_progress: bool = True
     cache: dict = field(default_factory=dict)
 

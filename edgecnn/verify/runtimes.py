@@ -112,7 +112,6 @@ class OnnxRunner:
         self.input_shape = tuple(dims[1:] + dims[:1]) if self.layout == "NCHW" else tuple(dims)
         self.input_dtype = "float32"
         self.output_size = int(np.prod([d for d in self.session.get_outputs()[0].shape[1:] if isinstance(d, int)]))
-        self._feed = None
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         images = images.astype(np.float32)
