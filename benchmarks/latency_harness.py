@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.verify.latency import measure_latency
-from edgecnn.verify.runtimes import open_runner
+from edgecnn.artifacts.runners import open_runner
 
 
 def independent_p50(path: Path, images: np.ndarray, runs: int) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecnn.verify.weights import read_kernels
+from edgecnn.artifacts.kernels import read_kernels
 
 
 def gzip_size(data: bytes) -> int:

@@ -31,7 +31,8 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
         overrides = data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
         from edgecnn.pipeline import build as run_build, default_run_dir
         from edgecnn.recipe import load_recipe
-        from edgecnn.report import enforce_gate, print_report
+        from edgecnn.report import print_report
+        from edgecnn.verify.judge import enforce_gate
 
         parsed = load_recipe(recipe, overrides)
         out_dir = out or default_run_dir(parsed)

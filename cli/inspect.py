@@ -32,14 +32,16 @@ def inspect(
     """
     with user_errors():
         from edgecnn.anatomy import describe_model, draw_pictures
+        from edgecnn.artifacts import open_artifact
         from edgecnn.fileio import write_json
 
-        record = describe_model(model)
+        artifact = open_artifact(model)
+        record = describe_model(artifact)
         out_dir = out or model.parent / "inspect"
         if image is not None or data is not None:
-            test_images, test_labels = _test_split(model, data)
+            test_images, test_labels = _test_split(artifact, data)
             names = [name.strip() for name in layers.split(",")] if layers else None
-            record["pictures"] = draw_pictures(model, out_dir, image, names, test_images, test_labels, strongest)
+            record["pictures"] = draw_pictures(artifact, out_dir, image, names, test_images, test_labels, strongest)
         write_json(out_dir / "inspect.json", record)
         if as_json:
             print_json(record)
@@ -48,22 +50,20 @@ def inspect(
             typer.echo(f"written: {out_dir / 'inspect.json'}", err=True)
 
 
-def _test_split(model: Path, data: str | None):
+def _test_split(artifact, data: str | None):
     """Test images from --data, or from the run folder the model sits in; (None, None) without either."""
     from edgecnn.data import load_dataset
+    from edgecnn.run import RunFolder
 
-    if data is None and not (model.parent / "recipe.yaml").is_file():
+    run = RunFolder(artifact.path.parent)
+    if data is None and not run.is_run():
         return None, None
     if data is None:
-        from edgecnn.pipeline import load_run_recipe
-
-        recipe = load_run_recipe(model.parent)
+        recipe = run.load_recipe()
     else:
-        from edgecnn.predict import model_contract
         from edgecnn.recipe import data_recipe
-        from edgecnn.verify.runtimes import open_runner
 
-        contract = model_contract(model, open_runner(model))
+        contract = artifact.contract()
         recipe = data_recipe(data, 0, data={"image_size": [contract.height, contract.width],
                                             "channels": contract.channels})
     dataset = load_dataset(recipe.data, recipe.seed)

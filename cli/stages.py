@@ -52,14 +52,15 @@ def export(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json: 
     """
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
-        from edgecnn.pipeline import export_stage, load_run_recipe, save_recipe
+        from edgecnn.pipeline import export_stage
+        from edgecnn.run import RunFolder
 
-        parsed = load_run_recipe(run_dir, overrides)
+        parsed = RunFolder(run_dir).load_recipe(overrides)
         from edgecnn.runlock import run_lock
 
         with run_lock(run_dir):
             artifacts = export_stage(parsed, run_dir, show_progress=not quiet)
-            save_recipe(parsed, run_dir)  # verify and later stages see the formats this run now holds
+            RunFolder(run_dir).save_recipe(parsed)  # verify and later stages see the formats this run now holds
         if as_json:
             print_json([{"name": a.name, "path": str(a.path), "seconds": round(a.seconds, 2)} for a in artifacts])
 
@@ -77,15 +78,17 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
     """
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
-        from edgecnn.pipeline import load_run_recipe, optimize_stage, save_recipe, verify_stage
-        from edgecnn.report import enforce_gate, print_report, write_report
+        from edgecnn.pipeline import optimize_stage, verify_stage
+        from edgecnn.report import print_report, write_report
+        from edgecnn.verify.judge import enforce_gate
+        from edgecnn.run import RunFolder
 
-        parsed = load_run_recipe(run_dir, overrides)
+        parsed = RunFolder(run_dir).load_recipe(overrides)
         from edgecnn.runlock import run_lock
 
         with run_lock(run_dir):
             optimize_stage(parsed, run_dir, show_progress=not quiet)
-            save_recipe(parsed, run_dir)  # verify and later stages see the variants this run now holds
+            RunFolder(run_dir).save_recipe(parsed)  # verify and later stages see the variants this run now holds
             report = verify_stage(parsed, run_dir, show_progress=not quiet)
             write_report(report, run_dir)  # a build stage: its report belongs to the run folder
         if not quiet:

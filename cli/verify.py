@@ -69,7 +69,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
     overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
         from edgecnn.errors import RecipeError
-        from edgecnn.report import add_baseline, enforce_gate, print_report, report_folder, write_report
+        from edgecnn.report import print_report, report_folder, write_report
+        from edgecnn.verify.judge import add_baseline, enforce_gate
         from edgecnn.verify.against import pair_targets, parse_slowdown
         from edgecnn.verify.baseline import load_baseline, parse_tolerance
         from edgecnn.verify.junit import write_junit
@@ -109,10 +110,11 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
 
 def _verify_run(run_dir: Path, settings: list[str], quiet: bool):
     from edgecnn.data import load_dataset
-    from edgecnn.pipeline import load_run_recipe, verify_stage
+    from edgecnn.pipeline import verify_stage
+    from edgecnn.run import RunFolder
     from edgecnn.verify.files import TestImages
 
-    recipe = load_run_recipe(run_dir, settings)
+    recipe = RunFolder(run_dir).load_recipe(settings)
     dataset = load_dataset(recipe.data, recipe.seed)
     report = verify_stage(recipe, run_dir, dataset, show_progress=not quiet, anatomy=False)
     return report, TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary())
@@ -120,13 +122,13 @@ def _verify_run(run_dir: Path, settings: list[str], quiet: bool):
 
 def _verify_files(paths, data, normalization, seed, settings, quiet):
     from edgecnn.errors import RecipeError
-    from edgecnn.verify.files import check_model_paths, files_test_images, verify_with
+    from edgecnn.verify.files import files_test_images, open_files, verify_with
 
     if normalization not in (None, "unit", "symmetric"):
         raise RecipeError(f"--normalization {normalization!r}: expected unit or symmetric")
     accuracy_limits = [s for s in settings if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
     if accuracy_limits and not data:
         raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
-    paths = check_model_paths(paths)
-    test, record, verify_config = files_test_images(paths, data, normalization, seed, settings)
-    return verify_with(paths, test, record, verify_config, show_progress=not quiet), test
+    artifacts = open_files(paths)
+    test, record, verify_config = files_test_images(artifacts, data, normalization, seed, settings)
+    return verify_with(artifacts, test, record, verify_config, show_progress=not quiet), test

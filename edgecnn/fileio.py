@@ -73,18 +73,21 @@ def write_json(path: Path, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_user_text(path: Path, what: str, error: type[Exception], limit: int = 50_000_000) -> str:
-    """The UTF-8 text of a file the user named, or `error` with one line saying what is wrong with it."""
+def read_user_text(path: Path, what: str, error: type[Exception], limit: int = 50_000_000,
+                   shown: str | None = None) -> str:
+    """The UTF-8 text of a file the user named, or `error` with one line saying what is wrong with it
+    (the line starts with `shown`, e.g. "--baseline FILE", else the path)."""
     path = Path(path)
+    name = shown or str(path)
     if not path.exists():
-        raise error(f"{path}: {what} not found")
+        raise error(f"{name}: {what} not found")
     if not path.is_file():
-        raise error(f"{path}: a folder, not a {what}")
+        raise error(f"{name}: a folder, not a {what}")
     if path.stat().st_size > limit:
-        raise error(f"{path}: {path.stat().st_size:,} bytes, more than a {what} should hold ({limit:,})")
+        raise error(f"{name}: {path.stat().st_size:,} bytes, more than a {what} should hold ({limit:,})")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
+        raise error(f"{name}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
     except PermissionError:
-        raise error(f"{path}: permission denied reading the {what}") from None
+        raise error(f"{name}: permission denied reading the {what}") from None

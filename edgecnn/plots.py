@@ -6,8 +6,6 @@ from pathlib import Path
 
 from edgecnn.fileio import atomic_path
 
-CURVES_FILE = "training_curves.png"
-
 
 def plot_history(history: dict, path: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch, training and validation, with the kept (best) epoch marked."""

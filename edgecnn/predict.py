@@ -7,44 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecnn.data.contract import NORMALIZATIONS, InputContract, normalize
+from edgecnn.artifacts import open_artifact
+from edgecnn.data.contract import normalize
 from edgecnn.data.images import BadImage, ImageFormat, is_image_name, load_image
-from edgecnn.errors import DataError, VerificationError
+from edgecnn.errors import DataError
 from edgecnn.fileio import read_user_text
-
-
-def model_contract(model_path: Path, runner, normalization: str | None = None,
-                   labels_file: Path | None = None) -> InputContract:
-    """The input contract of a model file: its edgecnn metadata, else its run folder's recipe (for
-    `.keras`), else its input shape with `normalization` (default unit) and numbered or given labels."""
-    from edgecnn.export.metadata import contract_of
-
-    recorded = contract_of(model_path) if model_path.suffix != ".keras" else None
-    if recorded is not None:
-        contract = recorded
-    elif (model_path.parent / "recipe.yaml").is_file() and model_path.suffix == ".keras":
-        from edgecnn.recipe import load_recipe
-
-        recipe = load_recipe(model_path.parent / "recipe.yaml")
-        labels = (model_path.parent / "labels.txt")
-        names = labels.read_text().split("\n")[:-1] if labels.is_file() else []
-        contract = InputContract.from_config(recipe.data, names)
-    else:
-        height, width, channels = runner.input_shape
-        mean, std = NORMALIZATIONS[normalization or "unit"]
-        contract = InputContract(height, width, channels, normalization or "unit", mean, std,
-                                 color="grayscale" if channels == 1 else "rgb")
-    if normalization and recorded is not None and normalization != contract.normalization:
-        raise VerificationError(f"--normalization {normalization}: {model_path} records {contract.normalization}; "
-                                "drop the option to use the file's own")
-    if labels_file is not None:
-        text = read_user_text(labels_file, "labels file", DataError, limit=4_000_000)
-        contract.labels = [line for line in text.splitlines() if line.strip()]
-    if not contract.labels:
-        contract.labels = [str(i) for i in range(runner.output_size)]
-    if len(contract.labels) != runner.output_size:
-        raise VerificationError(f"{model_path}: {runner.output_size} outputs but {len(contract.labels)} labels")
-    return contract
 
 
 def image_paths(targets: list[Path]) -> list[Path]:
@@ -64,10 +31,12 @@ def image_paths(targets: list[Path]) -> list[Path]:
 def predict_files(model_path: Path, targets: list[Path], top_k: int = 3, normalization: str | None = None,
                   labels_file: Path | None = None) -> list[dict]:
     """Top-k labels and scores for every image, in the order given."""
-    from edgecnn.verify.runtimes import open_runner
-
-    runner = open_runner(model_path)
-    contract = model_contract(Path(model_path), runner, normalization, labels_file)
+    artifact = open_artifact(model_path)
+    labels = None
+    if labels_file is not None:
+        text = read_user_text(labels_file, "labels file", DataError, limit=4_000_000)
+        labels = [line for line in text.splitlines() if line.strip()]
+    contract, runner = artifact.contract(normalization, labels), artifact.runner()
     fmt = ImageFormat((contract.height, contract.width), contract.channels, contract.resize)
     paths = image_paths(targets)
     pixels = np.empty((len(paths), *fmt.size, fmt.channels), dtype=np.uint8)

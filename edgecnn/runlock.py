@@ -71,7 +71,8 @@ def remove_leftovers(folder: Path) -> Path:
     pattern of `fileio.atomic_path`); returns the scratch folder's path."""
     scratch = folder / SCRATCH_DIR
     shutil.rmtree(scratch, ignore_errors=True)
-    for place in (folder, folder / "optimized", folder / "inspect"):
+    places = [folder, *(sub for sub in folder.iterdir() if sub.is_dir())] if folder.is_dir() else []
+    for place in places:  # the folder and its subfolders (optimized/, inspect/): where atomic writes happen
         for leftover in place.glob(".*.tmp*") if place.is_dir() else ():
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +12,9 @@ import numpy as np
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
-from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json
+from edgecnn.plots import plot_history
+from edgecnn.run import RunFolder
 
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.json"
-REFERENCE_FILE = "reference.npz"
 
 
 @dataclass
@@ -76,14 +71,12 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["best_epoch"] = int(stopper.best_epoch) + 1
     record["seconds"] = round(seconds, 2)
-    out_dir = Path(out_dir)
-    save_model(model, out_dir / MODEL_FILE)
-    write_json(out_dir / HISTORY_FILE, record)
-    from edgecnn.plots import CURVES_FILE, plot_history
-
-    plot_history(record, out_dir / CURVES_FILE, f"{recipe.name}: {recipe.model.name} on {recipe.data.describe_source()}")
-    save_reference(model, dataset, out_dir / REFERENCE_FILE)
-    return TrainResult(model, record, out_dir / MODEL_FILE, seconds, record["best_epoch"])
+    run = RunFolder(out_dir)
+    run.save_model(model)
+    run.save_history(record)
+    plot_history(record, run.curves_path, f"{recipe.name}: {recipe.model.name} on {recipe.data.describe_source()}")
+    run.save_reference(predict_probabilities(model, dataset.test, dataset.contract), dataset.test_fingerprint())
+    return TrainResult(model, record, run.model_path, seconds, record["best_epoch"])
 
 
 def learning_rate_at(epoch: int, cfg) -> float:
@@ -136,70 +129,10 @@ def _augmenter(options, seed: int):
     return K.Sequential(layers, name="augment")
 
 
-def save_model(model, path: Path) -> None:
-    """`model.keras`, byte-reproducible: Keras stamps the clock (entry times, `date_saved`) and memory
-    addresses (`shared_object_id` of a regularizer shared by layers) into its zip, so the archive is
-    rewritten with fixed entry times, no date and shared objects numbered in order of appearance."""
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp) as saved:
-            entries = {info.filename: saved.read(info) for info in saved.infolist()}
-        entries["metadata.json"] = json.dumps({k: v for k, v in json.loads(entries["metadata.json"]).items()
-                                               if k != "date_saved"}).encode()
-        entries["config.json"] = _number_shared_objects(entries["config.json"].decode()).encode()
-        with zipfile.ZipFile(tmp, "w") as archive:
-            for name, data in entries.items():
-                archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP), data)
-
-
-def _number_shared_objects(config: str) -> str:
-    numbers: dict[str, int] = {}
-
-    def renumber(match) -> str:
-        return f'"shared_object_id": {numbers.setdefault(match.group(1), len(numbers) + 1)}'
-
-    return re.sub(r'"shared_object_id": (\d+)', renumber, config)
-
-
-def load_model(path: Path):
-    """Load a `.keras` file saved by edgecnn (safe mode: no Python code is deserialized)."""
-    from edgecnn.errors import VerificationError
-
-    if not Path(path).is_file():
-        raise VerificationError(f"{path}: Keras model not found; run `edgecnn train` first")
-    from edgecnn.verify.runtimes import check_model_file
-
-    check_model_file(path)
-    try:
-        return keras().models.load_model(path, safe_mode=True, compile=False)
-    except (ValueError, TypeError, OSError, KeyError) as exc:  # safe mode refuses Lambda layers and other code
-        first = " ".join(str(exc).split())[:160]
-        raise VerificationError(f"{path}: Keras cannot load it safely ({first})") from None
-
-
 def predict_probabilities(model, images, contract) -> np.ndarray:
     """Float model outputs for a split's images, a chunk at a time (a folder's test split may be large)."""
     return np.concatenate([model.predict(normalize(chunk, contract), batch_size=256, verbose=0)
                            for chunk in images.chunks()])
-
-
-def save_reference(model, dataset: Dataset, path: Path) -> None:
-    """The float model's test-split outputs: what every exported file is compared with, without TF."""
-    probabilities = predict_probabilities(model, dataset.test, dataset.contract)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, probabilities=probabilities, test_fingerprint=test_fingerprint(dataset))
-
-
-def test_fingerprint(dataset: Dataset) -> str:
-    """A hash of the test split's pixels and labels, read chunk by chunk."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for chunk in dataset.test.chunks():
-        digest.update(np.ascontiguousarray(chunk).tobytes())
-    digest.update(dataset.y_test.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):

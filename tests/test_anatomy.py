@@ -9,7 +9,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from edgecnn.anatomy import describe_model
-from edgecnn.anatomy.layers import infer_stride_padding, read_layers, separable_savings, totals
+from edgecnn.artifacts import open_artifact
+from edgecnn.artifacts.layers import infer_stride_padding, read_layers, separable_savings, totals
 from edgecnn_cli.main import app
 
 runner = CliRunner()
@@ -48,7 +49,7 @@ def test_depthwise_separable_block_macs_by_hand(one_block):
 
 def test_peak_activation_memory_from_lifetimes(one_block):
     _, path = one_block
-    memory = describe_model(path)["memory"]
+    memory = describe_model(open_artifact(path))["memory"]
     # float32 chain: input 8x8x4 (1 KiB) -> dw 8x8x4 (1 KiB) -> pw 8x8x6 (1.5 KiB); while pw runs its input
     # and output are both live: 1,024 + 1,536 bytes, more than any other pair.
     assert memory["peak_activation_bytes"] == 1024 + 1536 and memory["peak_at"] == "pw"
@@ -75,7 +76,7 @@ def test_stride_and_padding_from_shapes(size_in, size_out, kernel, expected):
 
 def test_tflite_and_onnx_count_the_same_macs(tiny_build):
     run_dir, _ = tiny_build
-    counts = [describe_model(run_dir / name)["totals"]["macs"] for name in
+    counts = [describe_model(open_artifact(run_dir / name))["totals"]["macs"] for name in
               ("model_float32.tflite", "model_int8.tflite", "model_float32.onnx")]
     keras_macs = totals(read_layers(run_dir / "model.keras"))["macs"]
     pixel_convolution = 16 * 16 * 3 * 1  # exported files start with RGB pixels -> normalized grayscale

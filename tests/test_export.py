@@ -6,8 +6,8 @@ import onnx
 import pytest
 
 from edgecnn.data import normalize
-from edgecnn.export.metadata import contract_of, read_metadata
-from edgecnn.verify.runtimes import OnnxRunner, TFLiteRunner
+from edgecnn.artifacts.metadata import contract_of, read_metadata
+from edgecnn.artifacts.runners import OnnxRunner, TFLiteRunner
 from tests.clients import rgb
 
 
@@ -18,11 +18,11 @@ def tiny_test_images(tiny_dataset):
 
 @pytest.fixture(scope="module")
 def keras_outputs(tiny_build, tiny_test_images):
-    from edgecnn.train import load_model
+    from edgecnn.modelfile import load_keras
 
     run_dir, _ = tiny_build
     x, _ = tiny_test_images
-    return load_model(run_dir / "model.keras").predict(x, verbose=0)
+    return load_keras(run_dir / "model.keras").predict(x, verbose=0)
 
 
 def test_every_format_written_with_labels(tiny_build):
@@ -50,14 +50,14 @@ def test_luminance_in_front_matches_pillow_grayscale(tiny_build, tiny_dataset):
     # setup: colour pictures, and the grayscale Pillow makes of them (what a grayscale model trained on)
     from PIL import Image
 
-    from edgecnn.train import load_model
+    from edgecnn.modelfile import load_keras
 
     run_dir, _ = tiny_build
     colour = np.random.default_rng(0).integers(0, 256, size=(8, 16, 16, 3), dtype=np.uint8)
     gray = np.stack([np.asarray(Image.fromarray(image).convert("L")) for image in colour])[..., None]
     # execute
     from_rgb = TFLiteRunner(run_dir / "model_float32.tflite").predict(colour.astype(np.float32))
-    from_gray = load_model(run_dir / "model.keras").predict(normalize(gray, tiny_dataset.contract), verbose=0)
+    from_gray = load_keras(run_dir / "model.keras").predict(normalize(gray, tiny_dataset.contract), verbose=0)
     # assert: Pillow rounds luminance to whole pixels; the file computes it exactly
     assert (from_rgb.argmax(1) == from_gray.argmax(1)).all() and np.abs(from_rgb - from_gray).max() < 0.02
 
@@ -119,6 +119,7 @@ def test_onnx_batch_fixed_to_one_for_ort_mobile(tiny_build, tiny_dataset, tmp_pa
     # setup
     from edgecnn.pipeline import export_stage
     from edgecnn.recipe import load_recipe
+    from edgecnn.artifacts import open_artifact
     from edgecnn.verify.readiness import check_readiness
 
     run_dir, _ = tiny_build
@@ -129,7 +130,7 @@ def test_onnx_batch_fixed_to_one_for_ort_mobile(tiny_build, tiny_dataset, tmp_pa
     # assert: batch 1 in the file, and ORT Mobile's checker no longer needs the shapes fixed
     path = tmp_path / "model_float32.onnx"
     assert onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
-    mobile = check_readiness(path, "float32")["ort_mobile"]
+    mobile = check_readiness(open_artifact(path), "float32")["ort_mobile"]
     assert all(info["as_is"] == info["fixed_shapes"] for info in mobile.values()), mobile
     assert OnnxRunner(path).predict(rgb_pixels(tiny_dataset)[:5]).shape == (5, 10)
 

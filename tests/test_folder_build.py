@@ -66,7 +66,7 @@ def test_folder_recipe_builds_exports_and_verifies_end_to_end(folder_run, photos
     assert report["data"]["skipped"]["files"][0]["path"] == str(photos / "line" / "broken.jpg")
     assert "## Skipped files (1)" in (out / "report.md").read_text()
     # the contract an app needs: resize policy and per-channel normalization
-    from edgecnn.export.metadata import read_metadata
+    from edgecnn.artifacts.metadata import read_metadata
 
     for name in ("model_float32.onnx", "model_int8.tflite"):
         metadata = read_metadata(out / name)

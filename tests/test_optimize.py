@@ -8,9 +8,9 @@ import pytest
 
 from edgecnn.errors import ModelError, RecipeError
 from edgecnn.export.formats import OPTIMIZE_VARIANTS
-from edgecnn.export.metadata import read_metadata
+from edgecnn.artifacts.metadata import read_metadata
 from edgecnn.recipe import validate_recipe
-from edgecnn.verify.weights import groups_breaking_m_by_n, read_kernels
+from edgecnn.artifacts.kernels import groups_breaking_m_by_n, read_kernels
 from tests.conftest import TINY_RECIPE
 
 FAST_OPTIMIZE = {
@@ -150,7 +150,7 @@ def test_report_names_the_best_variant_within_the_budgets(optimized):
 
 
 def test_budgets_reject_variants_that_lose_too_much():
-    from edgecnn.report import select_best
+    from edgecnn.verify.judge import select_best
 
     def row(name, gzip, change):
         return {"name": name, "runtime": "litert", "accuracy": 0.9 + change, "accuracy_change": change,
@@ -228,9 +228,9 @@ def test_leaving_that_layer_in_float_gives_a_working_int8_file():
 
 def test_unknown_layer_pattern_is_a_clear_error(tiny_build):
     from edgecnn.optimize.layers import select_layers
-    from edgecnn.train import MODEL_FILE, load_model
+    from edgecnn.run import RunFolder
 
-    model = load_model(tiny_build[0] / MODEL_FILE)
+    model = RunFolder(tiny_build[0]).load_model()
     with pytest.raises(RecipeError, match="optimize.prune.exclude: 'block_99' matches no layer"):
         select_layers(model, ["pointwise"], ["block_99"], "optimize.prune")
     assert select_layers(model, ["pointwise"], ["block_1_*"], "optimize.prune") == [
@@ -250,9 +250,9 @@ def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, t
     from edgecnn.data import normalize
     from edgecnn.optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipe import OnnxQuantConfig
-    from edgecnn.verify.runtimes import OnnxRunner
+    from edgecnn.artifacts.runners import OnnxRunner
 
-    from edgecnn.export.metadata import contract_of
+    from edgecnn.artifacts.metadata import contract_of
 
     run_dir, _ = tiny_build
     contract = contract_of(run_dir / "model_float32.onnx")  # the file takes 0..255 RGB pixels
@@ -277,7 +277,7 @@ def test_onnx_reduce_range_quantizes_weights_to_seven_bits(tiny_build, tiny_data
     from edgecnn.optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipe import OnnxQuantConfig
 
-    from edgecnn.export.metadata import contract_of
+    from edgecnn.artifacts.metadata import contract_of
 
     run_dir, _ = tiny_build
     images = normalize(tiny_dataset.train.images(np.arange(32)), contract_of(run_dir / "model_float32.onnx"))

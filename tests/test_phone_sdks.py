@@ -4,6 +4,7 @@ it loads and on each kind of file it refuses; the standard metadata reads back t
 import pytest
 
 from edgecnn.export.tflite_metadata import MIN_PARSER_VERSION, read_standard_metadata
+from edgecnn.artifacts import open_artifact
 from edgecnn.verify.readiness import check_readiness
 from tests.clients import mediapipe_metadata, mediapipe_refusal
 
@@ -16,7 +17,7 @@ def refused_files(tiny_build, tiny_dataset, tmp_path_factory):
     from edgecnn.export.tflite import convert_to_tflite
     from edgecnn.pipeline import export_stage
     from edgecnn.recipe import load_recipe
-    from edgecnn.train import load_model
+    from edgecnn.modelfile import load_keras
 
     run_dir, _ = tiny_build
     files = {}
@@ -28,7 +29,7 @@ def refused_files(tiny_build, tiny_dataset, tmp_path_factory):
         files[name] = export_stage(recipe, out, dataset=tiny_dataset, show_progress=False)[0].path
     recipe = load_recipe(run_dir / "recipe.yaml")
     bare = tmp_path_factory.mktemp("bare") / "bare.tflite"
-    bare.write_bytes(convert_to_tflite(load_model(run_dir / "model.keras"),
+    bare.write_bytes(convert_to_tflite(load_keras(run_dir / "model.keras"),
                                        file_input=FileInput.for_recipe(recipe, tiny_dataset.contract)))
     files["no_metadata"] = bare
     return files
@@ -50,7 +51,7 @@ def test_built_files_load_in_mediapipe_and_the_report_says_so(tiny_build, filena
 ])
 def test_refusals_agree_with_mediapipe(refused_files, kind, ours, theirs):
     path = refused_files[kind]
-    verdict = check_readiness(path, "int8" if kind == "int8_io" else "float32")["mediapipe"]
+    verdict = check_readiness(open_artifact(path), "int8" if kind == "int8_io" else "float32")["mediapipe"]
     refusal = mediapipe_refusal(path)
     assert not verdict["loads"] and any(ours in problem for problem in verdict["problems"]), verdict
     assert refusal is not None and theirs in refusal, refusal

@@ -9,7 +9,7 @@ import pytest
 from edgecnn.errors import VerificationError
 from edgecnn.verify import file_sizes
 from edgecnn.verify.latency import measure_latency
-from edgecnn.verify.runtimes import TFLiteRunner, open_runner
+from edgecnn.artifacts.runners import TFLiteRunner, open_runner
 
 
 def test_report_schema_and_rows(tiny_build):
@@ -34,7 +34,7 @@ def test_report_accuracy_is_recomputed_from_the_file(tiny_build):
     run_dir, report = tiny_build
     recipe = validate_recipe(TINY_RECIPE)
     ds = load_dataset(recipe.data, recipe.seed)
-    from edgecnn.export.metadata import contract_of
+    from edgecnn.artifacts.metadata import contract_of
 
     path = run_dir / "model_int8.tflite"
     predictions = TFLiteRunner(path).predict(normalize(ds.x_test, contract_of(path)))
@@ -76,11 +76,12 @@ def test_verifying_exported_files_never_imports_tensorflow(tiny_build):
     run_dir, _ = tiny_build
     script = textwrap.dedent(f"""
         import sys
-        from edgecnn.pipeline import load_run_recipe, verify_stage
+        from edgecnn.pipeline import verify_stage
+        from edgecnn.run import RunFolder
         from edgecnn.data import load_dataset
         import edgecnn.pipeline as pipeline
         pipeline.importlib.util.find_spec = lambda name: None  # pretend TensorFlow is not installed
-        recipe = load_run_recipe({str(run_dir)!r}, ["verify.runs=5"])
+        recipe = RunFolder({str(run_dir)!r}).load_recipe(["verify.runs=5"])
         report = verify_stage(recipe, {str(run_dir)!r}, show_progress=False)
         assert [a["name"] for a in report["artifacts"]] == ["tflite_float32", "tflite_int8", "onnx_float32"]
         assert report["artifacts"][1]["agreement"] is not None
@@ -109,13 +110,13 @@ def test_latency_report_has_the_full_statistics(tiny_build):
 def test_macs_counted_from_the_files_match_the_architecture(tiny_build):
     from edgecnn.models.registry import resolve_layers
     from edgecnn.models.spec import count
-    from edgecnn.verify.macs import count_macs
+    from edgecnn.artifacts import open_artifact
 
     run_dir, _ = tiny_build
     pixel_convolution = 16 * 16 * 3 * 1  # exported files start with RGB pixels -> normalized grayscale
     expected = count(resolve_layers("dscnn_xs", (16, 16, 1), 10))["macs"] + pixel_convolution
     for name in ("model_float32.tflite", "model_int8.tflite", "model_float32.onnx"):
-        assert count_macs(run_dir / name) == expected, name
+        assert open_artifact(run_dir / name).macs == expected, name
 
 
 def test_verify_files_with_data_matches_the_run_folder(tiny_build, tiny_recipe_file, tmp_path):
@@ -177,16 +178,17 @@ def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorfl
 
 def test_phone_readiness_is_reported_per_file(tiny_build):
     run_dir, _ = tiny_build
+    from edgecnn.artifacts import open_artifact
     from edgecnn.verify.readiness import check_readiness
 
-    int8 = check_readiness(run_dir / "model_int8.tflite", "int8")
+    int8 = check_readiness(open_artifact(run_dir / "model_int8.tflite"), "int8")
     assert int8["float_operators"] == [] and "CONV_2D" in int8["operators"]
     assert int8["gpu_delegate"]["checked"] and int8["gpu_delegate"]["compatible"]
-    float_file = check_readiness(run_dir / "model_float32.tflite", "float32")
+    float_file = check_readiness(open_artifact(run_dir / "model_float32.tflite"), "float32")
     assert "float_operators" not in float_file  # only int8 files are held to that
-    as_if_int8 = check_readiness(run_dir / "model_float32.tflite", "int8")
+    as_if_int8 = check_readiness(open_artifact(run_dir / "model_float32.tflite"), "int8")
     assert any(op.startswith("CONV_2D") for op in as_if_int8["float_operators"])  # the check can fail
-    onnx_file = check_readiness(run_dir / "model_float32.onnx", "float32")
+    onnx_file = check_readiness(open_artifact(run_dir / "model_float32.onnx"), "float32")
     assert onnx_file["onnx_checker"] == "passed (full check)"
     assert onnx_file["ort_mobile"]["NNAPI"]["fixed_shapes"] == "YES"
     assert "## Phone readiness" in (run_dir / "report.md").read_text()

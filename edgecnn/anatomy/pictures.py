@@ -33,8 +33,8 @@ def default_layers(layers) -> list[str]:
 class Activations:
     """Outputs of named layers for a batch of normalized NHWC images."""
 
-    def __init__(self, path: Path, layers):
-        self.path, self.layers = Path(path), {layer.name: layer for layer in layers}
+    def __init__(self, artifact):
+        self.path, self.layers = artifact.path, {layer.name: layer for layer in artifact.layers}
         if self.path.suffix == ".tflite":
             from ai_edge_litert.interpreter import Interpreter
 
@@ -49,11 +49,9 @@ class Activations:
                 self.interpreter.allocate_tensors()
             self.input = self.interpreter.get_input_details()[0]
         elif self.path.suffix == ".keras":
-            from edgecnn.train import load_model
-
-            self.model = load_model(self.path)
+            self.model = artifact.runner().model
         else:
-            raise VerificationError(f"{path}: feature maps need a .tflite or .keras model (for ONNX, use the run's "
+            raise VerificationError(f"{self.path}: feature maps need a .tflite or .keras model (for ONNX, use the run's "
                                     "model_float32.tflite)")
 
     def __call__(self, images: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
@@ -71,7 +69,7 @@ class Activations:
         return self._tflite(images, names)
 
     def _tflite(self, images, names):
-        from edgecnn.verify.runtimes import dequantized, to_tensor_dtype
+        from edgecnn.artifacts.runners import dequantized, to_tensor_dtype
 
         collected = {name: [] for name in names}
         for one in to_tensor_dtype(images, self.input):

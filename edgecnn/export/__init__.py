@@ -9,9 +9,7 @@ from pathlib import Path
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
 from edgecnn.export.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
-from edgecnn.fileio import write_text
-
-LABELS_FILE = "labels.txt"
+from edgecnn.run import RunFolder
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
            "conversion_errors", "export_all"]
@@ -45,7 +43,7 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
             console().print(f"export {fmt.name:<15} -> {out_dir / fmt.filename}")
         _export_one(fmt, model, recipe, file_input, calibration, out_dir / fmt.filename)
         artifacts.append(ExportedArtifact(fmt.name, out_dir / fmt.filename, fmt, time.perf_counter() - start))
-    write_text(out_dir / LABELS_FILE, "\n".join(dataset.class_names) + "\n")
+    RunFolder(out_dir).save_labels(dataset.class_names)
     return artifacts
 
 

@@ -8,7 +8,7 @@ optimized variants, written under `optimized/` and verified with the same code a
 
 from dataclasses import dataclass
 
-OPTIMIZED_DIR = "optimized"
+from edgecnn.run import OPTIMIZED_DIR
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from edgecnn._tf import tensorflow
 from edgecnn.errors import MissingDependency
-from edgecnn.export.metadata import ONNX_METADATA_KEY, build_metadata
+from edgecnn.artifacts.metadata import ONNX_METADATA_KEY
+from edgecnn.export.metadata import build_metadata
 from edgecnn.fileio import atomic_path, write_text
 
 ORT_CONFIG_SUFFIX = ".required_operators.config"

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.formats import ALL_ARTIFACTS
-from edgecnn.export.metadata import read_metadata
+from edgecnn.artifacts.metadata import read_metadata
 from edgecnn.export.onnx import ort_paths
 from edgecnn.fileio import atomic_path, read_user_text, write_text
+from edgecnn.run import REPORT_JSON, RunFolder
 
 HANDOFF_DIR = "handoff"
 CARD_FILE = "MODEL_CARD.md"
@@ -87,16 +88,17 @@ def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, fol
             for companion in ort_paths(run_dir / ALL_ARTIFACTS[f.name].filename):
                 if companion.is_file():
                     written.append(_copy(companion, folder / companion.name))
-    written.append(_copy(run_dir / "labels.txt", folder / "labels.txt"))
+    labels = RunFolder(run_dir).labels_path
+    written.append(_copy(labels, folder / labels.name))
     handoff = _bundle(folder, handed, phone, run_dir)
     written.append(write_text(folder / CARD_FILE, model_card(report, handoff)))
     return written + write_snippets(report, handoff, folder / SNIPPETS_DIR)
 
 
 def _read_report(run_dir: Path) -> dict:
-    path = run_dir / "report.json"
+    path = run_dir / REPORT_JSON
     if not path.is_file():
-        raise VerificationError(f"{run_dir}: no report.json; run `edgecnn build` (or `verify`) on it first")
+        raise VerificationError(f"{run_dir}: no {REPORT_JSON}; run `edgecnn build` (or `verify`) on it first")
     try:
         report = json.loads(read_user_text(path, "report", VerificationError))
     except json.JSONDecodeError as exc:
@@ -109,7 +111,7 @@ def _read_report(run_dir: Path) -> dict:
 def _chosen(report: dict) -> tuple[list[HandedFile], str]:
     """The best artifact under the budgets; the best `.tflite` MediaPipe loads under them (the phone's file,
     when the best is an ONNX file); then the float TFLite and ONNX files; without repeats."""
-    from edgecnn.report import select_best
+    from edgecnn.verify.judge import select_best
 
     best = report.get("best") or {}
     if not best.get("name"):

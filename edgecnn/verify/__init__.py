@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.artifacts import Artifact
+from edgecnn.artifacts.kernels import sparsity_summary
 from edgecnn.data import normalize
 from edgecnn.errors import VerificationError
 from edgecnn.verify.classes import class_results
 from edgecnn.verify.latency import measure_latency
-from edgecnn.verify.runtimes import open_runner
+from edgecnn.verify.readiness import check_readiness
 
 __all__ = ["ArtifactResult", "verify_artifact", "file_sizes"]
 
@@ -49,18 +51,15 @@ def file_sizes(path: Path) -> tuple[int, int]:
     return len(data), len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
-def verify_artifact(
-    path: Path, name: str, fmt_name: str, precision: str, images: np.ndarray | None, labels: np.ndarray | None,
-    contract, reference: np.ndarray | None, settings,
-) -> ArtifactResult:
+def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.ndarray | None,
+                    labels: np.ndarray | None, contract, reference: np.ndarray | None, settings,
+                    precision: str | None = None) -> ArtifactResult:
     """Run one file on the test images (uint8); time it at batch 1 at each of the settings' thread counts."""
-    from edgecnn.verify.macs import count_macs
-
     threads = settings.thread_counts()
-    runner = open_runner(path, threads[0])
+    runner = artifact.runner(threads[0])
     if runner.input_shape != tuple(contract.shape):
         raise VerificationError(
-            f"{path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
+            f"{artifact.path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
         )
     # Normalized a chunk at a time: float32 is four times the uint8 test split.
     probabilities = np.concatenate([runner.predict(normalize(images[start : start + 256], contract))
@@ -72,36 +71,32 @@ def verify_artifact(
     if reference is not None:
         agreement = float((probabilities.argmax(1) == reference.argmax(1)).mean())
         max_diff = float(np.abs(probabilities - reference).max())
-    macs = count_macs(path)
     latencies = []
     for count in threads:
-        timed = runner if count == threads[0] else open_runner(path, count)
-        stats = measure_latency(timed, timed.prepare(x), settings.warmup, settings.runs, settings.max_seconds, macs)
+        timed = artifact.runner(count)
+        stats = measure_latency(timed, timed.prepare(x), settings.warmup, settings.runs, settings.max_seconds,
+                                artifact.macs)
         latencies.append({"threads": count, **stats, "runtime_settings": timed.settings})
-    size, gz = file_sizes(path)
-    from edgecnn.verify.readiness import check_readiness
-
-    described = {**describe_file(path), "macs": macs, "latency": latencies, **per_class,
-                 "readiness": check_readiness(path, precision)}
+    size, gz = file_sizes(artifact.path)
+    precision = precision or artifact.precision
+    described = {**describe_file(artifact), "macs": artifact.macs, "latency": latencies, **per_class,
+                 "readiness": check_readiness(artifact, precision)}
     return ArtifactResult(
-        name, str(path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
+        name, str(artifact.path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
         {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],
         runner.input_dtype, described,
     )
 
 
-def describe_file(path: Path) -> dict:
+def describe_file(artifact: Artifact) -> dict:
     """What the file says about how it was made (technique, calibration, optimization), and the
     sparsity of the kernels it really holds."""
-    from edgecnn.export.metadata import read_metadata
-    from edgecnn.verify.weights import read_kernels, sparsity_summary
-
-    metadata = read_metadata(path) or {}
+    metadata = artifact.metadata
     optimization = metadata.get("optimization") or {}
-    described = {"technique": metadata.get("technique", "none" if Path(path).suffix == ".keras" else "unknown")}
+    described = {"technique": metadata.get("technique", "none" if artifact.kind == "keras" else "unknown")}
     if "calibration" in metadata:
         described["calibration"] = metadata["calibration"]
     if optimization:
         described["optimization"] = optimization
-    described["sparsity"] = sparsity_summary(read_kernels(path), optimization.get("pruned_layers"))
+    described["sparsity"] = sparsity_summary(artifact.kernels, optimization.get("pruned_layers"))
     return described

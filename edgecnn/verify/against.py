@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.artifacts import open_artifact
 from edgecnn.data.contract import normalize
 from edgecnn.errors import RecipeError
+from edgecnn.run import OPTIMIZED_DIR
 from edgecnn.verify import file_sizes
 from edgecnn.verify.baseline import parse_fraction
-from edgecnn.verify.files import MODEL_SUFFIXES, artifact_names
-from edgecnn.verify.runtimes import open_runner
+from edgecnn.verify.files import EXPORTED_SUFFIXES, artifact_names
 
 ROUND_SECONDS = 0.01  # each side of a round times about this long
 MIN_ROUNDS = 20
@@ -45,8 +46,8 @@ def pair_targets(new: list[Path], old: list[Path]) -> list[tuple[str, Path, Path
 
 
 def _model_files(folder: Path) -> dict[str, Path]:
-    found = sorted(p for p in [*folder.iterdir(), *(folder / "optimized").glob("*")]
-                   if p.is_file() and p.suffix in MODEL_SUFFIXES)
+    found = sorted(p for p in [*folder.iterdir(), *(folder / OPTIMIZED_DIR).glob("*")]
+                   if p.is_file() and p.suffix in EXPORTED_SUFFIXES)
     return {str(p.relative_to(folder)): p for p in found}
 
 
@@ -70,8 +71,9 @@ def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress:
 def _compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds) -> dict:
     runners, inputs, accuracy = {}, {}, {}
     for side, path in (("new", new_path), ("old", old_path)):
-        runners[side] = open_runner(path)
-        images, contract = test.feed(path, runners[side])
+        artifact = open_artifact(path)
+        runners[side] = artifact.runner()
+        images, contract = test.feed(artifact)
         inputs[side] = runners[side].prepare(normalize(images[:8], contract))
         if test.labels is not None:
             predicted = runners[side].predict(normalize(images, contract)).argmax(1)

@@ -9,6 +9,8 @@ from pathlib import Path
 from edgecnn.errors import RecipeError
 from edgecnn.fileio import read_user_text
 
+REPORT_SCHEMA = "edgecnn.report/1"  # what report.json says it is; a baseline must say the same
+
 # metric -> (how to read it from a row, True when bigger is worse)
 _METRICS = {
     "latency_p50_ms": (lambda row: row["latency_ms"]["p50"], True),
@@ -36,11 +38,9 @@ def parse_fraction(text: str, flag: str, example: str) -> float:
 
 
 def load_baseline(path: Path) -> dict:
-    from edgecnn.report import REPORT_SCHEMA
-
     path = Path(path)
     try:
-        report = json.loads(read_user_text(path, "baseline report.json", RecipeError))
+        report = json.loads(read_user_text(path, "file", RecipeError, shown=f"--baseline {path}"))
     except json.JSONDecodeError:
         raise RecipeError(f"--baseline {path}: not JSON; expected a report.json written by edgecnn") from None
     if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:

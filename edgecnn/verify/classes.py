@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-CONFUSION_PNG = "confusion.png"
 
 
 def class_results(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:

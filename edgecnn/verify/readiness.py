@@ -24,13 +24,13 @@ _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}  # int8 files with float I/O convert 
 _ONNX_COMPUTE = {"Conv", "MatMul", "Gemm", "ConvInteger", "MatMulInteger"}
 
 
-def check_readiness(path: str | Path, precision: str) -> dict:
-    path = Path(path)
+def check_readiness(artifact, precision: str) -> dict:
+    """The phone-readiness record of an opened `Artifact` ({} for `.keras` and `.ort`)."""
     try:
-        if path.suffix == ".tflite":
-            return _tflite_readiness(path, precision)
-        if path.suffix == ".onnx":
-            return _onnx_readiness(path, precision)
+        if artifact.kind == "tflite":
+            return _tflite_readiness(artifact, precision)
+        if artifact.kind == "onnx":
+            return _onnx_readiness(artifact.path, precision)
     except Exception as exc:  # a check that cannot run is reported, never fatal to verification
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {}
@@ -40,10 +40,8 @@ def _is_integer(precision: str) -> bool:
     return precision in ("int8", "w8/a16")
 
 
-def _tflite_readiness(path: Path, precision: str) -> dict:
-    from edgecnn.verify.weights import builtin_interpreter
-
-    interpreter = builtin_interpreter(path)
+def _tflite_readiness(artifact, precision: str) -> dict:
+    path, interpreter = artifact.path, artifact.builtin_interpreter
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()
     result = {"operators": sorted({op["op_name"] for op in operators}),

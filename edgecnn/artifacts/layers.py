@@ -65,7 +65,7 @@ def read_layers(model_or_path) -> list[Layer]:
     """The layers of a Keras model object or a `.keras` / `.tflite` / `.onnx` path, in execution order."""
     if not isinstance(model_or_path, (str, Path)):
         return _keras_layers(model_or_path)
-    from edgecnn.verify.runtimes import check_model_file
+    from edgecnn.modelfile import check_model_file
 
     path = check_model_file(model_or_path)
     if path.suffix == ".tflite":
@@ -73,9 +73,9 @@ def read_layers(model_or_path) -> list[Layer]:
     if path.suffix == ".onnx":
         return _onnx_layers(path)
     if path.suffix == ".keras":
-        from edgecnn.train import load_model
+        from edgecnn.modelfile import load_keras
 
-        return _keras_layers(load_model(path))
+        return _keras_layers(load_keras(path))
     from edgecnn.errors import VerificationError
 
     raise VerificationError(f"{path}: expected a .keras, .tflite or .onnx model")
@@ -111,7 +111,7 @@ def _keras_layers(model) -> list[Layer]:
 # --- TFLite -------------------------------------------------------------------------------------------
 
 def _tflite_layers(path: Path) -> list[Layer]:
-    from edgecnn.verify.weights import builtin_interpreter, layer_name
+    from edgecnn.artifacts.kernels import builtin_interpreter, layer_name
 
     interpreter = builtin_interpreter(path)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
@@ -159,7 +159,7 @@ _ONNX_BYTES = {1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 10: 2, 11: 8}  # float, uint8, int8
 def _onnx_layers(path: Path) -> list[Layer]:
     import onnx
 
-    from edgecnn.verify.runtimes import load_onnx
+    from edgecnn.modelfile import load_onnx
     from onnx import helper
 
     model = load_onnx(path)

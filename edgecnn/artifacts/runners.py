@@ -13,6 +13,7 @@ import numpy as np
 
 from edgecnn.errors import VerificationError
 from edgecnn.fileio import captured_native_stderr
+from edgecnn.modelfile import check_image_input, check_model_file, load_keras
 
 
 def to_tensor_dtype(images: np.ndarray, details: dict) -> np.ndarray:
@@ -30,14 +31,6 @@ def dequantized(raw: np.ndarray, quantization: tuple) -> np.ndarray:
     scale, zero_point = quantization
     values = raw.astype(np.float32)
     return (values - zero_point) * scale if scale else values
-
-
-def check_image_input(path: Path, shape: list) -> None:
-    """An image classifier's input: batch, then three positive image dimensions (NHWC or NCHW)."""
-    dims = shape[1:]
-    if len(shape) != 4 or any(isinstance(d, int) and d <= 0 for d in dims):
-        raise VerificationError(f"{path}: input shape {shape}; expected an image input, (N, H, W, C) or (N, C, H, W) "
-                                "with positive sizes")
 
 
 class TFLiteRunner:
@@ -141,10 +134,9 @@ class KerasRunner:
 
     def __init__(self, path: Path, threads: int = 1):
         from edgecnn._tf import tensorflow
-        from edgecnn.train import load_model
 
         start = time.perf_counter_ns()
-        self.model = load_model(path)
+        self.model = load_keras(path)
         self.init_ms = (time.perf_counter_ns() - start) / 1e6
         # A traced call, as TensorFlow serving would run it: eager layer-by-layer calls cost ~20 ms of
         # Python per image on the digits model, which measured the interpreter rather than the model.
@@ -168,47 +160,8 @@ class KerasRunner:
 
 
 RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".ort": OnnxRunner, ".keras": KerasRunner}
-MAX_MODEL_BYTES = 2 * 1024**3  # protobuf's own limit for one ONNX file; far beyond a phone model
 
 
 def open_runner(path: str | Path, threads: int = 1):
     path = check_model_file(path)
     return RUNNERS[path.suffix](path, threads)
-
-
-def check_model_file(path: str | Path) -> Path:
-    """A model file every reader may open: present, a known type, not empty or oversized, and with the
-    right header (.tflite: the TFL3 flatbuffer identifier; .keras: a zip). ONNX is parsed by its readers."""
-    path = Path(path)
-    if not path.is_file():
-        raise VerificationError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
-    if path.suffix not in RUNNERS:
-        raise VerificationError(f"{path}: unknown model type {path.suffix!r}; expected .tflite, .onnx, .ort or .keras")
-    size = path.stat().st_size
-    if size == 0:
-        raise VerificationError(f"{path}: empty file (0 bytes)")
-    if size > MAX_MODEL_BYTES:
-        raise VerificationError(f"{path}: {size:,} bytes, above the {MAX_MODEL_BYTES:,}-byte model limit")
-    with path.open("rb") as model:
-        head = model.read(8)
-    if path.suffix == ".tflite" and head[4:8] != b"TFL3":
-        raise VerificationError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier); truncated or another format")
-    if path.suffix == ".keras" and not head.startswith(b"PK"):
-        raise VerificationError(f"{path}: not a Keras archive (a .keras file is a zip)")
-    return path
-
-
-def load_onnx(path: str | Path):
-    """The ONNX ModelProto of a checked file, without external data; a corrupt or empty graph is named."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    path = check_model_file(path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError) as exc:
-        raise VerificationError(f"{path}: not a readable ONNX model ({type(exc).__name__}); truncated or "
-                                "another format") from None
-    if not model.graph.node or not model.graph.input:
-        raise VerificationError(f"{path}: an ONNX file with no graph (no nodes or inputs)")
-    return model

@@ -147,7 +147,7 @@ _ONNX_KERNEL_OPS = {"Conv", "ConvInteger", "MatMul", "MatMulInteger", "Gemm"}
 
 def _onnx_kernels(path: Path) -> list[Kernel]:
 
-    from edgecnn.verify.runtimes import load_onnx
+    from edgecnn.modelfile import load_onnx
     from onnx import numpy_helper
 
     graph = load_onnx(path).graph

@@ -59,7 +59,7 @@ def memory_estimate(path: Path, layers) -> dict:
 def _tflite_tensors(path: Path):
     import numpy as np
 
-    from edgecnn.verify.weights import builtin_interpreter
+    from edgecnn.artifacts.kernels import builtin_interpreter
 
     interpreter = builtin_interpreter(path)
     details = interpreter.get_tensor_details()
@@ -73,7 +73,7 @@ def _tflite_tensors(path: Path):
 def _onnx_io(path: Path, sizes: dict) -> list:
     import numpy as np
 
-    from edgecnn.verify.runtimes import load_onnx
+    from edgecnn.modelfile import load_onnx
 
     model = load_onnx(path)
     initializers = {init.name for init in model.graph.initializer}

@@ -1,0 +1,69 @@
+"""Model files as a user hands them over: checked before any reader opens them (present, a known type,
+a sane size, the right header), and loaded with their refusals named. No TensorFlow at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgecnn.errors import VerificationError
+
+MODEL_SUFFIXES = (".tflite", ".onnx", ".ort", ".keras")
+MAX_MODEL_BYTES = 2 * 1024**3  # protobuf's own limit for one ONNX file; far beyond a phone model
+
+
+def check_model_file(path: str | Path) -> Path:
+    """A model file every reader may open: present, a known type, not empty or oversized, and with the
+    right header (.tflite: the TFL3 flatbuffer identifier; .keras: a zip). ONNX is parsed by its readers."""
+    path = Path(path)
+    if not path.is_file():
+        raise VerificationError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
+    if path.suffix not in MODEL_SUFFIXES:
+        raise VerificationError(f"{path}: unknown model type {path.suffix!r}; expected .tflite, .onnx, .ort or .keras")
+    size = path.stat().st_size
+    if size == 0:
+        raise VerificationError(f"{path}: empty file (0 bytes)")
+    if size > MAX_MODEL_BYTES:
+        raise VerificationError(f"{path}: {size:,} bytes, above the {MAX_MODEL_BYTES:,}-byte model limit")
+    with path.open("rb") as model:
+        head = model.read(8)
+    if path.suffix == ".tflite" and head[4:8] != b"TFL3":
+        raise VerificationError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier); truncated or another format")
+    if path.suffix == ".keras" and not head.startswith(b"PK"):
+        raise VerificationError(f"{path}: not a Keras archive (a .keras file is a zip)")
+    return path
+
+
+def load_onnx(path: str | Path):
+    """The ONNX ModelProto of a checked file, without external data; a corrupt or empty graph is named."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = check_model_file(path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise VerificationError(f"{path}: not a readable ONNX model ({type(exc).__name__}); truncated or "
+                                "another format") from None
+    if not model.graph.node or not model.graph.input:
+        raise VerificationError(f"{path}: an ONNX file with no graph (no nodes or inputs)")
+    return model
+
+
+def check_image_input(path: Path, shape: list) -> None:
+    """An image classifier's input: batch, then three positive image dimensions (NHWC or NCHW)."""
+    dims = shape[1:]
+    if len(shape) != 4 or any(isinstance(d, int) and d <= 0 for d in dims):
+        raise VerificationError(f"{path}: input shape {shape}; expected an image input, (N, H, W, C) or (N, C, H, W) "
+                                "with positive sizes")
+
+
+def load_keras(path: str | Path):
+    """A checked `.keras` file, loaded in safe mode: no Python code (Lambda layers) is deserialized."""
+    from edgecnn._tf import keras
+
+    path = check_model_file(path)
+    try:
+        return keras().models.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError, OSError, KeyError) as exc:  # safe mode refuses Lambda layers and other code
+        first = " ".join(str(exc).split())[:160]
+        raise VerificationError(f"{path}: Keras cannot load it safely ({first})") from None

@@ -1,0 +1,65 @@
+"""The package's layering, read from the source: each module imports only modules of its own or an
+earlier stage, and every `from edgecnn... import name` (lazy ones too) names something that exists."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "edgecnn"
+
+# Earlier stages first. A module may import its own stage and any earlier one, never a later one.
+STAGES = [
+    {"__init__", "__main__", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots", "modelfile",
+     "memory"},
+    {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
+    {"anatomy"}, {"predict"}, {"report"}, {"pipeline"}, {"handoff"}, {"api"},
+]
+LEVEL = {name: level for level, names in enumerate(STAGES) for name in names}
+
+
+def _imports(folders=(PACKAGE,)):
+    """(importing module, imported module, imported names, line) for every edgecnn import in `folders`."""
+    for path in sorted(p for folder in folders for p in folder.rglob("*.py")):
+        if path.name.endswith("_generated.py"):
+            continue
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "edgecnn":
+                yield module, node.module, [alias.name for alias in node.names], node.lineno
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "edgecnn":
+                        yield module, alias.name, [], node.lineno
+
+
+def _stage(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_module_has_a_stage():
+    stages = {_stage(module) for module, _, _, _ in _imports()}
+    assert stages <= set(LEVEL), f"place these in STAGES: {sorted(stages - set(LEVEL))}"
+
+
+def test_no_module_imports_a_later_stage():
+    upward = [f"{module}:{line} imports {imported}" for module, imported, _, line in _imports()
+              if LEVEL[_stage(imported)] > LEVEL[_stage(module)]]
+    assert not upward, "\n".join(upward)
+
+
+EVERYWHERE = (PACKAGE, REPO / "cli", REPO / "tests", REPO / "benchmarks")
+
+
+@pytest.mark.parametrize("module", sorted({imported for _, imported, _, _ in _imports(EVERYWHERE)}))
+def test_every_imported_name_exists(module):
+    # Lazy imports inside functions fail only when the function runs; this finds a moved name at once.
+    loaded = importlib.import_module(module)
+    for importer, imported, names, line in _imports(EVERYWHERE):
+        if imported == module:
+            for name in names:
+                assert hasattr(loaded, name) or importlib.util.find_spec(f"{module}.{name}"), \
+                    f"{importer}:{line}: {module} has no {name}"
