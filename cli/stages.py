@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from edgecnn.formats import OPTIMIZE_VARIANTS
 from edgecnn_cli._common import (
     DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides,
     data_source_overrides, print_json, user_errors,
@@ -71,8 +72,7 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
     """Make the recipe's optimized variants (quantized, pruned, clustered) of a trained run folder's model,
     export them under optimized/, then verify every artifact and write the comparison report.
 
-    Variants: ptq_dynamic, ptq_float16, ptq_int8, aeq_w8a8, aeq_w8a16, aeq_w4, onnx_qdq_int8,
-    onnx_dynamic_int8, qat_int8, pruned_float32, pqat_int8, prune_2of4_float32, cqat_int8.
+    Variants: @VARIANTS@.
 
     Example: edgecnn optimize runs/shapes --set "optimize.variants=\\[ptq_int8,qat_int8]"
     """
@@ -96,3 +96,6 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
         if as_json:
             print_json(report)
         enforce_gate(report)
+
+
+optimize.__doc__ = optimize.__doc__.replace("@VARIANTS@", ", ".join(OPTIMIZE_VARIANTS))  # the registry's names

@@ -10,7 +10,7 @@ from edgecnn.artifacts import Artifact, open_artifact
 from edgecnn.console import console
 from edgecnn.data import Dataset, load_dataset
 from edgecnn.errors import RecipeError, VerificationError
-from edgecnn.export.formats import ALL_ARTIFACTS
+from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.recipe import Recipe
 from edgecnn.run import RunFolder
 from edgecnn.verify import verify_artifact

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgecnn.data.contract import NORMALIZATIONS
 from edgecnn.errors import RecipeError
 from edgecnn.fileio import read_user_text
+from edgecnn.formats import EXPORT_FORMATS, OPTIMIZE_VARIANTS
 from edgecnn.yaml_text import MAX_TEXT_BYTES, YamlProblem, load_yaml_text
 
 
@@ -197,7 +198,7 @@ class TrainConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
-ExportFormatName = Literal["tflite_float32", "tflite_int8", "onnx_float32"]
+ExportFormatName = Literal[tuple(EXPORT_FORMATS)]
 
 
 class CalibrationConfig(_Section):
@@ -260,10 +261,7 @@ class ExportConfig(_Section):
         return channels == 3 or self.rgb_input is not False
 
 
-VariantName = Literal[
-    "ptq_dynamic", "ptq_float16", "ptq_int8", "aeq_w8a8", "aeq_w8a16", "aeq_w4", "onnx_qdq_int8",
-    "onnx_dynamic_int8", "qat_int8", "pruned_float32", "pqat_int8", "prune_2of4_float32", "cqat_int8",
-]
+VariantName = Literal[tuple(OPTIMIZE_VARIANTS)]
 
 
 class FineTuneConfig(_Section):

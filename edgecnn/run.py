@@ -29,7 +29,6 @@ from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json, write_text
 from edgecnn.modelfile import load_keras
 
-OPTIMIZED_DIR = "optimized"
 # A report folder (a build's run folder, or a verify's own folder) holds these:
 REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG = "report.json", "report.md", "junit.xml", "confusion.png"
 

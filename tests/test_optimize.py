@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from edgecnn.errors import ModelError, RecipeError
-from edgecnn.export.formats import OPTIMIZE_VARIANTS
+from edgecnn.formats import OPTIMIZE_VARIANTS
 from edgecnn.artifacts.metadata import read_metadata
 from edgecnn.recipe import validate_recipe
 from edgecnn.artifacts.kernels import groups_breaking_m_by_n, read_kernels
@@ -258,7 +258,7 @@ def test_onnx_static_quantization_supports_each_calibration_method(tiny_build, t
     contract = contract_of(run_dir / "model_float32.onnx")  # the file takes 0..255 RGB pixels
     images = normalize(tiny_dataset.train.images(np.arange(64)), contract)
     settings = OnnxQuantConfig(method=method, per_channel=True)
-    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
+    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "static", images, settings)
     path = run_dir.parent / f"qdq_{method}.onnx"
     onnx.save(quantized, str(path))
     test_images = normalize(tiny_dataset.x_test, contract)
@@ -282,7 +282,7 @@ def test_onnx_reduce_range_quantizes_weights_to_seven_bits(tiny_build, tiny_data
     run_dir, _ = tiny_build
     images = normalize(tiny_dataset.train.images(np.arange(32)), contract_of(run_dir / "model_float32.onnx"))
     settings = OnnxQuantConfig(per_channel=True, reduce_range=reduce_range)
-    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "onnx_qdq_int8", images, settings)
+    quantized = quantize_onnx(onnx.load(str(run_dir / "model_float32.onnx")), "static", images, settings)
     kernels = [numpy_helper.to_array(init) for init in quantized.graph.initializer
                if init.data_type == onnx.TensorProto.INT8 and len(init.dims) > 1]
     assert kernels

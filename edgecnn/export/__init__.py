@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
-from edgecnn.export.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
+from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
 from edgecnn.run import RunFolder
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecnn.errors import BudgetExceeded, VerificationError
-from edgecnn.export.formats import ALL_ARTIFACTS
+from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.artifacts.metadata import read_metadata
 from edgecnn.export.onnx import ort_paths
 from edgecnn.fileio import atomic_path, read_user_text, write_text

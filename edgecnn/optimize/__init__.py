@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from edgecnn.export import ExportedArtifact, calibration_set, conversion_errors
-from edgecnn.export.formats import OPTIMIZE_VARIANTS
+from edgecnn.formats import OPTIMIZE_VARIANTS
 
 __all__ = ["optimize_all"]
 
@@ -31,6 +31,6 @@ def optimize_all(model, recipe, dataset, out_dir: Path, show_progress: bool = Tr
             console().print(f"optimize {fmt.name:<18} {fmt.technique} -> {path}")
         start = time.perf_counter()
         with conversion_errors(fmt, path):
-            MAKERS[fmt.name](job, fmt, path)
+            MAKERS[fmt.maker](job, fmt, path)
         artifacts.append(ExportedArtifact(fmt.name, path, fmt, time.perf_counter() - start))
     return artifacts

@@ -14,11 +14,8 @@ import numpy as np
 from edgecnn.errors import MissingDependency
 from edgecnn.fileio import captured_native_stderr
 
-# variant name -> the ai_edge_quantizer.recipe function that builds its quantization recipe
-RECIPES = {"aeq_w8a8": "static_wi8_ai8", "aeq_w8a16": "static_wi8_ai16", "aeq_w4": "weight_only_wi4_afp32"}
-
-
-def quantize_with_litert(float_flatbuffer: bytes, variant: str, calibration: np.ndarray | None) -> bytes:
+def quantize_with_litert(float_flatbuffer: bytes, recipe_name: str, calibration: np.ndarray | None) -> bytes:
+    """Quantize with the ai_edge_quantizer.recipe function `recipe_name` (e.g. static_wi8_ai8)."""
     try:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as exc:
@@ -29,7 +26,7 @@ def quantize_with_litert(float_flatbuffer: bytes, variant: str, calibration: np.
             warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it enables experimental_preserve_all_tensors to calibrate, and says so
         engine = quantizer.Quantizer(bytearray(float_flatbuffer))
-        engine.load_quantization_recipe(getattr(recipe, RECIPES[variant])())
+        engine.load_quantization_recipe(getattr(recipe, recipe_name)())
         result = None
         if engine.need_calibration:
             signature, input_name = _signature_input(float_flatbuffer)

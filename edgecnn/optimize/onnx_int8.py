@@ -15,8 +15,8 @@ from edgecnn.data.contract import is_pixel_input
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
-def quantize_onnx(float_proto, variant: str, calibration: np.ndarray | None, settings):
-    """Return the quantized ModelProto for `onnx_qdq_int8` or `onnx_dynamic_int8`."""
+def quantize_onnx(float_proto, mode: str, calibration: np.ndarray | None, settings):
+    """The quantized ModelProto: `mode` static (int8 QDQ, calibrated) or dynamic (int8 weights)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -25,7 +25,7 @@ def quantize_onnx(float_proto, variant: str, calibration: np.ndarray | None, set
         source, prepared, output = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         onnx.save(float_proto, str(source))
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        if variant == "onnx_qdq_int8":
+        if mode == "static":
             # The pixel convolution stays float: onnxruntime's int8 convolution on x86 without VNNI sums pairs of
             # products in 16 bits, which full-range pixels (255) times full-range weights overflow, and a 1x1
             # convolution over three channels costs nothing in float.

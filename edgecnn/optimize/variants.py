@@ -16,7 +16,6 @@ from edgecnn.export.tflite import convert_to_tflite, write_tflite
 if TYPE_CHECKING:
     import tf_keras as keras
 
-PTQ_MODES = {"ptq_dynamic": "dynamic", "ptq_float16": "float16", "ptq_int8": "int8"}
 
 
 @dataclass
@@ -52,18 +51,18 @@ class Job:
 
 
 def make_ptq(job: Job, fmt, path: Path) -> Path:
-    mode = PTQ_MODES[fmt.name]
+    mode = fmt.setting
     flatbuffer = job.tflite(job.model, mode, calibrated=mode == "int8")
     return job.write_tflite(flatbuffer, fmt, path, {"backend": "tf.lite.TFLiteConverter"})
 
 
 def make_litert_quantized(job: Job, fmt, path: Path) -> Path:
     from edgecnn.export.tflite_graph import float_io
-    from edgecnn.optimize.litert_quantizer import RECIPES, quantize_with_litert
+    from edgecnn.optimize.litert_quantizer import quantize_with_litert
 
     calibration = job.calibration_pixels if fmt.needs_calibration else None
-    quantized = float_io(quantize_with_litert(job.tflite(job.model), fmt.name, calibration))
-    return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": RECIPES[fmt.name]})
+    quantized = float_io(quantize_with_litert(job.tflite(job.model), fmt.setting, calibration))
+    return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": fmt.setting})
 
 
 def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
@@ -73,7 +72,7 @@ def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
     recipe, settings = job.recipe, job.recipe.optimize.onnx
     float_proto = convert_to_onnx(job.model, job.file_input, recipe.export.onnx_opset, recipe.export.onnx_fixed_batch)
     calibration = job.calibration_pixels if fmt.needs_calibration else None
-    quantized = quantize_onnx(float_proto, fmt.name, calibration, settings)
+    quantized = quantize_onnx(float_proto, fmt.setting, calibration, settings)
     details = {"backend": "onnxruntime.quantization", "pre_process": "quant_pre_process"}
     if fmt.needs_calibration:
         details |= {"format": "QDQ", "method": settings.method, "per_channel": settings.per_channel,
@@ -138,13 +137,7 @@ def make_cqat(job: Job, fmt, path: Path) -> Path:
     return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)
 
 
-MAKERS = {
-    **dict.fromkeys(PTQ_MODES, make_ptq),
-    **dict.fromkeys(("aeq_w8a8", "aeq_w8a16", "aeq_w4"), make_litert_quantized),
-    **dict.fromkeys(("onnx_qdq_int8", "onnx_dynamic_int8"), make_onnx_quantized),
-    "qat_int8": make_qat,
-    "pruned_float32": make_pruned,
-    "pqat_int8": make_pqat,
-    "prune_2of4_float32": make_2_of_4,
-    "cqat_int8": make_cqat,
+MAKERS = {  # ExportFormat.maker -> the function that writes such a variant
+    "ptq": make_ptq, "aeq": make_litert_quantized, "onnx": make_onnx_quantized, "qat": make_qat,
+    "prune": make_pruned, "pqat": make_pqat, "prune_2of4": make_2_of_4, "cqat": make_cqat,
 }

@@ -18,7 +18,7 @@ import numpy as np
 from edgecnn.artifacts import open_artifact
 from edgecnn.data.contract import normalize
 from edgecnn.errors import RecipeError
-from edgecnn.run import OPTIMIZED_DIR
+from edgecnn.formats import OPTIMIZED_DIR
 from edgecnn.verify import file_sizes
 from edgecnn.verify.baseline import parse_fraction
 from edgecnn.verify.files import EXPORTED_SUFFIXES, artifact_names

@@ -1,4 +1,5 @@
-"""The one table of artifacts: name, file, runtime, precision, technique and what each needs.
+"""The one table of artifacts: name, file, runtime, precision, technique, what each needs and (variants)
+which maker writes it. The recipe's allowed names, the CLI's help and the optimize stage all read it.
 
 QAT variants count as calibrated too: their activation ranges start from the calibration images.
 
@@ -8,28 +9,31 @@ optimized variants, written under `optimized/` and verified with the same code a
 
 from dataclasses import dataclass
 
-from edgecnn.run import OPTIMIZED_DIR
+OPTIMIZED_DIR = "optimized"  # a run folder's subfolder for optimized variants
 
 
 @dataclass(frozen=True)
 class ExportFormat:
     name: str
-    filename: str
+    filename: str  # inside the run folder
     runtime: str  # the runtime verify runs it in
     precision: str
     needs_calibration: bool
     description: str
     technique: str = "none"
     fine_tune: bool = False
+    maker: str = "export"  # variants: which maker in optimize.variants writes it (ptq, aeq, onnx, qat, ...)
+    setting: str | None = None  # what that maker needs to tell variants apart (a converter mode, a recipe)
 
     @property
     def is_variant(self) -> bool:
         return self.filename.startswith(f"{OPTIMIZED_DIR}/")
 
 
-def _variant(name, suffix, runtime, precision, calibration, technique, description, fine_tune=False):
+def _variant(name, suffix, runtime, precision, calibration, technique, description, maker, setting=None,
+             fine_tune=False):
     return ExportFormat(name, f"{OPTIMIZED_DIR}/{name}.{suffix}", runtime, precision, calibration, description,
-                        technique, fine_tune)
+                        technique, fine_tune, maker, setting)
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
@@ -49,34 +53,35 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
     fmt.name: fmt
     for fmt in (
         _variant("ptq_dynamic", "tflite", "litert", "int8 weights", False, "PTQ dynamic range (converter)",
-                 "TFLite, int8 weights, float activations quantized on the fly"),
+                 "TFLite, int8 weights, float activations quantized on the fly", "ptq", "dynamic"),
         _variant("ptq_float16", "tflite", "litert", "float16", False, "PTQ float16 (converter)",
-                 "TFLite, float16 weights, float32 compute"),
+                 "TFLite, float16 weights, float32 compute", "ptq", "float16"),
         _variant("ptq_int8", "tflite", "litert", "int8", True, "PTQ int8 (converter)",
-                 "TFLite, full-integer int8, input/output type per export.int8_io"),
+                 "TFLite, full-integer int8, input/output type per export.int8_io", "ptq", "int8"),
+        # aeq: the ai_edge_quantizer.recipe function that builds the quantization recipe
         _variant("aeq_w8a8", "tflite", "litert", "int8", True, "PTQ w8/a8 (ai-edge-quantizer)",
-                 "TFLite, int8 weights and activations by the LiteRT quantizer"),
+                 "TFLite, int8 weights and activations by the LiteRT quantizer", "aeq", "static_wi8_ai8"),
         _variant("aeq_w8a16", "tflite", "litert", "w8/a16", True, "PTQ w8/a16 (ai-edge-quantizer)",
-                 "TFLite, int8 weights and int16 activations by the LiteRT quantizer"),
+                 "TFLite, int8 weights and int16 activations by the LiteRT quantizer", "aeq", "static_wi8_ai16"),
         _variant("aeq_w4", "tflite", "litert", "int4 weights", False, "PTQ 4-bit weights (ai-edge-quantizer)",
-                 "TFLite, 4-bit weights, float activations, by the LiteRT quantizer"),
+                 "TFLite, 4-bit weights, float activations, by the LiteRT quantizer", "aeq", "weight_only_wi4_afp32"),
         _variant("onnx_qdq_int8", "onnx", "onnxruntime", "int8", True, "PTQ int8 QDQ (onnxruntime)",
-                 "ONNX, int8 QDQ, per-channel weights, static activation ranges"),
+                 "ONNX, int8 QDQ, per-channel weights, static activation ranges", "onnx", "static"),
         _variant("onnx_dynamic_int8", "onnx", "onnxruntime", "int8 weights", False, "PTQ dynamic (onnxruntime)",
-                 "ONNX, int8 weights, activations quantized on the fly"),
+                 "ONNX, int8 weights, activations quantized on the fly", "onnx", "dynamic"),
         _variant("qat_int8", "tflite", "litert", "int8", True, "QAT (tfmot)",
-                 "TFLite, full-integer int8 after quantization-aware fine-tuning", fine_tune=True),
+                 "TFLite, full-integer int8 after quantization-aware fine-tuning", "qat", fine_tune=True),
         _variant("pruned_float32", "tflite", "litert", "float32", False, "magnitude pruning (tfmot)",
-                 "TFLite, float32, magnitude-pruned kernels", fine_tune=True),
+                 "TFLite, float32, magnitude-pruned kernels", "prune", fine_tune=True),
         _variant("pqat_int8", "tflite", "litert", "int8", True, "pruning + PQAT (tfmot)",
-                 "TFLite, full-integer int8 after pruning-preserving QAT", fine_tune=True),
+                 "TFLite, full-integer int8 after pruning-preserving QAT", "pqat", fine_tune=True),
         _variant("prune_2of4_float32", "tflite", "litert", "float32", False, "2:4 structured pruning (tfmot)",
                  "TFLite, float32, two zeros in every four input channels of pointwise and dense kernels",
-                 fine_tune=True),
+                 "prune_2of4", fine_tune=True),
         _variant("cqat_int8", "tflite", "litert", "int8", True, "clustering + CQAT (tfmot)",
-                 "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", fine_tune=True),
+                 "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", "cqat",
+                 fine_tune=True),
     )
 }
 
 ALL_ARTIFACTS: dict[str, ExportFormat] = {**EXPORT_FORMATS, **OPTIMIZE_VARIANTS}
-
