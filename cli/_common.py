@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import sys
@@ -16,6 +17,17 @@ INTERNAL_ERROR_EXIT = 3
 OverridesOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.epochs=3 (repeatable)."),
+]
+class Normalization(str, enum.Enum):
+    """Input scaling for model files that record none: [0, 1] or [-1, 1]."""
+
+    unit = "unit"
+    symmetric = "symmetric"
+
+
+RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/digits.yaml.", show_default=False)]
+RunDirArgument = Annotated[
+    Path, typer.Argument(help="Run folder written by `edgecnn train` or `build` (holds recipe.yaml).", show_default=False)
 ]
 OutOption = Annotated[
     Optional[Path], typer.Option("--out", "-o", help="Run folder for the artifacts \\[default: runs/<recipe name>].")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from edgecnn_cli._common import (
-    DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, SkipBadOption, data_overrides,
-    data_source_overrides, print_json, user_errors,
+    DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, RecipeArgument, SkipBadOption,
+    data_overrides, data_source_overrides, print_json, user_errors,
 )
-
-RecipeArgument = Annotated[Path, typer.Argument(help="Recipe YAML file, e.g. recipes/digits.yaml.", show_default=False)]
-
 
 HandoffOption = Annotated[bool, typer.Option("--handoff", help="Also write the app developer's bundle into "
                                              "RUN_DIR/handoff (as `edgecnn handoff` does) when the budgets are met.")]
@@ -28,26 +24,20 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
     Example: edgecnn build recipes/digits.yaml --set train.epochs=5 --out runs/quick
     """
     with user_errors():
-        overrides = data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
-        from edgecnn.pipeline import build as run_build, default_run_dir
-        from edgecnn.recipe import load_recipe
+        from edgecnn import api
         from edgecnn.report import print_report
         from edgecnn.verify.judge import enforce_gate
 
-        parsed = load_recipe(recipe, overrides)
-        out_dir = out or default_run_dir(parsed)
-        from edgecnn.runlock import run_lock
-
-        with run_lock(out_dir):
-            report = run_build(parsed, out_dir, show_progress=not quiet)
+        built = api.build(recipe, out, data_source_overrides(data) + data_overrides(overrides, skip_bad_files),
+                          show_progress=not quiet)
         if not quiet:
-            print_report(report)
-            typer.echo(f"report: {out_dir / 'report.json'}  ({report['timings_s']['total']:.1f} s)", err=True)
+            print_report(built.report)
+            typer.echo(f"report: {built.folder / 'report.json'}  ({built.report['timings_s']['total']:.1f} s)", err=True)
         if as_json:
-            print_json(report)
-        enforce_gate(report)
+            print_json(built.report)
+        enforce_gate(built.report)
         if handoff:
             from edgecnn.handoff import write_handoff
 
-            bundle = write_handoff(out_dir)
+            bundle = write_handoff(built.folder)
             typer.echo(f"handoff: {bundle.folder} (phone SDKs: {bundle.phone.filename})", err=True)

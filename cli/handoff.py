@@ -9,13 +9,13 @@ import typer
 
 from edgecnn_cli._common import JsonOption, print_json, user_errors
 
-RunDirArgument = Annotated[Path, typer.Argument(help="Run folder written by `edgecnn build`.", show_default=False)]
+BuiltRunArgument = Annotated[Path, typer.Argument(help="Run folder written by `edgecnn build`.", show_default=False)]
 HandoffOutOption = Annotated[
     Optional[Path], typer.Option("--out", "-o", help="Folder for the bundle \\[default: RUN_DIR/handoff].")
 ]
 
 
-def handoff(run_dir: RunDirArgument, out: HandoffOutOption = None, as_json: JsonOption = False):
+def handoff(run_dir: BuiltRunArgument, out: HandoffOutOption = None, as_json: JsonOption = False):
     """Bundle a built run for an app developer: the best file under the budgets, the float files, labels.txt,
     MODEL_CARD.md, and Android, iOS, Node/web and Python snippets filled in for them.
 

@@ -31,70 +31,13 @@ def inspect(
     Example: edgecnn inspect runs/shapes/model_float32.tflite --image circle.png
     """
     with user_errors():
-        from edgecnn.anatomy import describe_model, draw_pictures
-        from edgecnn.artifacts import open_artifact
-        from edgecnn.fileio import write_json
+        from edgecnn import api
+        from edgecnn.anatomy import print_anatomy
 
-        artifact = open_artifact(model)
-        record = describe_model(artifact)
-        out_dir = out or model.parent / "inspect"
-        if image is not None or data is not None:
-            test_images, test_labels = _test_split(artifact, data)
-            names = [name.strip() for name in layers.split(",")] if layers else None
-            record["pictures"] = draw_pictures(artifact, out_dir, image, names, test_images, test_labels, strongest)
-        write_json(out_dir / "inspect.json", record)
+        names = [name.strip() for name in layers.split(",")] if layers else None
+        record = api.inspect(model, out, image, names, data, strongest)
         if as_json:
             print_json(record)
         else:
             print_anatomy(record)
-            typer.echo(f"written: {out_dir / 'inspect.json'}", err=True)
-
-
-def _test_split(artifact, data: str | None):
-    """Test images from --data, or from the run folder the model sits in; (None, None) without either."""
-    from edgecnn.data import load_dataset
-    from edgecnn.run import RunFolder
-
-    run = RunFolder(artifact.path.parent)
-    if data is None and not run.is_run():
-        return None, None
-    if data is None:
-        recipe = run.load_recipe()
-    else:
-        from edgecnn.recipe import data_recipe
-
-        contract = artifact.contract()
-        recipe = data_recipe(data, 0, data={"image_size": [contract.height, contract.width],
-                                            "channels": contract.channels})
-    dataset = load_dataset(recipe.data, recipe.seed)
-    return dataset.x_test, dataset.y_test
-
-
-def print_anatomy(record: dict) -> None:
-    from rich.table import Table
-
-    from edgecnn.console import console
-
-    table = Table(title=f"{record['model']}: per layer, batch 1")
-    for header in ("layer", "type", "kernel", "stride", "padding", "output", "params", "MACs", "act. KiB"):
-        table.add_column(header, justify="right" if header in ("params", "MACs", "act. KiB", "stride") else "left")
-    for row in record["layers"]:
-        table.add_row(row["name"][:32], row["type"], row["kernel"], str(row["stride"] or ""), row["padding"],
-                      "x".join(map(str, row["output_shape"])), f"{row['params']:,}", f"{row['macs']:,}",
-                      f"{row['activation_bytes'] / 1024:.1f}")
-    totals = record["totals"]
-    table.add_row("total", "", "", "", "", "", f"{totals['params']:,}", f"{totals['macs']:,}",
-                  f"{totals['activation_bytes'] / 1024:.1f}", style="bold")
-    out = console()
-    out.print(table)
-    for saving in record["separable_savings"]:
-        out.print(f"{saving['depthwise']} + {saving['pointwise']}: {saving['separable_macs']:,} MACs vs "
-                  f"{saving['standard_macs']:,} for a standard {saving['kernel']} conv "
-                  f"{saving['channels_in']}->{saving['channels_out']} ({saving['saving']}x fewer)")
-    memory = record.get("memory")
-    if memory:
-        largest = ", ".join(f"{t['bytes'] / 1024:.1f} KiB" for t in memory["largest_live_tensors"])
-        out.print(f"flash {memory['flash_bytes'] / 1024:.1f} KiB; peak activation RAM "
-                  f"{memory['peak_activation_bytes'] / 1024:.1f} KiB at {memory['peak_at']} (largest live: {largest})")
-    for name, paths in (record.get("pictures") or {}).items():
-        out.print(f"{name}: {', '.join(paths) if isinstance(paths, list) else paths}")
+            typer.echo(f"written: {(out or model.parent / 'inspect') / 'inspect.json'}", err=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgecnn_cli._common import JsonOption, print_json, user_errors
+from edgecnn_cli._common import JsonOption, Normalization, print_json, user_errors
 
 
 def predict(
@@ -15,7 +15,7 @@ def predict(
                                           show_default=False)],
     images: Annotated[list[Path], typer.Argument(help="Image files, or folders of them.", show_default=False)],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels shown per image.")] = 3,
-    normalization: Annotated[Optional[str], typer.Option(
+    normalization: Annotated[Optional[Normalization], typer.Option(
         "--normalization", help="unit or symmetric, for files without edgecnn metadata.")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="labels.txt (one per line) for files "
                                                    "without edgecnn metadata.")] = None,
@@ -27,12 +27,9 @@ def predict(
     Example: edgecnn predict runs/shapes/model_int8.tflite photo1.png photos/ --top-k 3 --json
     """
     with user_errors():
-        from edgecnn.errors import RecipeError
-        from edgecnn.predict import predict_files
+        from edgecnn import api
 
-        if normalization not in (None, "unit", "symmetric"):
-            raise RecipeError(f"--normalization {normalization!r}: expected unit or symmetric")
-        results = predict_files(model, images, top_k, normalization, labels)
+        results = api.predict(model, images, top_k, normalization and normalization.value, labels)
         if as_json:
             print_json(results)
             return

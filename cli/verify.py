@@ -9,8 +9,8 @@ import typer
 
 from edgecnn_cli._common import (
     JsonOption, JunitOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
-    MinAccuracyOption, MinAgreementOption, OverridesOption, QuietOption, SkipBadOption, budget_overrides,
-    data_overrides, print_json, user_errors,
+    MinAccuracyOption, MinAgreementOption, Normalization, OverridesOption, QuietOption, SkipBadOption,
+    budget_overrides, data_overrides, print_json, user_errors,
 )
 
 TargetsArgument = Annotated[
@@ -23,7 +23,7 @@ VerifyOutOption = Annotated[Optional[Path], typer.Option(
 DataOption = Annotated[Optional[str], typer.Option(
     "--data", help="Labelled test images for files: digits, shapes, or a recipe .yaml (its data section and seed). "
     "Without it, files get latency only, on synthetic images of their own input size.", rich_help_panel="Files")]
-NormalizationOption = Annotated[Optional[str], typer.Option(
+NormalizationOption = Annotated[Optional[Normalization], typer.Option(
     "--normalization", help="unit ([0,1]) or symmetric ([-1,1]) input scaling for files without edgecnn metadata.",
     rich_help_panel="Files")]
 BaselineOption = Annotated[Optional[Path], typer.Option(
@@ -66,69 +66,30 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
 
     Example: edgecnn verify runs/new --against runs/main --max-slowdown 5%
     """
-    overrides = data_overrides(overrides, skip_bad_files)
     with user_errors():
+        from edgecnn import api
         from edgecnn.errors import RecipeError
-        from edgecnn.report import print_report, report_folder, write_report
-        from edgecnn.verify.judge import add_baseline, enforce_gate
-        from edgecnn.verify.against import pair_targets, parse_slowdown
-        from edgecnn.verify.baseline import load_baseline, parse_tolerance
+        from edgecnn.report import print_report
+        from edgecnn.verify.against import parse_slowdown
+        from edgecnn.verify.baseline import parse_tolerance
+        from edgecnn.verify.judge import enforce_gate
         from edgecnn.verify.junit import write_junit
 
-        old = load_baseline(baseline) if baseline else None  # bad input fails before any measuring
         if junit is not None and junit.is_dir():
             raise RecipeError(f"--junit {junit}: is a folder; name the XML file to write, e.g. {junit / 'junit.xml'}")
-        allowed = parse_tolerance(tolerance)
-        slowdown = parse_slowdown(max_slowdown)
-        pairs = pair_targets(targets, against) if against else None
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
                                   max_size=max_size, max_gzip=max_gzip)
-        settings = [*(overrides or []), *limits]
-        run_mode = len(targets) == 1 and targets[0].is_dir()
-        out_dir = report_folder(out, targets[0] / "verify" if run_mode else Path("verify-report"))
-        if run_mode:
-            report, test = _verify_run(targets[0], settings, quiet)
-        else:
-            report, test = _verify_files(targets, data, normalization, seed, settings, quiet)
-        if old is not None:
-            add_baseline(report, old, allowed)
-        if pairs:  # the old files are fed the same images as the new ones
-            from edgecnn.verify.against import add_against, compare
-
-            add_against(report, compare(pairs, test, slowdown, ab_seconds, show_progress=not quiet))
-        write_report(report, out_dir)
+        verified = api.verify(
+            targets, data=data, normalization=normalization and normalization.value, seed=seed, out=out,
+            overrides=[*data_overrides(overrides, skip_bad_files), *limits], baseline=baseline,
+            tolerance=parse_tolerance(tolerance), against=against, max_slowdown=parse_slowdown(max_slowdown),
+            ab_seconds=ab_seconds, show_progress=not quiet)
         if junit:
-            write_junit(report, junit)
+            write_junit(verified.report, junit)
         if not quiet:
-            print_report(report, wide=wide)
-            typer.echo(f"reports: {out_dir}", err=True)
+            print_report(verified.report, wide=wide)
+            typer.echo(f"reports: {verified.folder}", err=True)
         if as_json:
-            print_json(report)
-        enforce_gate(report)
-
-
-def _verify_run(run_dir: Path, settings: list[str], quiet: bool):
-    from edgecnn.data import load_dataset
-    from edgecnn.pipeline import verify_stage
-    from edgecnn.run import RunFolder
-    from edgecnn.verify.files import TestImages
-
-    recipe = RunFolder(run_dir).load_recipe(settings)
-    dataset = load_dataset(recipe.data, recipe.seed)
-    report = verify_stage(recipe, run_dir, dataset, show_progress=not quiet, anatomy=False)
-    return report, TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary())
-
-
-def _verify_files(paths, data, normalization, seed, settings, quiet):
-    from edgecnn.errors import RecipeError
-    from edgecnn.verify.files import files_test_images, open_files, verify_with
-
-    if normalization not in (None, "unit", "symmetric"):
-        raise RecipeError(f"--normalization {normalization!r}: expected unit or symmetric")
-    accuracy_limits = [s for s in settings if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
-    if accuracy_limits and not data:
-        raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
-    artifacts = open_files(paths)
-    test, record, verify_config = files_test_images(artifacts, data, normalization, seed, settings)
-    return verify_with(artifacts, test, record, verify_config, show_progress=not quiet), test
+            print_json(verified.report)
+        enforce_gate(verified.report)

@@ -90,7 +90,7 @@ USAGE = [
     (["inspect"], "Missing argument"),
     (["verify", "a.tflite", "--tolerance", "ten"], "--tolerance 'ten': expected a percentage"),
     (["verify", "a.tflite", "--max-slowdown", "x"], "--max-slowdown 'x': expected a percentage"),
-    (["verify", "a.tflite", "--normalization", "zscore"], "--normalization 'zscore': expected unit or symmetric"),
+    (["verify", "a.tflite", "--normalization", "zscore"], "'--normalization': Value error, 'zscore' is not one of 'unit', 'symmetric'"),
     (["data", "demo", "f", "--count", "x"], "Invalid value for '--count'"),
     (["build", "missing.yaml"], "missing.yaml: recipe file not found"),
     (["verify", "a.tflite", "--against", "b.tflite", "--against", "c.tflite"], "give one OLD file per NEW file"),

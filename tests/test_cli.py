@@ -206,7 +206,7 @@ def assert_follows_common_junit_schema(element):
     [
         (["--data", "cifar11"], "--data 'cifar11': expected digits, shapes, mnist"),
         (["--min-accuracy", "0.9"], "accuracy budgets need labelled images; add --data"),
-        (["--normalization", "zscore"], "--normalization 'zscore': expected unit or symmetric"),
+        (["--normalization", "zscore"], "'--normalization': Value error, 'zscore' is not one of 'unit', 'symmetric'"),
     ],
 )
 def test_verify_files_bad_input_exits_2(tiny_build, tmp_path, args, message):

@@ -10,11 +10,12 @@ import numpy as np
 from edgecnn.anatomy.pictures import Activations, default_layers, feature_grid, kernel_grid, save_png, strongest_grid
 from edgecnn.artifacts import Artifact
 from edgecnn.artifacts.layers import separable_savings, totals
+from edgecnn.console import console
 from edgecnn.data.contract import is_pixel_input, normalize
 from edgecnn.data.images import BadImage, ImageFormat, load_image
 from edgecnn.errors import DataError
 
-__all__ = ["describe_model", "draw_pictures"]
+__all__ = ["describe_model", "draw_pictures", "print_anatomy"]
 
 
 def describe_model(artifact: Artifact) -> dict:
@@ -76,3 +77,32 @@ def draw_pictures(artifact: Artifact, out_dir: Path, image=None, layer_names: li
 
 def _file_part(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40]
+
+
+def print_anatomy(record: dict) -> None:
+    """The per-layer table, the separable savings, memory and pictures of `describe_model`, on the terminal."""
+    from rich.table import Table
+
+    table = Table(title=f"{record['model']}: per layer, batch 1")
+    for header in ("layer", "type", "kernel", "stride", "padding", "output", "params", "MACs", "act. KiB"):
+        table.add_column(header, justify="right" if header in ("params", "MACs", "act. KiB", "stride") else "left")
+    for row in record["layers"]:
+        table.add_row(row["name"][:32], row["type"], row["kernel"], str(row["stride"] or ""), row["padding"],
+                      "x".join(map(str, row["output_shape"])), f"{row['params']:,}", f"{row['macs']:,}",
+                      f"{row['activation_bytes'] / 1024:.1f}")
+    totals = record["totals"]
+    table.add_row("total", "", "", "", "", "", f"{totals['params']:,}", f"{totals['macs']:,}",
+                  f"{totals['activation_bytes'] / 1024:.1f}", style="bold")
+    out = console()
+    out.print(table)
+    for saving in record["separable_savings"]:
+        out.print(f"{saving['depthwise']} + {saving['pointwise']}: {saving['separable_macs']:,} MACs vs "
+                  f"{saving['standard_macs']:,} for a standard {saving['kernel']} conv "
+                  f"{saving['channels_in']}->{saving['channels_out']} ({saving['saving']}x fewer)")
+    memory = record.get("memory")
+    if memory:
+        largest = ", ".join(f"{t['bytes'] / 1024:.1f} KiB" for t in memory["largest_live_tensors"])
+        out.print(f"flash {memory['flash_bytes'] / 1024:.1f} KiB; peak activation RAM "
+                  f"{memory['peak_activation_bytes'] / 1024:.1f} KiB at {memory['peak_at']} (largest live: {largest})")
+    for name, paths in (record.get("pictures") or {}).items():
+        out.print(f"{name}: {', '.join(paths) if isinstance(paths, list) else paths}")

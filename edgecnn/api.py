@@ -1,0 +1,161 @@
+"""edgecnn as a Python library: every command of the CLI as a plain function (a notebook's entry point).
+The CLI is a thin layer over these; they print nothing but progress (`show_progress=False` silences it)
+and raise `EdgeCNNError` subclasses on bad input (`BudgetExceeded` only from `enforce_gate`).
+
+    from edgecnn import api
+
+    built = api.build("recipes/digits.yaml", overrides=["train.epochs=3"], out="runs/quick")
+    verified = api.verify(["runs/quick/model_int8.tflite"], data="digits", overrides=["verify.budgets.min_accuracy=0.97"])
+    api.enforce_gate(verified.report)           # raises BudgetExceeded when a gated budget is missed
+    api.predict("runs/quick/model_int8.tflite", ["photo.png"], top_k=3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from edgecnn.artifacts import open_artifact
+from edgecnn.data import load_dataset
+from edgecnn.errors import RecipeError
+from edgecnn.pipeline import build as build_stages
+from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
+from edgecnn.predict import predict_files
+from edgecnn.recipe import data_recipe, load_recipe
+from edgecnn.report import report_folder, write_report
+from edgecnn.run import RunFolder
+from edgecnn.runlock import run_lock
+from edgecnn.verify.against import add_against, compare, pair_targets
+from edgecnn.verify.baseline import load_baseline
+from edgecnn.verify.files import TestImages, files_test_images, open_files, verify_with
+from edgecnn.verify.judge import add_baseline, enforce_gate
+
+__all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "train", "verify"]
+
+Normalization = Literal["unit", "symmetric"]
+
+
+@dataclass
+class Reported:
+    report: dict
+    folder: Path  # where report.json, report.md, junit.xml and confusion.png were written
+
+
+def build(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
+          show_progress: bool = True) -> Reported:
+    """Every stage of a recipe (data, train, export, optimize, verify) into `out` (default runs/NAME)."""
+    parsed = load_recipe(recipe, overrides)
+    out_dir = Path(out) if out else default_run_dir(parsed)
+    with run_lock(out_dir):
+        return Reported(build_stages(parsed, out_dir, show_progress=show_progress), out_dir)
+
+
+def train(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
+          show_progress: bool = True):
+    """Train the recipe's model into `out`: model.keras, history.json, the merged recipe.yaml, splits.csv."""
+    parsed = load_recipe(recipe, overrides)
+    out_dir = Path(out) if out else default_run_dir(parsed)
+    with run_lock(out_dir):
+        return train_stage(parsed, out_dir, show_progress=show_progress)[1]
+
+
+def export(run_dir: str | Path, overrides: list[str] | None = None, show_progress: bool = True) -> list:
+    """Export a trained run folder's model to its recipe's formats (with `overrides` saved into it)."""
+    run = RunFolder(run_dir)
+    recipe = run.load_recipe(overrides)
+    with run_lock(run.root):
+        artifacts = export_stage(recipe, run.root, show_progress=show_progress)
+        run.save_recipe(recipe)  # verify and later stages see the formats this run now holds
+    return artifacts
+
+
+def optimize(run_dir: str | Path, overrides: list[str] | None = None, show_progress: bool = True) -> Reported:
+    """Make the recipe's optimized variants of a trained run folder, verify every artifact and write the report."""
+    run = RunFolder(run_dir)
+    recipe = run.load_recipe(overrides)
+    with run_lock(run.root):
+        optimize_stage(recipe, run.root, show_progress=show_progress)
+        run.save_recipe(recipe)  # verify and later stages see the variants this run now holds
+        report = verify_stage(recipe, run.root, show_progress=show_progress)
+        write_report(report, run.root)  # a build stage: its report belongs to the run folder
+    return Reported(report, run.root)
+
+
+def verify(targets: list[str | Path], *, data: str | None = None, normalization: Normalization | None = None,
+           seed: int = 0, overrides: list[str] | None = None, out: str | Path | None = None,
+           baseline: str | Path | None = None, tolerance: float = 0.1, against: list[str | Path] | None = None,
+           max_slowdown: float = 0.05, ab_seconds: float = 20.0, show_progress: bool = True) -> Reported:
+    """Verify one run folder, or any .tflite / .onnx / .ort files, in their runtimes; budgets come from the
+    recipe or `overrides` (verify.budgets.KEY=VALUE). The report goes to a folder of its own, never a build's."""
+    targets = [Path(t) for t in targets]
+    old = load_baseline(Path(baseline)) if baseline else None  # bad input fails before any measuring
+    pairs = pair_targets(targets, [Path(a) for a in against]) if against else None
+    run_mode = len(targets) == 1 and targets[0].is_dir()
+    folder = report_folder(Path(out) if out else None,
+                           RunFolder(targets[0]).verify_dir if run_mode else Path("verify-report"))
+    if run_mode:
+        report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress)
+    else:
+        report, test = _verify_files(targets, data, normalization, seed, overrides or [], show_progress)
+    if old is not None:
+        add_baseline(report, old, tolerance)
+    if pairs:  # the old files are fed the same images as the new ones
+        add_against(report, compare(pairs, test, max_slowdown, ab_seconds, show_progress=show_progress))
+    write_report(report, folder)
+    return Reported(report, folder)
+
+
+def _verify_run(run: RunFolder, overrides: list[str], show_progress: bool) -> tuple[dict, TestImages]:
+    recipe = run.load_recipe(overrides)
+    dataset = load_dataset(recipe.data, recipe.seed)
+    report = verify_stage(recipe, run.root, dataset, show_progress=show_progress, anatomy=False)
+    return report, TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary())
+
+
+def _verify_files(paths: list[Path], data, normalization, seed: int, overrides: list[str], show_progress: bool):
+    accuracy_limits = [s for s in overrides if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
+    if accuracy_limits and not data:
+        raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
+    artifacts = open_files(paths)
+    test, record, settings = files_test_images(artifacts, data, normalization, seed, overrides)
+    return verify_with(artifacts, test, record, settings, show_progress=show_progress), test
+
+
+def inspect(model: str | Path, out: str | Path | None = None, image: str | Path | None = None,
+            layers: list[str] | None = None, data: str | None = None, strongest: str | None = None) -> dict:
+    """Per-layer cost, totals, separable savings and memory of a model file; with `image` or `data` (or a run
+    folder around the model), PNG grids of kernels, feature maps and strongest test images into `out`."""
+    from edgecnn.anatomy import describe_model, draw_pictures
+    from edgecnn.fileio import write_json
+
+    artifact = open_artifact(model)
+    record = describe_model(artifact)
+    folder = Path(out) if out else artifact.path.parent / "inspect"
+    if image is not None or data is not None:
+        test_images, test_labels = _inspect_images(artifact, data)
+        record["pictures"] = draw_pictures(artifact, folder, image, layers, test_images, test_labels, strongest)
+    write_json(folder / "inspect.json", record)
+    return record
+
+
+def _inspect_images(artifact, data: str | None):
+    """Test images from `data`, or from the run folder the model sits in; (None, None) without either."""
+    run = RunFolder(artifact.path.parent)
+    if data is None and not run.is_run():
+        return None, None
+    if data is None:
+        recipe = run.load_recipe()
+    else:
+        contract = artifact.contract()
+        recipe = data_recipe(data, 0, data={"image_size": [contract.height, contract.width],
+                                            "channels": contract.channels})
+    dataset = load_dataset(recipe.data, recipe.seed)
+    return dataset.x_test, dataset.y_test
+
+
+def predict(model: str | Path, images: list[str | Path], top_k: int = 3, normalization: Normalization | None = None,
+            labels: str | Path | None = None) -> list[dict]:
+    """Top-k labels and scores of `model` for every image (files, or folders of them), in the order given."""
+    return predict_files(Path(model), [Path(i) for i in images], top_k, normalization,
+                         Path(labels) if labels else None)
