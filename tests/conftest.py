@@ -1,4 +1,7 @@
-"""Shared fixtures: a tiny recipe and one tiny build reused by the export, verify and CLI tests."""
+"""Shared fixtures (a tiny recipe, one tiny build reused by the export, verify and CLI tests) and the
+test tiers: `unit` (no training), `build` (tiny trainings and builds), `slow` (the shipped recipes).
+A test is `build` when it uses a fixture that trains or is marked so; `slow` is marked by hand; every
+other test is `unit`. Quick local loop: pytest -m unit."""
 
 from pathlib import Path
 
@@ -45,3 +48,13 @@ def tiny_dataset():
 
     recipe = validate_recipe(TINY_RECIPE)
     return load_dataset(recipe.data, recipe.seed)
+
+
+TRAINING_FIXTURES = {"tiny_build", "folder_run"}  # fixtures that train a model (others build on them)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("build"):
+            continue
+        item.add_marker(pytest.mark.build if TRAINING_FIXTURES & set(item.fixturenames) else pytest.mark.unit)

@@ -56,6 +56,7 @@ def test_verify_of_a_folder_without_recipe_exits_2(tmp_path):
     assert result.exit_code == 2 and "no recipe.yaml here" in result.stderr
 
 
+@pytest.mark.build
 def test_stages_one_at_a_time(tiny_recipe_file, tmp_path):
     # setup
     run_dir = tmp_path / "staged"
@@ -81,6 +82,7 @@ def test_verify_names_a_missing_artifact(tiny_build, tmp_path):
     assert result.exit_code == 2 and "model_float32.onnx: missing; run `edgecnn export" in result.stderr
 
 
+@pytest.mark.build
 def test_installed_console_script_and_module_entry_point(tiny_recipe_file, tmp_path):
     executable = shutil.which("edgecnn", path=os.path.dirname(sys.executable))
     assert executable, "the edgecnn console script is not installed next to this Python"

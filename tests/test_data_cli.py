@@ -175,6 +175,7 @@ def test_cli_caps_malloc_arenas_unless_the_environment_says(monkeypatch):
     assert cap_malloc_arenas() is False
 
 
+@pytest.mark.build
 def test_train_data_option_replaces_the_recipe_source(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, size=(60, 8, 8), dtype=np.uint8), np.arange(60) % 2

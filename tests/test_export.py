@@ -192,6 +192,7 @@ def test_weight_buffers_stay_16_byte_aligned_after_adding_metadata(tiny_build, f
     assert len(starts) > 5 and all(start % 16 == 0 for start in starts), starts
 
 
+@pytest.mark.build
 def test_the_same_recipe_builds_byte_identical_files(tmp_path):
     # Same recipe, seed and machine: the delivered files are byte for byte the same (no clock, temp
     # path or process-wide name counter inside them). Two fresh processes, as a user's two builds are.

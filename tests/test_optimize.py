@@ -199,6 +199,7 @@ def layer_norm_model():
     return K.Model(inputs, K.layers.Dense(3, activation="softmax", name="classifier")(x))
 
 
+@pytest.mark.build
 def test_a_layer_tfmot_cannot_quantize_is_named_with_the_way_out():
     from edgecnn.optimize.qat import quantize_for_training
 
@@ -208,6 +209,7 @@ def test_a_layer_tfmot_cannot_quantize_is_named_with_the_way_out():
     assert "'norm' (LayerNormalization)" in message and "optimize.qat.leave_float" in message
 
 
+@pytest.mark.build
 def test_leaving_that_layer_in_float_gives_a_working_int8_file():
     from ai_edge_litert.interpreter import Interpreter
 

@@ -60,6 +60,7 @@ def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
     return agreement
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("recipe_path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
     # setup: folder recipes get a small generated folder in place of the user's photos
