@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edgecnn.anatomy import describe_model, draw_pictures
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
 from edgecnn.errors import RecipeError
+from edgecnn.fileio import write_json
 from edgecnn.pipeline import build as build_stages
 from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
 from edgecnn.predict import predict_files
@@ -126,9 +128,6 @@ def inspect(model: str | Path, out: str | Path | None = None, image: str | Path 
             layers: list[str] | None = None, data: str | None = None, strongest: str | None = None) -> dict:
     """Per-layer cost, totals, separable savings and memory of a model file; with `image` or `data` (or a run
     folder around the model), PNG grids of kernels, feature maps and strongest test images into `out`."""
-    from edgecnn.anatomy import describe_model, draw_pictures
-    from edgecnn.fileio import write_json
-
     artifact = open_artifact(model)
     record = describe_model(artifact)
     folder = Path(out) if out else artifact.path.parent / "inspect"

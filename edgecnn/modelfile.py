@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgecnn._tf import keras
 from edgecnn.errors import VerificationError
 
 MODEL_SUFFIXES = (".tflite", ".onnx", ".ort", ".keras")
@@ -59,8 +60,6 @@ def check_image_input(path: Path, shape: list) -> None:
 
 def load_keras(path: str | Path):
     """A checked `.keras` file, loaded in safe mode: no Python code (Lambda layers) is deserialized."""
-    from edgecnn._tf import keras
-
     path = check_model_file(path)
     try:
         return keras().models.load_model(path, safe_mode=True, compile=False)

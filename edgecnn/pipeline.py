@@ -6,13 +6,21 @@ import importlib.util
 import time
 from pathlib import Path
 
+from edgecnn.anatomy import describe_model, draw_pictures
+from edgecnn.anatomy.pictures import enlarged, save_png
 from edgecnn.artifacts import Artifact, open_artifact
 from edgecnn.console import console
 from edgecnn.data import Dataset, load_dataset
+from edgecnn.data.images import array_image
 from edgecnn.errors import RecipeError, VerificationError
+from edgecnn.export import export_all
 from edgecnn.formats import ALL_ARTIFACTS
+from edgecnn.optimize import optimize_all
 from edgecnn.recipe import Recipe
+from edgecnn.report import write_report
 from edgecnn.run import RunFolder
+from edgecnn.runlock import prepare_folder
+from edgecnn.train import train_model
 from edgecnn.verify import verify_artifact
 from edgecnn.verify.judge import build_report
 
@@ -22,14 +30,10 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 
 def check_run_dir(out_dir: Path) -> Path:
-    from edgecnn.runlock import prepare_folder
-
     return prepare_folder(out_dir)
 
 
 def train_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, show_progress: bool = True):
-    from edgecnn.train import train_model
-
     check_run_dir(out_dir)
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     run = RunFolder(out_dir)
@@ -55,8 +59,6 @@ def data_warnings(recipe: Recipe, dataset: Dataset) -> list[str]:
 
 
 def export_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | None = None, show_progress=True):
-    from edgecnn.export import export_all
-
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     model = model or RunFolder(out_dir).load_model()
     return export_all(model, recipe, dataset, out_dir, show_progress=show_progress)
@@ -64,8 +66,6 @@ def export_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | N
 
 def optimize_stage(recipe: Recipe, out_dir: Path, model=None, dataset: Dataset | None = None, show_progress=True):
     """Make every variant in `optimize.variants` from the trained model in `out_dir`."""
-    from edgecnn.optimize import optimize_all
-
     if not recipe.optimize.variants:
         raise RecipeError(f"{out_dir}: the recipe lists no optimize.variants; add some, e.g. "
                           "--set optimize.variants=[ptq_int8,qat_int8]")
@@ -102,10 +102,6 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
 
 def run_anatomy(run: RunFolder, dataset: Dataset, artifact: Artifact) -> dict:
     """Per-layer cost, memory and pictures of the float TFLite file, for the report."""
-    from edgecnn.anatomy import describe_model, draw_pictures
-    from edgecnn.anatomy.pictures import enlarged, save_png
-    from edgecnn.data.images import array_image
-
     record = describe_model(artifact)
     folder = run.inspect_dir
     sample = save_png(enlarged(array_image(dataset.x_test[0])), folder / "test_image.png")
@@ -150,7 +146,6 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
     report = verify_stage(recipe, out_dir, dataset, timings, show_progress)
     timings["verify"] = round(time.perf_counter() - mark, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
-    from edgecnn.report import write_report
 
     report["timings_s"] = timings
     write_report(report, out_dir)  # once, with every stage's time

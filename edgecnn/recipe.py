@@ -15,9 +15,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgecnn.data.contract import NORMALIZATIONS
-from edgecnn.errors import RecipeError
+from edgecnn.data.sources import data_section_for
+from edgecnn.errors import ModelError, RecipeError
 from edgecnn.fileio import read_user_text
 from edgecnn.formats import EXPORT_FORMATS, OPTIMIZE_VARIANTS
+from edgecnn.models import resolve_layers
 from edgecnn.yaml_text import MAX_TEXT_BYTES, YamlProblem, load_yaml_text
 
 
@@ -407,9 +409,6 @@ class Recipe(_Section):
     @model_validator(mode="after")
     def _model_fits_data(self):
         """Decode the architecture for this input now, so a bad block or model name fails before any file is written."""
-        from edgecnn.errors import ModelError
-        from edgecnn.models import resolve_layers
-
         shape = (*self.data.image_size, self.data.channels)
         try:
             resolve_layers(self.model.name, shape, 2, self.model.alpha, self.model.blocks, self.model.padding)
@@ -443,8 +442,6 @@ def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: 
                 extra: dict | None = None) -> Recipe:
     """A recipe around one data source named on the command line (a source name, folder, list, .npz, or a
     recipe .yaml whose data section and seed are taken), with `data` keys and overrides on top."""
-    from edgecnn.data.sources import data_section_for
-
     where = "--data"
     if spec.endswith((".yaml", ".yml")):
         from_file = _read_yaml(Path(spec))

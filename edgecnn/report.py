@@ -11,17 +11,16 @@ from pathlib import Path
 from rich.table import Table
 
 from edgecnn.console import console
+from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json, write_text
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.verify.against import against_lines
-from edgecnn.verify.classes import confusion_lines, per_class_lines
+from edgecnn.verify.classes import confusion_lines, draw_confusion, per_class_lines
+from edgecnn.verify.junit import write_junit
 
 
 def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
     """report.json, report.md, junit.xml and the confusion-matrix PNG, into `out_dir`."""
-    from edgecnn.verify.classes import draw_confusion
-    from edgecnn.verify.junit import write_junit
-
     out_dir = Path(out_dir)
     confusion = draw_confusion(report, out_dir / CONFUSION_PNG)
     report["confusion_png"] = str(confusion) if confusion else None
@@ -32,8 +31,6 @@ def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
 def report_folder(out: Path | None, default: Path) -> Path:
     """Where a verify writes: `--out` when given (never a build's run folder), else the first of `default`,
     `default-2`, ... that does not exist yet, so a verify never overwrites a build's or another verify's files."""
-    from edgecnn.errors import RecipeError
-
     if out is not None:
         out = Path(out)
         if out.exists() and not out.is_dir():

@@ -28,6 +28,7 @@ import numpy as np
 from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json, write_text
 from edgecnn.modelfile import load_keras
+from edgecnn.recipe import load_recipe
 
 # A report folder (a build's run folder, or a verify's own folder) holds these:
 REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG = "report.json", "report.md", "junit.xml", "confusion.png"
@@ -68,8 +69,6 @@ class RunFolder:
 
     def load_recipe(self, overrides: list[str] | None = None):
         """The recipe a previous stage saved here, with optional overrides."""
-        from edgecnn.recipe import load_recipe
-
         if not self.is_run():
             raise RecipeError(f"{self.root}: no {self.recipe_path.name} here; is it a folder written by "
                               "`edgecnn train` or `build`?")

@@ -12,9 +12,9 @@ import numpy as np
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
+from edgecnn.models import create_model
 from edgecnn.plots import plot_history
 from edgecnn.run import RunFolder
-
 
 
 @dataclass
@@ -34,8 +34,6 @@ def set_seed(seed: int) -> None:
 
 
 def build_model(recipe, dataset: Dataset):
-    from edgecnn.models import create_model
-
     cfg = recipe.model
     return create_model(
         cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
@@ -136,7 +134,13 @@ def predict_probabilities(model, images, contract) -> np.ndarray:
 
 
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     class RichProgress(K.callbacks.Callback):
         """One bar over all training steps; the latest epoch's metrics beside it."""

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edgecnn._tf import keras
+from edgecnn.artifacts.runners import dequantized, to_tensor_dtype
 from edgecnn.data.contract import is_pixel_input
 from edgecnn.data.images import array_image
 from edgecnn.errors import VerificationError
-from edgecnn.fileio import atomic_path
+from edgecnn.fileio import atomic_path, captured_native_stderr
 
 TILE = 48  # pixels per map or kernel tile
 LABEL = 12  # pixels of caption under each tile
@@ -36,11 +38,9 @@ class Activations:
     def __init__(self, artifact):
         self.path, self.layers = artifact.path, {layer.name: layer for layer in artifact.layers}
         if self.path.suffix == ".tflite":
-            from ai_edge_litert.interpreter import Interpreter
-
-            from edgecnn.fileio import captured_native_stderr
-
             import warnings
+
+            from ai_edge_litert.interpreter import Interpreter
 
             with captured_native_stderr(), warnings.catch_warnings():
                 # Keeping every intermediate tensor is the point here, not a debugging accident.
@@ -60,8 +60,6 @@ class Activations:
             raise VerificationError(f"--layers {unknown[0]!r}: no such layer in {self.path.name}; "
                                     f"layers: {', '.join(list(self.layers)[:12])}...")
         if self.path.suffix == ".keras":
-            from edgecnn._tf import keras
-
             probe = keras().Model(self.model.input, [self.model.get_layer(n).output for n in names])
             outputs = probe.predict(images, batch_size=64, verbose=0)
             outputs = outputs if isinstance(outputs, list) else [outputs]
@@ -69,8 +67,6 @@ class Activations:
         return self._tflite(images, names)
 
     def _tflite(self, images, names):
-        from edgecnn.artifacts.runners import dequantized, to_tensor_dtype
-
         collected = {name: [] for name in names}
         for one in to_tensor_dtype(images, self.input):
             self.interpreter.set_tensor(self.input["index"], one[None])

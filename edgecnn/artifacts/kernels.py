@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.data.contract import PIXEL_INPUT_LAYER, is_pixel_input
+from edgecnn.fileio import captured_native_stderr
+from edgecnn.modelfile import load_onnx
 
 _PREFIXES = ("quant_", "prune_low_magnitude_", "cluster_")
 
@@ -90,8 +92,6 @@ def builtin_interpreter(path: Path, allocate: bool = False):
     XNNPACK would repack the weights; the builtin kernels keep them as stored."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from edgecnn.fileio import captured_native_stderr
-
     with captured_native_stderr():
         interpreter = Interpreter(model_path=str(path),
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -146,8 +146,6 @@ _ONNX_KERNEL_OPS = {"Conv", "ConvInteger", "MatMul", "MatMulInteger", "Gemm"}
 
 
 def _onnx_kernels(path: Path) -> list[Kernel]:
-
-    from edgecnn.modelfile import load_onnx
     from onnx import numpy_helper
 
     graph = load_onnx(path).graph

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.artifacts.kernels import builtin_interpreter, layer_name
+from edgecnn.errors import VerificationError
+from edgecnn.modelfile import check_model_file, load_keras, load_onnx
+
 KINDS = {  # operator or layer type -> conv | depthwise | dense
     "CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED": "dense",
     "Conv2D": "conv", "DepthwiseConv2D": "depthwise", "Dense": "dense",
@@ -65,7 +69,6 @@ def read_layers(model_or_path) -> list[Layer]:
     """The layers of a Keras model object or a `.keras` / `.tflite` / `.onnx` path, in execution order."""
     if not isinstance(model_or_path, (str, Path)):
         return _keras_layers(model_or_path)
-    from edgecnn.modelfile import check_model_file
 
     path = check_model_file(model_or_path)
     if path.suffix == ".tflite":
@@ -73,10 +76,7 @@ def read_layers(model_or_path) -> list[Layer]:
     if path.suffix == ".onnx":
         return _onnx_layers(path)
     if path.suffix == ".keras":
-        from edgecnn.modelfile import load_keras
-
         return _keras_layers(load_keras(path))
-    from edgecnn.errors import VerificationError
 
     raise VerificationError(f"{path}: expected a .keras, .tflite or .onnx model")
 
@@ -111,8 +111,6 @@ def _keras_layers(model) -> list[Layer]:
 # --- TFLite -------------------------------------------------------------------------------------------
 
 def _tflite_layers(path: Path) -> list[Layer]:
-    from edgecnn.artifacts.kernels import builtin_interpreter, layer_name
-
     interpreter = builtin_interpreter(path)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     layers = []
@@ -158,8 +156,6 @@ _ONNX_BYTES = {1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 10: 2, 11: 8}  # float, uint8, int8
 
 def _onnx_layers(path: Path) -> list[Layer]:
     import onnx
-
-    from edgecnn.modelfile import load_onnx
     from onnx import helper
 
     model = load_onnx(path)

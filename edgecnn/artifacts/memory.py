@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgecnn.artifacts.kernels import builtin_interpreter
+from edgecnn.modelfile import load_onnx
+
 
 def activation_peak(layers, sizes: dict, graph_inputs: list, graph_outputs: list) -> dict:
     """Peak bytes of simultaneously live tensors over `layers` (with `.inputs` / `.outputs` tensor ids)."""
@@ -59,8 +62,6 @@ def memory_estimate(path: Path, layers) -> dict:
 def _tflite_tensors(path: Path):
     import numpy as np
 
-    from edgecnn.artifacts.kernels import builtin_interpreter
-
     interpreter = builtin_interpreter(path)
     details = interpreter.get_tensor_details()
     sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize for d in details}
@@ -72,8 +73,6 @@ def _tflite_tensors(path: Path):
 
 def _onnx_io(path: Path, sizes: dict) -> list:
     import numpy as np
-
-    from edgecnn.modelfile import load_onnx
 
     model = load_onnx(path)
     initializers = {init.name for init in model.graph.initializer}

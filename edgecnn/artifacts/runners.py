@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn._tf import tensorflow
 from edgecnn.errors import VerificationError
 from edgecnn.fileio import captured_native_stderr
 from edgecnn.modelfile import check_image_input, check_model_file, load_keras
@@ -133,8 +134,6 @@ class KerasRunner:
     runtime = "tensorflow"
 
     def __init__(self, path: Path, threads: int = 1):
-        from edgecnn._tf import tensorflow
-
         start = time.perf_counter_ns()
         self.model = load_keras(path)
         self.init_ms = (time.perf_counter_ns() - start) / 1e6

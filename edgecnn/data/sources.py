@@ -25,7 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn._tf import keras
+from edgecnn.data.digits import load_digits
 from edgecnn.data.images import BadImage, ImageFormat, fit_array, is_image_name, open_image
+from edgecnn.data.shapes import generate_shapes
 from edgecnn.errors import DataError
 from edgecnn.fileio import read_user_text
 
@@ -63,12 +66,8 @@ def read_source(config, seed: int, native: bool = False) -> SourceData:
     fmt = None if native else ImageFormat(tuple(config.image_size), config.channels, config.resize)
     name = config.source
     if name == "digits":
-        from edgecnn.data.digits import load_digits
-
         return _from_arrays(*load_digits(), fmt, "digits")
     if name == "shapes":
-        from edgecnn.data.shapes import generate_shapes
-
         options = config.shapes
         images, labels, names = generate_shapes(options.count, tuple(config.image_size), config.channels,
                                                 options.classes, seed,
@@ -193,7 +192,6 @@ def read_keras_set(name: str, fmt: ImageFormat | None) -> SourceData:
     if not cached and os.environ.get("EDGECNN_OFFLINE"):
         raise DataError(f"data.source {name}: not in the Keras cache {keras_cache_dir()} and downloads are off "
                         f"(EDGECNN_OFFLINE); {alternative}")
-    from edgecnn._tf import keras
 
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras().datasets, name).load_data()

@@ -6,8 +6,12 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecnn.console import console
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
+from edgecnn.export.onnx import export_onnx
+from edgecnn.export.pixels import FileInput
+from edgecnn.export.tflite import export_tflite
 from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
 from edgecnn.run import RunFolder
 
@@ -27,9 +31,6 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
     """Write each of `recipe.export.formats` into `out_dir`, plus `labels.txt`."""
     import time
 
-    from edgecnn.console import console
-
-    from edgecnn.export.pixels import FileInput
 
     out_dir = Path(out_dir)
     file_input = FileInput.for_recipe(recipe, dataset.contract)
@@ -50,12 +51,8 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
 def _export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: Path) -> None:
     with conversion_errors(fmt, path):
         if fmt.runtime == "litert":
-            from edgecnn.export.tflite import export_tflite
-
             export_tflite(model, fmt, path, file_input, recipe, calibration)
         else:
-            from edgecnn.export.onnx import export_onnx
-
             export_onnx(model, fmt, path, file_input, recipe)
 
 

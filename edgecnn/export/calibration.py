@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecnn.data import normalize
 from edgecnn.errors import RecipeError
 
 
@@ -29,8 +30,6 @@ class CalibrationSet:
 
 def calibration_set(dataset, config, seed: int) -> CalibrationSet:
     """A seeded sample of `config.samples` normalized images from `config.split`, after the guards."""
-    from edgecnn.data import normalize
-
     if config.split != "train" and not config.allow_outside_train:
         raise RecipeError(
             f"export.calibration.split: {config.split!r} images would leak into the accuracy measured on them; "

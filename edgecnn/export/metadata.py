@@ -15,12 +15,12 @@ import json
 
 import numpy as np
 
+from edgecnn import __version__
 from edgecnn.artifacts.metadata import LABELS_ENTRY, METADATA_ENTRY, METADATA_SCHEMA
+from edgecnn.export.tflite_metadata import ModelDescription, populate
 
 
 def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: dict | None = None) -> dict:
-    from edgecnn import __version__
-
     record = {
         "schema": METADATA_SCHEMA,
         "model": name,
@@ -42,8 +42,6 @@ def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: 
 
 def tflite_with_metadata(flatbuffer: bytes, metadata: dict, recipe) -> bytes:
     """`flatbuffer` carrying the standard metadata, `labels.txt` and `metadata.json`."""
-    from edgecnn.export.tflite_metadata import populate
-
     files = {LABELS_ENTRY: ("\n".join(metadata["labels"]) + "\n").encode(),
              METADATA_ENTRY: json.dumps(metadata, indent=2).encode()}
     return populate(flatbuffer, model_description(metadata, recipe), files)
@@ -51,8 +49,6 @@ def tflite_with_metadata(flatbuffer: bytes, metadata: dict, recipe) -> bytes:
 
 def model_description(metadata: dict, recipe):
     """The recipe's `export.model_info`, defaults filled in from the model and its data."""
-    from edgecnn.export.tflite_metadata import ModelDescription
-
     info, contract = recipe.export.model_info, metadata["input"]
     labels = metadata["labels"]
     shown = ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")

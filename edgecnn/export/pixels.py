@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecnn._tf import tensorflow
 from edgecnn.data.contract import PIXEL_INPUT_LAYER, InputContract, input_affine, normalize, pixel_contract
 
 
@@ -34,8 +35,6 @@ class FileInput:
 
     def serving_function(self, model):
         """`model` behind the pixel convolution, as a function TensorFlow can trace for a converter."""
-        from edgecnn._tf import tensorflow
-
         tf = tensorflow()
 
         def serve(image):

@@ -19,12 +19,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecnn.errors import BudgetExceeded, VerificationError
-from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.artifacts.metadata import read_metadata
+from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.onnx import ort_paths
 from edgecnn.fileio import atomic_path, read_user_text, write_text
+from edgecnn.formats import ALL_ARTIFACTS
+from edgecnn.handoff.card import model_card
+from edgecnn.handoff.snippets import write_snippets
 from edgecnn.run import REPORT_JSON, RunFolder
+from edgecnn.verify.judge import select_best
 
 HANDOFF_DIR = "handoff"
 CARD_FILE = "MODEL_CARD.md"
@@ -79,9 +82,6 @@ def _bundle(folder: Path, handed: list[HandedFile], phone: str, run_dir: Path) -
 
 
 def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, folder: Path) -> list[Path]:
-    from edgecnn.handoff.card import model_card
-    from edgecnn.handoff.snippets import write_snippets
-
     written = [_copy(run_dir / ALL_ARTIFACTS[f.name].filename, folder / f.filename) for f in handed]
     for f in handed:
         if f.filename.endswith(".onnx"):
@@ -111,8 +111,6 @@ def _read_report(run_dir: Path) -> dict:
 def _chosen(report: dict) -> tuple[list[HandedFile], str]:
     """The best artifact under the budgets; the best `.tflite` MediaPipe loads under them (the phone's file,
     when the best is an ONNX file); then the float TFLite and ONNX files; without repeats."""
-    from edgecnn.verify.judge import select_best
-
     best = report.get("best") or {}
     if not best.get("name"):
         raise BudgetExceeded(f"no artifact meets verify.budgets ({best.get('reason', 'no report')}); "

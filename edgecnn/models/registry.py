@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from edgecnn.errors import ModelError
+from edgecnn.models.keras_builder import build_keras_model
 from edgecnn.models.spec import LayerSpec, count, expand_architecture
 
 
@@ -80,8 +81,6 @@ def create_model(
     batchnorm_momentum: float = 0.9,
 ):
     """Build a registered architecture as a tf_keras model."""
-    from edgecnn.models.keras_builder import build_keras_model
-
     preset = get_preset(name)
     layers = resolve_layers(name, input_shape, num_classes, alpha, blocks, padding)
     return build_keras_model(

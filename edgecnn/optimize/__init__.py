@@ -8,17 +8,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edgecnn.console import console
 from edgecnn.export import ExportedArtifact, calibration_set, conversion_errors
 from edgecnn.formats import OPTIMIZE_VARIANTS
+from edgecnn.optimize.variants import MAKERS, Job
 
 __all__ = ["optimize_all"]
 
 
 def optimize_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
     """Make, export and write every variant in `recipe.optimize.variants`, in the recipe's order."""
-    from edgecnn.console import console
-    from edgecnn.optimize.variants import MAKERS, Job
-
     out_dir = Path(out_dir)
     variants = [OPTIMIZE_VARIANTS[name] for name in recipe.optimize.variants]
     needs_calibration = any(fmt.needs_calibration for fmt in variants)

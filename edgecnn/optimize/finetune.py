@@ -6,6 +6,7 @@ import math
 from types import SimpleNamespace
 
 from edgecnn._tf import keras
+from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed
 
 
 def fresh_copy(model):
@@ -25,8 +26,6 @@ def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_p
     """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay on the training split
     with the recipe's augmentation. No early stopping (pruning schedules need every step); with
     `restore_best`, the epoch with the lowest validation loss is kept (quantizer ranges included)."""
-    from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed
-
     K = keras()
     set_seed(recipe.seed)
     model.compile(

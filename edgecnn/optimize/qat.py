@@ -10,6 +10,7 @@ import re
 
 from edgecnn._tf import keras, model_optimization
 from edgecnn.errors import ModelError
+from edgecnn.optimize.finetune import fresh_copy
 from edgecnn.optimize.layers import check_patterns, matches
 
 _UNSUPPORTED = re.compile(r"Layer (?P<name>[^:\s]+):<class '(?P<cls>[^']+)'> is not supported")
@@ -45,8 +46,6 @@ def quantize_for_training(model, leave_float: list[str] = (), scheme=None, key: 
 
 def prepare_qat(model, images, leave_float: list[str] = (), scheme=None):
     """A QAT copy of `model` (weights copied, `model` untouched) with activation ranges calibrated on `images`."""
-    from edgecnn.optimize.finetune import fresh_copy
-
     source = fresh_copy(model)
     quantized = quantize_for_training(source, leave_float, scheme)
     initialise_ranges(quantized, source, images)

@@ -7,11 +7,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgecnn._tf import model_optimization
 from edgecnn.data import Dataset
 from edgecnn.export.calibration import CalibrationSet
+from edgecnn.export.onnx import convert_to_onnx, write_onnx
 from edgecnn.export.pixels import FileInput
-from edgecnn.recipe import Recipe
 from edgecnn.export.tflite import convert_to_tflite, write_tflite
+from edgecnn.export.tflite_graph import float_io
+from edgecnn.optimize.clustering import cluster_and_quantize
+from edgecnn.optimize.finetune import fine_tune
+from edgecnn.optimize.litert_quantizer import quantize_with_litert
+from edgecnn.optimize.onnx_int8 import quantize_onnx
+from edgecnn.optimize.pruning import prune, prune_2_of_4
+from edgecnn.optimize.qat import prepare_qat
+from edgecnn.recipe import Recipe
 
 if TYPE_CHECKING:
     import tf_keras as keras
@@ -57,18 +66,12 @@ def make_ptq(job: Job, fmt, path: Path) -> Path:
 
 
 def make_litert_quantized(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.export.tflite_graph import float_io
-    from edgecnn.optimize.litert_quantizer import quantize_with_litert
-
     calibration = job.calibration_pixels if fmt.needs_calibration else None
     quantized = float_io(quantize_with_litert(job.tflite(job.model), fmt.setting, calibration))
     return job.write_tflite(quantized, fmt, path, {"backend": "ai-edge-quantizer", "recipe": fmt.setting})
 
 
 def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.export.onnx import convert_to_onnx, write_onnx
-    from edgecnn.optimize.onnx_int8 import quantize_onnx
-
     recipe, settings = job.recipe, job.recipe.optimize.onnx
     float_proto = convert_to_onnx(job.model, job.file_input, recipe.export.onnx_opset, recipe.export.onnx_fixed_batch)
     calibration = job.calibration_pixels if fmt.needs_calibration else None
@@ -82,9 +85,6 @@ def make_onnx_quantized(job: Job, fmt, path: Path) -> Path:
 
 
 def make_qat(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.optimize.finetune import fine_tune
-    from edgecnn.optimize.qat import prepare_qat
-
     cfg = job.recipe.optimize.qat
     model = prepare_qat(job.model, job.calibration.images, cfg.leave_float)
     metrics = fine_tune(model, job.recipe, job.dataset, cfg, "qat", show_progress=job.show_progress,
@@ -96,8 +96,6 @@ def make_qat(job: Job, fmt, path: Path) -> Path:
 
 def _pruned(job: Job):
     if "pruned" not in job.cache:
-        from edgecnn.optimize.pruning import prune
-
         job.cache["pruned"] = prune(job.model, job.recipe, job.dataset, job.show_progress)
     return job.cache["pruned"]
 
@@ -108,10 +106,6 @@ def make_pruned(job: Job, fmt, path: Path) -> Path:
 
 
 def make_pqat(job: Job, fmt, path: Path) -> Path:
-    from edgecnn._tf import model_optimization
-    from edgecnn.optimize.finetune import fine_tune
-    from edgecnn.optimize.qat import prepare_qat
-
     pruned, prune_details = _pruned(job)
     cfg, leave_float = job.recipe.optimize.pqat, job.recipe.optimize.qat.leave_float
     scheme = model_optimization().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
@@ -123,15 +117,11 @@ def make_pqat(job: Job, fmt, path: Path) -> Path:
 
 
 def make_2_of_4(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.optimize.pruning import prune_2_of_4
-
     model, details = prune_2_of_4(job.model, job.recipe, job.dataset, job.show_progress)
     return job.write_tflite(job.tflite(model), fmt, path, details)
 
 
 def make_cqat(job: Job, fmt, path: Path) -> Path:
-    from edgecnn.optimize.clustering import cluster_and_quantize
-
     model, details = cluster_and_quantize(job.model, job.recipe, job.dataset, job.calibration.images,
                                           job.show_progress)
     return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)

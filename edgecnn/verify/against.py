@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.artifacts import open_artifact
+from edgecnn.console import console
 from edgecnn.data.contract import normalize
 from edgecnn.errors import RecipeError
 from edgecnn.formats import OPTIMIZED_DIR
@@ -58,8 +59,6 @@ def parse_slowdown(text: str) -> float:
 
 def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress: bool = True) -> dict:
     """Latency ratio (interleaved), size and accuracy of each NEW file against its OLD file."""
-    from edgecnn.console import console
-
     records = []
     for name, new_path, old_path in pairs:
         if show_progress:

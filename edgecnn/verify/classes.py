@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.fileio import atomic_path
 
 
 def class_results(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
@@ -91,8 +92,6 @@ def draw_confusion(report: dict, path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from edgecnn.fileio import atomic_path
 
     panels = groups
     columns = min(3, len(panels))

@@ -15,8 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.artifacts import Artifact, open_artifact
+from edgecnn.console import console
+from edgecnn.data import load_dataset
 from edgecnn.data.contract import InputContract
 from edgecnn.errors import VerificationError
+from edgecnn.recipe import OptimizeConfig, data_recipe, verify_settings
+from edgecnn.verify import verify_artifact
+from edgecnn.verify.judge import assemble_report
 
 EXPORTED_SUFFIXES = (".tflite", ".onnx", ".ort")
 _SYNTHETIC_BYTES = 50_000_000  # at most this much uint8 stand-in imagery, however large the input
@@ -51,11 +56,6 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
 
 def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings, show_progress: bool = True) -> dict:
     """Verify opened files on `test` (what `files_test_images` gives), for callers that reuse the images."""
-    from edgecnn.console import console
-    from edgecnn.recipe import OptimizeConfig
-    from edgecnn.verify import verify_artifact
-    from edgecnn.verify.judge import assemble_report
-
     names = artifact_names([artifact.path for artifact in artifacts])
     results = []
     for artifact, name in zip(artifacts, names):
@@ -78,8 +78,6 @@ def open_files(paths: list[Path]) -> list[Artifact]:
 
 def files_test_images(artifacts: list[Artifact], data, normalization, seed, overrides):
     """(TestImages, the report's recipe record, verify settings): from --data, or synthetic without it."""
-    from edgecnn.recipe import verify_settings
-
     probe = artifacts[0].runner()
     if len(probe.input_shape) != 3 or probe.input_shape[-1] not in (1, 3):
         raise VerificationError(f"{artifacts[0].path}: input shape {list(probe.input_shape)} is not an image with 1 "
@@ -91,7 +89,6 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
         record = {"name": "files", "verify": settings.model_dump(mode="json")}
         return TestImages(None, None, None, summary, normalization, seed), record, settings
     recipe = _data_recipe(artifacts[0], data, normalization, seed, overrides)
-    from edgecnn.data import load_dataset
 
     dataset = load_dataset(recipe.data, recipe.seed)
     for artifact in artifacts:
@@ -108,8 +105,6 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
 def _data_recipe(artifact: Artifact, data: str, normalization: str | None, seed: int, overrides: list[str]):
     """The --data section loaded at the file's input size and channels (pixels only: each file is fed
     through its own contract), with the file's resize policy when it records one."""
-    from edgecnn.recipe import data_recipe
-
     height, width, channels = artifact.runner().input_shape
     recorded = artifact.metadata.get("input") or {}
     section = {"image_size": [height, width], "channels": channels, "normalization": normalization or "unit",

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn._tf import tensorflow
 from edgecnn.data.contract import is_pixel_input
+from edgecnn.export.tflite_metadata import read_standard_metadata
+from edgecnn.fileio import captured_native_stderr
 
 _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}  # int8 files with float I/O convert at the edges; that is intended
 _ONNX_COMPUTE = {"Conv", "MatMul", "Gemm", "ConvInteger", "MatMulInteger"}
@@ -61,8 +64,6 @@ def mediapipe_readiness(path: Path, interpreter) -> dict:
     """Whether MediaPipe Tasks' ImageClassifier loads the file unchanged, by the rules its C++ core applies
     (image_tensor_specs.cc, classification postprocessing): one 1 x H x W x 3 (or 4) input of uint8 or
     float32, NormalizationOptions metadata for a float input, a uint8 or float32 score output."""
-    from edgecnn.export.tflite_metadata import read_standard_metadata
-
     metadata = read_standard_metadata(Path(path).read_bytes()) or {}
     problems = []
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
@@ -87,8 +88,6 @@ def mediapipe_readiness(path: Path, interpreter) -> dict:
 def _gpu_compatibility(path: Path) -> dict:
     if importlib.util.find_spec("tensorflow") is None:
         return {"checked": False, "reason": "needs TensorFlow (pip install \"edgecnn[train]\")"}
-    from edgecnn._tf import tensorflow
-    from edgecnn.fileio import captured_native_stderr
 
     tf = tensorflow()
     output = io.StringIO()
