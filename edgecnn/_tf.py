@@ -21,7 +21,7 @@ def tensorflow():
     try:
         # TF 2.21 logs oneDNN/CUDA notices before absl is initialised, ignoring TF_CPP_MIN_LOG_LEVEL.
         with captured_native_stderr():
-            import tensorflow as tf
+            import tensorflow as tf  # lazy: TensorFlow (8 s) only where a model is built or converted
     except ImportError as exc:
         raise MissingDependency(f"this step needs TensorFlow, which is not installed; {TRAIN_EXTRA_HINT}") from exc
     tf.get_logger().setLevel("ERROR")
@@ -33,7 +33,7 @@ def keras():
     tensorflow()
     try:
         with captured_native_stderr():
-            import tf_keras
+            import tf_keras  # lazy: TensorFlow (8 s) only where a model is built or converted
     except ImportError as exc:
         raise MissingDependency(f"this step needs tf_keras, which is not installed; {TRAIN_EXTRA_HINT}") from exc
     return tf_keras
@@ -44,6 +44,7 @@ def model_optimization():
     tensorflow()
     try:
         with captured_native_stderr():
+            # lazy: TensorFlow (8 s) only where a model is built or converted
             import tensorflow_model_optimization as tfmot
     except ImportError as exc:
         raise MissingDependency(f"quantization-aware training and pruning need tensorflow-model-optimization; "

@@ -4,6 +4,7 @@ files a user hands over (labels, lists, reports) with named errors."""
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,7 +44,6 @@ def captured_native_stderr():
     if os.environ.get("EDGECNN_DEBUG"):
         yield captured
         return
-    import sys
 
     sys.stderr.flush()
     saved = os.dup(2)

@@ -36,7 +36,7 @@ def check_model_file(path: str | Path) -> Path:
 
 def load_onnx(path: str | Path):
     """The ONNX ModelProto of a checked file, without external data; a corrupt or empty graph is named."""
-    import onnx
+    import onnx  # lazy: ONNX (0.3 s) only for .onnx files
     from google.protobuf.message import DecodeError
 
     path = check_model_file(path)

@@ -9,10 +9,10 @@ from edgecnn.fileio import atomic_path
 
 def plot_history(history: dict, path: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch, training and validation, with the kept (best) epoch marked."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib (1 s) only when a picture is drawn
 
     matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib (1 s) only when a picture is drawn
     from matplotlib.ticker import MaxNLocator
 
     epochs = range(1, len(history["loss"]) + 1)

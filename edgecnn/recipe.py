@@ -8,8 +8,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -41,8 +42,6 @@ class _Section(BaseModel):
 
 def _takes_number(annotation) -> bool:
     """int or float (also inside Optional or a union), and not bool."""
-    from typing import get_args
-
     if annotation is bool:
         return False
     if annotation in (int, float):
@@ -391,8 +390,6 @@ class VerifyConfig(_Section):
 
     def thread_counts(self) -> list[int]:
         """The thread counts with 0 resolved to this machine's cores, in order, without repeats."""
-        import os
-
         return list(dict.fromkeys(count or os.cpu_count() or 1 for count in self.threads))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
@@ -134,13 +135,6 @@ def predict_probabilities(model, images, contract) -> np.ndarray:
 
 
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     class RichProgress(K.callbacks.Callback):
         """One bar over all training steps; the latest epoch's metrics beside it."""

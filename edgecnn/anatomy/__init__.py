@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
 from edgecnn.anatomy.pictures import Activations, default_layers, feature_grid, kernel_grid, save_png, strongest_grid
 from edgecnn.artifacts import Artifact
@@ -81,8 +82,6 @@ def _file_part(name: str) -> str:
 
 def print_anatomy(record: dict) -> None:
     """The per-layer table, the separable savings, memory and pictures of `describe_model`, on the terminal."""
-    from rich.table import Table
-
     table = Table(title=f"{record['model']}: per layer, batch 1")
     for header in ("layer", "type", "kernel", "stride", "padding", "output", "params", "MACs", "act. KiB"):
         table.add_column(header, justify="right" if header in ("params", "MACs", "act. KiB", "stride") else "left")

@@ -155,7 +155,7 @@ _ONNX_BYTES = {1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 10: 2, 11: 8}  # float, uint8, int8
 
 
 def _onnx_layers(path: Path) -> list[Layer]:
-    import onnx
+    import onnx  # lazy: ONNX (0.3 s) only for .onnx files
     from onnx import helper
 
     model = load_onnx(path)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgecnn.artifacts.kernels import builtin_interpreter
 from edgecnn.modelfile import load_onnx
 
@@ -60,8 +62,6 @@ def memory_estimate(path: Path, layers) -> dict:
 
 
 def _tflite_tensors(path: Path):
-    import numpy as np
-
     interpreter = builtin_interpreter(path)
     details = interpreter.get_tensor_details()
     sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize for d in details}
@@ -72,8 +72,6 @@ def _tflite_tensors(path: Path):
 
 
 def _onnx_io(path: Path, sizes: dict) -> list:
-    import numpy as np
-
     model = load_onnx(path)
     initializers = {init.name for init in model.graph.initializer}
     inputs = []

@@ -7,6 +7,7 @@ random, noisy background. The same arguments and seed always give the same image
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -132,8 +133,6 @@ def write_shapes_folder(root, count: int, classes: list[str], seed: int, sides=(
                         channels: int = 3, jpeg_quality: int = 90) -> list[str]:
     """Write `count` shape images into `root/CLASS/NNNNN.ext`: an image folder like a user's, with mixed
     sizes (each side drawn from `sides`) and mixed formats. Returns the paths, for demos, tests and benchmarks."""
-    from pathlib import Path
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % len(classes)

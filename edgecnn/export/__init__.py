@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,6 @@ class ExportedArtifact:
 
 def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
     """Write each of `recipe.export.formats` into `out_dir`, plus `labels.txt`."""
-    import time
-
 
     out_dir = Path(out_dir)
     file_input = FileInput.for_recipe(recipe, dataset.contract)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from edgecnn._tf import tensorflow
-from edgecnn.errors import MissingDependency
 from edgecnn.artifacts.metadata import ONNX_METADATA_KEY
+from edgecnn.errors import MissingDependency
 from edgecnn.export.metadata import build_metadata
 from edgecnn.fileio import atomic_path, write_text
 
@@ -22,7 +24,7 @@ ORT_CONFIG_SUFFIX = ".required_operators.config"
 def convert_to_onnx(model, file_input, opset: int, fixed_batch: bool = False):
     tf = tensorflow()
     try:
-        import tf2onnx
+        import tf2onnx  # lazy: tf2onnx imports TensorFlow (8 s)
     except ImportError as exc:
         raise MissingDependency('ONNX export needs tf2onnx; install it with: pip install "edgecnn[train]"') from exc
     # An explicit signature names the input as apps use it and makes the batch dynamic unless fixed.
@@ -41,7 +43,7 @@ def export_onnx(model, fmt, path: Path, file_input, recipe) -> Path:
 def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, details: dict | None = None) -> Path:
     """Check `proto`, record labels and the input contract in `metadata_props`, and write it atomically,
     with its ORT-format copy when `export.ort_format` asks for one."""
-    import onnx
+    import onnx  # lazy: ONNX (0.3 s) only for .onnx files
 
     metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint())
     if fmt.needs_calibration and calibration is not None:
@@ -79,8 +81,6 @@ def number_generated_names(proto) -> None:
     """tf2onnx numbers the names it makes (`new_shape__112`) from a process-wide counter whose value
     depends on hash order, so two exports of one model differ in names only; renumbering them in graph
     order makes the same model give the same bytes."""
-    import re
-
     renamed: dict[str, str] = {}
 
     counter = re.compile(r"__\d+(?=(:\d+)?$)")  # `Conv2D__6`, and its outputs `Conv2D__6:0`
@@ -113,8 +113,7 @@ def ort_paths(onnx_path: Path) -> tuple[Path, Path]:
 def write_ort(onnx_path: Path) -> tuple[Path, Path]:
     """Convert with onnxruntime's own tool (`convert_onnx_models_to_ort`, fixed optimizations, no
     platform-specific layouts) and write the `.ort` and the operator config a minimal build is made from."""
-    import logging
-
+    # lazy: onnxruntime tools (0.3 s) only where used
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     logging.getLogger("ort_format_model.utils").setLevel(logging.WARNING)  # "Created config in /tmp/..."

@@ -85,7 +85,7 @@ def _convert_saved_model(tf, saved_model: str, mode: str, calibration, io_dtype:
 
 def io_quantization(flatbuffer: bytes) -> dict:
     """Scale and zero point of the input and output tensors, read back from the converted file."""
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter  # lazy: LiteRT (0.16 s) only for .tflite files
 
     with captured_native_stderr():
         interpreter = Interpreter(model_content=flatbuffer)

@@ -16,7 +16,7 @@ _DEQUANTIZE_VERSION = {"INT8": 2, "UINT8": 1, "INT16": 4}
 
 
 def _schema():
-    from ai_edge_litert import schema_py_generated
+    from ai_edge_litert import schema_py_generated  # lazy: LiteRT (0.16 s) only for .tflite files
 
     return schema_py_generated
 

@@ -7,7 +7,7 @@ and multiply-accumulates without TensorFlow, so `edgecnn models` stays instant.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from edgecnn.errors import ModelError
 from edgecnn.models.blocks import decode_block, scaled_channels
@@ -81,7 +81,6 @@ def _unrolled(blocks: list[str]):
 
 
 def _replace_stride(spec):
-    from dataclasses import replace
 
     return replace(spec, stride=1)
 

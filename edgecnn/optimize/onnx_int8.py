@@ -17,8 +17,9 @@ METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 def quantize_onnx(float_proto, mode: str, calibration: np.ndarray | None, settings):
     """The quantized ModelProto: `mode` static (int8 QDQ, calibrated) or dynamic (int8 weights)."""
-    import onnx
+    import onnx  # lazy: ONNX (0.3 s) only for .onnx files
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    # lazy: onnxruntime tools (0.3 s) only where used
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-onnx-") as tmp, contextlib.redirect_stdout(io.StringIO()):
@@ -43,7 +44,7 @@ def quantize_onnx(float_proto, mode: str, calibration: np.ndarray | None, settin
 
 def _reader(input_name: str, images: np.ndarray):
     """onnxruntime's CalibrationDataReader over our calibration images, one at a time."""
-    from onnxruntime.quantization import CalibrationDataReader
+    from onnxruntime.quantization import CalibrationDataReader  # lazy: onnxruntime tools (0.3 s) only where used
 
     class ImageReader(CalibrationDataReader):
         def __init__(self):

@@ -23,7 +23,7 @@ from edgecnn.optimize.qat import prepare_qat
 from edgecnn.recipe import Recipe
 
 if TYPE_CHECKING:
-    import tf_keras as keras
+    import tf_keras as keras  # lazy: TensorFlow (8 s) only where a model is built or converted
 
 
 

@@ -88,10 +88,10 @@ def draw_confusion(report: dict, path: Path) -> Path | None:
     groups = _identical_matrices(report)
     if not groups:
         return None
-    import matplotlib
+    import matplotlib  # lazy: matplotlib (1 s) only when a picture is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib (1 s) only when a picture is drawn
 
     panels = groups
     columns = min(3, len(panels))

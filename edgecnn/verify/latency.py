@@ -7,6 +7,8 @@ read per invoke (`benchmarks/latency_harness.py` measures both).
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 import numpy as np
@@ -56,9 +58,6 @@ def latency_stats(ms: np.ndarray, warmup: int, first_ms: float, init_ms: float |
 
 def machine() -> dict:
     """The CPU, cores and system latency was measured on: a latency figure means nothing without them."""
-    import os
-    import platform
-
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:

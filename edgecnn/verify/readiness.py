@@ -100,7 +100,7 @@ def _gpu_compatibility(path: Path) -> dict:
 
 
 def _onnx_readiness(path: Path, precision: str) -> dict:
-    import onnx
+    import onnx  # lazy: ONNX (0.3 s) only for .onnx files
 
     model = onnx.load(str(path))
     result: dict = {}
@@ -122,6 +122,7 @@ def _onnx_readiness(path: Path, precision: str) -> dict:
 
 
 def _mobile_usability(path: Path) -> dict:
+    # lazy: onnxruntime tools (0.3 s) only where used
     from onnxruntime.tools.mobile_helpers import usability_checker as usability
 
     logging.getLogger("usability_checker").setLevel(logging.ERROR)
