@@ -19,7 +19,6 @@ from typing import Literal
 from edgecnn.anatomy import describe_model, draw_pictures
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
-from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json
 from edgecnn.pipeline import build as build_stages
 from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
@@ -116,9 +115,6 @@ def _verify_run(run: RunFolder, overrides: list[str], show_progress: bool) -> tu
 
 
 def _verify_files(paths: list[Path], data, normalization, seed: int, overrides: list[str], show_progress: bool):
-    accuracy_limits = [s for s in overrides if s.split("=")[0].endswith(("min_accuracy", "min_agreement"))]
-    if accuracy_limits and not data:
-        raise RecipeError(f"{accuracy_limits[0].split('=')[0]}: accuracy budgets need labelled images; add --data")
     artifacts = open_files(paths)
     test, record, settings = files_test_images(artifacts, data, normalization, seed, overrides)
     return verify_with(artifacts, test, record, settings, show_progress=show_progress), test

@@ -18,7 +18,7 @@ from edgecnn.artifacts import Artifact, open_artifact
 from edgecnn.console import console
 from edgecnn.data import load_dataset
 from edgecnn.data.contract import InputContract
-from edgecnn.errors import VerificationError
+from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.recipe import OptimizeConfig, data_recipe, verify_settings
 from edgecnn.verify import verify_artifact
 from edgecnn.verify.judge import assemble_report
@@ -84,6 +84,9 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
                                 "or 3 channels (NHWC or NCHW)")
     if not data:
         settings = verify_settings(overrides)
+        unmeasurable = [key for key in ("min_accuracy", "min_agreement") if getattr(settings.budgets, key) is not None]
+        if unmeasurable:
+            raise RecipeError(f"verify.budgets.{unmeasurable[0]}: accuracy budgets need labelled images; add --data")
         summary = {"source": None, "test": 0, "images": "synthetic images, latency only",
                    "image_shape": list(probe.input_shape)}
         record = {"name": "files", "verify": settings.model_dump(mode="json")}
