@@ -32,16 +32,7 @@ def predict(
         results = api.predict(model, images, top_k, normalization and normalization.value, labels)
         if as_json:
             print_json(results)
-            return
-        from rich.table import Table
+        else:
+            from edgecnn.predict import print_predictions
 
-        from edgecnn.console import console
-
-        table = Table(title=f"{model.name}: top {top_k}")
-        table.add_column("image")
-        for rank in range(1, top_k + 1):
-            table.add_column(f"#{rank}")
-        for row in results:
-            cells = [f"{p['label']} {p['score']:.3f}" for p in row["predictions"]]
-            table.add_row(row["image"], *cells, *([""] * (top_k - len(cells))))
-        console().print(table)
+            print_predictions(results, f"{model.name}: top {top_k}", top_k)

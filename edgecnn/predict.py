@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
 from edgecnn.artifacts import open_artifact
+from edgecnn.console import console
 from edgecnn.data.contract import normalize
 from edgecnn.data.images import BadImage, ImageFormat, is_image_name, load_image
 from edgecnn.errors import DataError
@@ -53,3 +55,15 @@ def predict_files(model_path: Path, targets: list[Path], top_k: int = 3, normali
         results.append({"image": str(path), "predictions": [
             {"label": contract.labels[j], "index": int(j), "score": round(float(scores[j]), 6)} for j in order]})
     return results
+
+
+def print_predictions(results: list[dict], title: str, top_k: int) -> None:
+    """`predict_files`' results as a table on the terminal: one row per image, the top-k labels with scores."""
+    table = Table(title=title)
+    table.add_column("image")
+    for rank in range(1, top_k + 1):
+        table.add_column(f"#{rank}")
+    for row in results:
+        cells = [f"{p['label']} {p['score']:.3f}" for p in row["predictions"]]
+        table.add_row(row["image"], *cells, *([""] * (top_k - len(cells))))
+    console().print(table)
