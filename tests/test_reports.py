@@ -135,9 +135,9 @@ def test_build_report_has_per_class_results_a_confusion_png_and_a_telling_best_l
 def test_best_line_names_the_readiness_caveats_of_the_pick():
     from edgecnn.verify.judge import readiness_caveats
 
-    row = {"readiness": {"mediapipe": {"loads": False}, "float_operators": ["CONV_2D"],
-                         "ort_mobile": {"CoreML": {"as_is": "NO", "fixed_shapes": "YES"}}}}
-    caveats = readiness_caveats(row)
+    readiness = {"mediapipe": {"loads": False}, "float_operators": ["CONV_2D"],
+                 "ort_mobile": {"CoreML": {"as_is": "NO", "fixed_shapes": "YES"}}}
+    caveats = readiness_caveats(readiness)
     assert caveats == ["MediaPipe Tasks refuses it", "float operators: CONV_2D",
                        "ORT Mobile CoreML: no as is (batch fixed: yes)"]
 

@@ -6,7 +6,7 @@ Nothing here imports TensorFlow, except for the optional Keras reference row.
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +37,24 @@ class ArtifactResult:
     latency_ms: dict
     threads: int
     input_dtype: str
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # per-thread latency, readiness, per-class results, sparsity, ...
+    accuracy_change: float | None = None  # against the float model, once the report knows its accuracy
 
     def to_dict(self) -> dict:
         record = asdict(self)
         record.update(record.pop("extra"))
         return record
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "ArtifactResult":
+        """A report row (as report.json holds it) back as a result."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: row.get(k) for k in names}, extra={k: v for k, v in row.items() if k not in names})
+
+    @property
+    def latencies(self) -> list[dict]:
+        """Latency at each thread count measured (files verified before per-thread timing: the one row)."""
+        return self.extra.get("latency") or [{"threads": self.threads, **self.latency_ms}]
 
 
 def file_sizes(path: Path) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from edgecnn.errors import RecipeError
 from edgecnn.formats import OPTIMIZED_DIR
 from edgecnn.verify import file_sizes
 from edgecnn.verify.baseline import parse_fraction
+from edgecnn.verify.budgets import BudgetCheck, Gate
 from edgecnn.verify.files import EXPORTED_SUFFIXES, artifact_names
 
 ROUND_SECONDS = 0.01  # each side of a round times about this long
@@ -138,19 +139,16 @@ def judge(low: float, high: float, max_slowdown: float) -> str:
 def add_against(report: dict, against: dict) -> dict:
     """The comparisons join the report, and a significant slowdown of a gated file joins the gate's checks."""
     report["against"] = against
-    gated = set(report["gate"]["artifacts"])
+    gate = Gate.from_dict(report["gate"])
     names = {Path(row["path"]).resolve(): row["name"] for row in report["artifacts"]}
     for record in against["comparisons"]:
         artifact = names.get(Path(record["new"]).resolve(), record["artifact"])
         record["artifact"] = artifact
-        report["gate"]["checks"].append({
-            "artifact": artifact, "budget": f"p50 vs {Path(record['old']).name} (max slowdown "
-            f"{against['max_slowdown']:.0%})", "measured": record["ratio"], "limit": 1 + against["max_slowdown"],
-            "passed": record["verdict"] != "slower", "inconclusive": record["verdict"] == "inconclusive",
-            "gated": artifact in gated,
-        })
-    missed = [c for c in report["gate"]["checks"] if c["gated"] and not c["passed"]]
-    report["gate"].update(passed=not missed, missed=len(missed))
+        gate.checks.append(BudgetCheck(
+            artifact, f"p50 vs {Path(record['old']).name} (max slowdown {against['max_slowdown']:.0%})",
+            record["ratio"], 1 + against["max_slowdown"], record["verdict"] != "slower", artifact in gate.artifacts,
+            inconclusive=record["verdict"] == "inconclusive"))
+    report["gate"] = gate.to_dict()
     return report
 
 
