@@ -24,7 +24,7 @@ from edgecnn.artifacts.metadata import contract_of, read_metadata
 from edgecnn.artifacts.runners import open_runner
 from edgecnn.data.contract import NORMALIZATIONS, InputContract
 from edgecnn.errors import VerificationError
-from edgecnn.modelfile import check_model_file
+from edgecnn.modelfile import check_model_file, load_onnx
 from edgecnn.run import RunFolder
 
 __all__ = ["Artifact", "open_artifact"]
@@ -43,9 +43,17 @@ class Artifact:
         return self.path.suffix[1:]
 
     @cached_property
+    def graph(self):
+        """The file parsed once for every reader of its graph: a delegate-free LiteRT interpreter (`.tflite`,
+        weights as stored), the ONNX ModelProto without external data (`.onnx`); None otherwise."""
+        if self.kind == "tflite":
+            return builtin_interpreter(self.path, allocate=True)
+        return load_onnx(self.path) if self.kind == "onnx" else None
+
+    @cached_property
     def metadata(self) -> dict:
         """The edgecnn metadata the file carries ({} for files made elsewhere, and for `.keras`)."""
-        return read_metadata(self.path) or {}
+        return read_metadata(self.path, self.graph if self.kind == "onnx" else None) or {}
 
     def runner(self, threads: int = 1):
         """The file loaded in its runtime with `threads` threads (one per thread count, kept)."""
@@ -55,11 +63,11 @@ class Artifact:
 
     @cached_property
     def layers(self) -> list[Layer]:
-        return read_layers(self.path)
+        return read_layers(self.path, self.graph)
 
     @cached_property
     def kernels(self) -> list[Kernel]:
-        return read_kernels(self.path)
+        return read_kernels(self.path, self.graph)
 
     @cached_property
     def macs(self) -> int | None:
@@ -75,12 +83,7 @@ class Artifact:
     @cached_property
     def memory(self) -> dict:
         """Flash bytes and the activation peak (`.tflite` and `.onnx`)."""
-        return memory_estimate(self.path, self.layers)
-
-    @cached_property
-    def builtin_interpreter(self):
-        """A delegate-free LiteRT interpreter of a `.tflite`, for reading its graph and tensors."""
-        return builtin_interpreter(self.path, allocate=True)
+        return memory_estimate(self.path, self.layers, self.graph)
 
     @cached_property
     def precision(self) -> str:
@@ -96,7 +99,7 @@ class Artifact:
     def recorded_contract(self) -> InputContract | None:
         """The input contract the file records; for a `.keras`, its run folder's recipe and labels."""
         if self.kind != "keras":
-            return contract_of(self.path)
+            return contract_of(self.path, self.metadata)
         run = RunFolder(self.path.parent)
         return InputContract.from_config(run.load_recipe().data, run.load_labels()) if run.is_run() else None
 

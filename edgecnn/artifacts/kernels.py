@@ -31,12 +31,13 @@ class Kernel:
         return float((self.values == 0).mean())
 
 
-def read_kernels(path: str | Path) -> list[Kernel]:
+def read_kernels(path: str | Path, graph=None) -> list[Kernel]:
+    """The kernels as stored (`graph`: the file already parsed, as `Artifact.graph` holds it)."""
     path = Path(path)
     if path.suffix == ".tflite":
-        return _tflite_kernels(path)
+        return _tflite_kernels(graph if graph is not None else builtin_interpreter(path, allocate=True))
     if path.suffix == ".onnx":
-        return _onnx_kernels(path)
+        return _onnx_kernels(graph if graph is not None else load_onnx(path))
     return []
 
 
@@ -100,8 +101,7 @@ def builtin_interpreter(path: Path, allocate: bool = False):
     return interpreter
 
 
-def _tflite_kernels(path: Path) -> list[Kernel]:
-    interpreter = builtin_interpreter(path, allocate=True)
+def _tflite_kernels(interpreter) -> list[Kernel]:
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()  # the only Python view of the graph's operators
     producer = {out: op for op in operators for out in op["outputs"]}
@@ -145,10 +145,10 @@ def _tflite_values(interpreter, detail: dict) -> np.ndarray | None:
 _ONNX_KERNEL_OPS = {"Conv", "ConvInteger", "MatMul", "MatMulInteger", "Gemm"}
 
 
-def _onnx_kernels(path: Path) -> list[Kernel]:
+def _onnx_kernels(model) -> list[Kernel]:
     from onnx import numpy_helper  # lazy: ONNX (0.3 s) only for .onnx files
 
-    graph = load_onnx(path).graph
+    graph = model.graph
     constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
     kernels = []

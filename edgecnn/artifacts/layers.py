@@ -65,16 +65,17 @@ class Layer:
         return record
 
 
-def read_layers(model_or_path) -> list[Layer]:
-    """The layers of a Keras model object or a `.keras` / `.tflite` / `.onnx` path, in execution order."""
+def read_layers(model_or_path, graph=None) -> list[Layer]:
+    """The layers of a Keras model object or a `.keras` / `.tflite` / `.onnx` path, in execution order
+    (`graph`: the file already parsed, as `Artifact.graph` holds it)."""
     if not isinstance(model_or_path, (str, Path)):
         return _keras_layers(model_or_path)
 
     path = check_model_file(model_or_path)
     if path.suffix == ".tflite":
-        return _tflite_layers(path)
+        return _tflite_layers(graph if graph is not None else builtin_interpreter(path))
     if path.suffix == ".onnx":
-        return _onnx_layers(path)
+        return _onnx_layers(graph if graph is not None else load_onnx(path))
     if path.suffix == ".keras":
         return _keras_layers(load_keras(path))
 
@@ -110,8 +111,7 @@ def _keras_layers(model) -> list[Layer]:
 
 # --- TFLite -------------------------------------------------------------------------------------------
 
-def _tflite_layers(path: Path) -> list[Layer]:
-    interpreter = builtin_interpreter(path)
+def _tflite_layers(interpreter) -> list[Layer]:
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     layers = []
     for op in interpreter._get_ops_details():  # the only Python view of the operators
@@ -154,11 +154,12 @@ def infer_stride_padding(size_in: int, size_out: int, kernel: int) -> tuple[int,
 _ONNX_BYTES = {1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 10: 2, 11: 8}  # float, uint8, int8, int32, int64, float16, double
 
 
-def _onnx_layers(path: Path) -> list[Layer]:
+def _onnx_layers(parsed) -> list[Layer]:
     import onnx  # lazy: ONNX (0.3 s) only for .onnx files
     from onnx import helper
 
-    model = load_onnx(path)
+    model = onnx.ModelProto()
+    model.CopyFrom(parsed)  # the batch dimension is fixed below; the caller's graph stays as read
     for value in model.graph.input:  # batch 1, so shape inference gives concrete sizes
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].dim_value:

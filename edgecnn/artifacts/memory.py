@@ -38,16 +38,16 @@ def activation_peak(layers, sizes: dict, graph_inputs: list, graph_outputs: list
     return best
 
 
-def memory_estimate(path: Path, layers) -> dict:
-    """Flash (file bytes) and the activation peak of a `.tflite` or `.onnx` file."""
+def memory_estimate(path: Path, layers, graph=None) -> dict:
+    """Flash (file bytes) and the activation peak of a `.tflite` or `.onnx` file (`graph`: already parsed)."""
     path = Path(path)
     record = {"flash_bytes": path.stat().st_size}
     if path.suffix == ".tflite":
-        sizes, inputs, outputs, names = _tflite_tensors(path)
+        sizes, inputs, outputs, names = _tflite_tensors(graph if graph is not None else builtin_interpreter(path))
         record["arena_bytes"] = None  # the LiteRT Python interpreter does not expose its arena size
     elif path.suffix == ".onnx":
         sizes = {t: layer.activation_bytes for layer in layers for t in layer.outputs[:1]}
-        inputs, names = _onnx_io(path, sizes), {}
+        inputs, names = _onnx_io(graph if graph is not None else load_onnx(path), sizes), {}
         outputs = [t for layer in layers[-1:] for t in layer.outputs]
     else:
         return record
@@ -61,8 +61,7 @@ def memory_estimate(path: Path, layers) -> dict:
     return record
 
 
-def _tflite_tensors(path: Path):
-    interpreter = builtin_interpreter(path)
+def _tflite_tensors(interpreter):
     details = interpreter.get_tensor_details()
     sizes = {d["index"]: int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize for d in details}
     names = {d["index"]: d["name"] for d in details}
@@ -71,8 +70,7 @@ def _tflite_tensors(path: Path):
     return sizes, inputs, outputs, names
 
 
-def _onnx_io(path: Path, sizes: dict) -> list:
-    model = load_onnx(path)
+def _onnx_io(model, sizes: dict) -> list:
     initializers = {init.name for init in model.graph.initializer}
     inputs = []
     for value in model.graph.input:

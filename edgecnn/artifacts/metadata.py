@@ -19,21 +19,23 @@ LABELS_ENTRY = "labels.txt"
 ONNX_METADATA_KEY = "edgecnn.metadata"
 
 
-def read_metadata(path: str | Path) -> dict | None:
-    """The edgecnn metadata of a `.tflite`, `.onnx` or `.ort` file, or None if it has none."""
+def read_metadata(path: str | Path, graph=None) -> dict | None:
+    """The edgecnn metadata of a `.tflite`, `.onnx` or `.ort` file, or None if it has none (`graph`: the
+    ONNX model already parsed)."""
     path = Path(path)
     if path.suffix == ".tflite":
         return _read_tflite_metadata(path)
     if path.suffix == ".onnx":
-        return _read_onnx_metadata(path)
+        return _read_onnx_metadata(graph if graph is not None else load_onnx(path))
     if path.suffix == ".ort":
         return _read_ort_metadata(path)
     return None
 
 
-def contract_of(path: str | Path):
-    """The input contract a `.tflite`, `.onnx` or `.ort` file records (its labels included), or None."""
-    metadata = read_metadata(path) or {}
+def contract_of(path: str | Path, metadata: dict | None = None):
+    """The input contract a `.tflite`, `.onnx` or `.ort` file records (its labels included), or None
+    (`metadata`: the file's, when already read)."""
+    metadata = metadata if metadata is not None else read_metadata(path) or {}
     if "input" not in metadata:
         return None
     recorded = metadata["input"]
@@ -61,8 +63,7 @@ def _read_tflite_metadata(path: Path) -> dict | None:
         return None
 
 
-def _read_onnx_metadata(path: Path) -> dict | None:
-    model = load_onnx(path)
+def _read_onnx_metadata(model) -> dict | None:
     props = {prop.key: prop.value for prop in model.metadata_props}
     if ONNX_METADATA_KEY not in props:
         return None

@@ -33,7 +33,7 @@ def check_readiness(artifact, precision: str) -> dict:
         if artifact.kind == "tflite":
             return _tflite_readiness(artifact, precision)
         if artifact.kind == "onnx":
-            return _onnx_readiness(artifact.path, precision)
+            return _onnx_readiness(artifact.path, precision)  # external data included, for the full check
     except Exception as exc:  # a check that cannot run is reported, never fatal to verification
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {}
@@ -44,7 +44,7 @@ def _is_integer(precision: str) -> bool:
 
 
 def _tflite_readiness(artifact, precision: str) -> dict:
-    path, interpreter = artifact.path, artifact.builtin_interpreter
+    path, interpreter = artifact.path, artifact.graph
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()
     result = {"operators": sorted({op["op_name"] for op in operators}),
