@@ -63,3 +63,33 @@ def test_every_imported_name_exists(module):
             for name in names:
                 assert hasattr(loaded, name) or importlib.util.find_spec(f"{module}.{name}"), \
                     f"{importer}:{line}: {module} has no {name}"
+
+
+def test_no_import_cycle():
+    """Module-level imports between edgecnn's modules form no cycle (a package counts as its __init__)."""
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+               for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {module: set() for module in modules}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name.endswith("_generated.py"):
+            continue
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text()).body:  # module level only: what runs at import
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "edgecnn":
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                           for a in node.names]
+                edges[module].update(t for t in targets if t != module)
+    state: dict[str, int] = {}
+
+    def visit(module, trail):
+        state[module] = 1
+        for target in edges.get(module, ()):
+            if state.get(target) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(target):] + [target]))
+            if target not in state:
+                visit(target, trail + [target])
+        state[module] = 2
+
+    for module in sorted(modules):
+        if module not in state:
+            visit(module, [module])
