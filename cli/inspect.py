@@ -40,4 +40,6 @@ def inspect(
             print_json(record)
         else:
             print_anatomy(record)
-            typer.echo(f"written: {(out or model.parent / 'inspect') / 'inspect.json'}", err=True)
+            from edgecnn.run import INSPECT_JSON, RunFolder
+
+            typer.echo(f"written: {(out or RunFolder(model.parent).inspect_dir) / INSPECT_JSON}", err=True)

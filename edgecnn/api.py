@@ -25,7 +25,7 @@ from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, trai
 from edgecnn.predict import predict_files
 from edgecnn.recipe import data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
-from edgecnn.run import RunFolder
+from edgecnn.run import INSPECT_JSON, RunFolder
 from edgecnn.runlock import run_lock
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
@@ -126,11 +126,11 @@ def inspect(model: str | Path, out: str | Path | None = None, image: str | Path 
     folder around the model), PNG grids of kernels, feature maps and strongest test images into `out`."""
     artifact = open_artifact(model)
     record = describe_model(artifact)
-    folder = Path(out) if out else artifact.path.parent / "inspect"
+    folder = Path(out) if out else RunFolder(artifact.path.parent).inspect_dir
     if image is not None or data is not None:
         test_images, test_labels = _inspect_images(artifact, data)
         record["pictures"] = draw_pictures(artifact, folder, image, layers, test_images, test_labels, strongest)
-    write_json(folder / "inspect.json", record)
+    write_json(folder / INSPECT_JSON, record)
     return record
 
 

@@ -18,7 +18,7 @@ from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.optimize import optimize_all
 from edgecnn.recipe import Recipe
 from edgecnn.report import write_report
-from edgecnn.run import RunFolder
+from edgecnn.run import TEST_IMAGE_PNG, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
 from edgecnn.verify import verify_artifact
@@ -104,7 +104,7 @@ def run_anatomy(run: RunFolder, dataset: Dataset, artifact: Artifact) -> dict:
     """Per-layer cost, memory and pictures of the float TFLite file, for the report."""
     record = describe_model(artifact)
     folder = run.inspect_dir
-    sample = save_png(enlarged(array_image(dataset.x_test[0])), folder / "test_image.png")
+    sample = save_png(enlarged(array_image(dataset.x_test[0])), folder / TEST_IMAGE_PNG)
     record["pictures"] = draw_pictures(artifact, folder, dataset.x_test[0], None, dataset.x_test, dataset.y_test)
     record["pictures"]["test_image"] = str(sample)
     if run.curves_path.is_file():

@@ -8,9 +8,10 @@
       reference.npz        the float model's test-split outputs (agreement checks need no TensorFlow)
       model_*.tflite / model_*.onnx / labels.txt
       optimized/           optimized variants (optimize.variants)
-      inspect/             pictures of what the model sees
+      inspect/             pictures of what the model sees (inspect.json, test_image.png and grids)
       report.json / report.md / junit.xml / confusion.png
       verify/              what `edgecnn verify RUN_DIR` writes (its own folder, never the build's files)
+      handoff/             the app developer's bundle (`edgecnn handoff`)
 
 Exported files are named by their format (`export.formats`); everything else is named here.
 """
@@ -32,6 +33,7 @@ from edgecnn.recipe import load_recipe
 
 # A report folder (a build's run folder, or a verify's own folder) holds these:
 REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG = "report.json", "report.md", "junit.xml", "confusion.png"
+INSPECT_JSON, TEST_IMAGE_PNG = "inspect.json", "test_image.png"  # in an inspect folder
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class RunFolder:
     labels_path = property(lambda self: self.root / "labels.txt")
     inspect_dir = property(lambda self: self.root / "inspect")
     verify_dir = property(lambda self: self.root / "verify")
+    handoff_dir = property(lambda self: self.root / "handoff")
 
     def is_run(self) -> bool:
         """A folder a build or `edgecnn train` wrote (it holds the merged recipe)."""

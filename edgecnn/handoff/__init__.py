@@ -30,7 +30,6 @@ from edgecnn.run import REPORT_JSON, RunFolder
 from edgecnn.verify import ArtifactResult
 from edgecnn.verify.judge import select_best
 
-HANDOFF_DIR = "handoff"
 CARD_FILE = "MODEL_CARD.md"
 SNIPPETS_DIR = "snippets"
 
@@ -58,7 +57,7 @@ def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
     bundle is made in a temporary folder beside `out_dir` and renamed into place: whole or absent."""
     run_dir = Path(run_dir)
     report = _read_report(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / HANDOFF_DIR
+    out_dir = Path(out_dir) if out_dir else RunFolder(run_dir).handoff_dir
     if out_dir.exists() and not (out_dir / CARD_FILE).is_file() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise VerificationError(f"--out {out_dir}: exists and is not an earlier handoff bundle; choose a new folder")
     handed, phone = _chosen(report)
