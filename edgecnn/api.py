@@ -111,7 +111,7 @@ def _verify_run(run: RunFolder, overrides: list[str], show_progress: bool) -> tu
     recipe = run.load_recipe(overrides)
     dataset = load_dataset(recipe.data, recipe.seed)
     report = verify_stage(recipe, run.root, dataset, show_progress=show_progress, anatomy=False)
-    return report, TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary())
+    return report, TestImages.of(dataset)
 
 
 def _verify_files(paths: list[Path], data, normalization, seed: int, overrides: list[str], show_progress: bool):

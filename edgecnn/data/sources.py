@@ -137,9 +137,11 @@ def read_npz(path: Path, fmt: ImageFormat | None, class_names: list[str] | None)
     labels = np.concatenate([pairs[s][1] for s in splits])
     assigned = np.concatenate([np.full(len(pairs[s][1]), s) for s in splits])
     names = [f"x_{s}[{i}]" for s in splits for i in range(len(pairs[s][1]))]
-    keep, skipped = drop_duplicates([image.tobytes() for image in images], labels, assigned, names, class_names,
-                                    where=path)
-    data = _from_arrays(images[keep], labels[keep], class_names, fmt, str(path), assigned=assigned[keep])
+    digests = [hashlib.sha1(image.tobytes()).digest() for image in images]  # not the pixels again: a second copy
+    keep, skipped = drop_duplicates(digests, labels, assigned, names, class_names, where=path)
+    if len(keep) < len(images):  # fancy indexing copies every image; only when some must go
+        images, labels, assigned = images[keep], labels[keep], assigned[keep]
+    data = _from_arrays(images, labels, class_names, fmt, str(path), assigned=assigned)
     data.skipped = skipped
     return data
 

@@ -38,6 +38,11 @@ class TestImages:
     normalization: str | None = None  # --normalization, for files that record none
     seed: int = 0
 
+    @classmethod
+    def of(cls, dataset, normalization: str | None = None, seed: int = 0) -> TestImages:
+        """A loaded data set's test split."""
+        return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed)
+
     def feed(self, artifact: Artifact) -> tuple[np.ndarray, InputContract]:
         """uint8 images of the file's input size, and the contract that turns them into its input."""
         contract = artifact.contract(self.normalization, self.class_names)
@@ -101,8 +106,7 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
                                     f"{len(dataset.class_names)} classes; pass the data the model was trained on")
     record = {"name": "files", "seed": recipe.seed, "data": recipe.to_dict()["data"],
               "verify": recipe.verify.model_dump(mode="json")}
-    test = TestImages(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed)
-    return test, record, recipe.verify
+    return TestImages.of(dataset, normalization, seed), record, recipe.verify
 
 
 def _data_recipe(artifact: Artifact, data: str, normalization: str | None, seed: int, overrides: list[str]):
