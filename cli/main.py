@@ -3,12 +3,14 @@ library inside their bodies: numpy, pydantic and Pillow cost 0.3-0.8 s that `edg
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from edgecnn_cli.build import build
+from edgecnn_cli.cache import cache_app
 from edgecnn_cli.data import data_app
 from edgecnn_cli.handoff import handoff
 from edgecnn_cli.inspect import inspect
@@ -39,11 +41,30 @@ def _list_as_repeats(argument: TyperArgument, ctx):
 TyperOption.display_type_rich = _flag_shows_no_type
 TyperArgument.display_type_rich = _list_as_repeats
 
+_STAGE_VALUE = re.compile(r"[a-z]+(:\w+)?")
+
+
+def optional_force_value(args: list[str]) -> list[str]:
+    """`--force` alone means every stage: click options cannot take an optional value, so a `--force` not
+    followed by a stage name (`train`, `optimize:qat_int8`) gets `all`."""
+    given = []
+    for index, arg in enumerate(args):
+        given.append(arg)
+        following = args[index + 1] if index + 1 < len(args) else ""
+        if arg == "--force" and not _STAGE_VALUE.fullmatch(following):
+            given.append("all")
+    return given
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors (unknown command or option, bad value) as one line, keeping click's "did you mean",
     like every other edgecnn error: a CI log shows the culprit, not a five-line usage box."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args=None, *rest, standalone_mode: bool = True, **kwargs):
+        args = optional_force_value(sys.argv[1:] if args is None else list(args))
+        return self._main(args, *rest, standalone_mode=standalone_mode, **kwargs)
+
+    def _main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -80,6 +101,7 @@ app.command(rich_help_panel="Use")(handoff)
 app.command(rich_help_panel="Use")(inspect)
 app.command(rich_help_panel="Reference")(models)
 app.add_typer(data_app, name="data", rich_help_panel="Reference")
+app.add_typer(cache_app, name="cache", rich_help_panel="Reference")
 
 
 def _version(value: bool):

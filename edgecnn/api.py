@@ -20,7 +20,8 @@ from edgecnn.anatomy import describe_model, draw_pictures
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
 from edgecnn.fileio import write_json
-from edgecnn.pipeline import build as build_stages
+from edgecnn.incremental.build import build as build_stages
+from edgecnn.incremental.cache import StageCache
 from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
 from edgecnn.predict import predict_files
 from edgecnn.recipe import data_recipe, load_recipe
@@ -44,12 +45,16 @@ class Reported:
 
 
 def build(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
-          show_progress: bool = True) -> Reported:
-    """Every stage of a recipe (data, train, export, optimize, verify) into `out` (default runs/NAME)."""
+          show_progress: bool = True, force: list[str] | None = None, cache: str | Path | None = None) -> Reported:
+    """Every stage of a recipe (data, train, export, optimize, verify) into `out` (default runs/NAME). A stage
+    whose inputs did not change since the last build into `out` is reused; `force` redoes stages anyway
+    (`all`, a stage such as `train`, or `optimize:qat_int8`); `cache` (or EDGECNN_CACHE) names a cache
+    folder shared by run folders."""
     parsed = load_recipe(recipe, overrides)
     out_dir = Path(out) if out else default_run_dir(parsed)
+    shared = StageCache.chosen(Path(cache) if cache else None)
     with run_lock(out_dir):
-        return Reported(build_stages(parsed, out_dir, show_progress=show_progress), out_dir)
+        return Reported(build_stages(parsed, out_dir, show_progress, force, shared), out_dir)
 
 
 def train(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,

@@ -2,6 +2,7 @@
 files a user hands over (labels, lists, reports) with named errors."""
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -91,3 +92,8 @@ def read_user_text(path: Path, what: str, error: type[Exception], limit: int = 5
         raise error(f"{name}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
     except PermissionError:
         raise error(f"{name}: permission denied reading the {what}") from None
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

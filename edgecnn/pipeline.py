@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 from edgecnn.anatomy import describe_model, draw_pictures
@@ -17,11 +16,10 @@ from edgecnn.export import export_all
 from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.optimize import optimize_all
 from edgecnn.recipe import Recipe
-from edgecnn.report import write_report
 from edgecnn.run import TEST_IMAGE_PNG, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
-from edgecnn.verify import verify_artifact
+from edgecnn.verify import ArtifactResult, verify_artifact
 from edgecnn.verify.judge import build_report
 
 
@@ -85,19 +83,24 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
               for name, path, precision in _artifacts_to_verify(recipe, run)}
     if not opened:
         raise VerificationError(f"{run.root}: nothing to verify; run `edgecnn export {run.root}` first")
-    results = []
-    for name, (artifact, precision) in opened.items():
-        if show_progress:
-            console().print(f"verify {name:<15} {artifact.path}")
-        # Each file is fed as its own contract says: exported files take 0..255 pixels (RGB for grayscale models).
-        contract = dataset.contract if artifact.kind == "keras" else artifact.recorded_contract or dataset.contract
-        results.append(verify_artifact(artifact, name, name, dataset.x_test, dataset.y_test, contract, reference,
-                                       recipe.verify, precision))
+    results = [verify_in_run(artifact, name, precision, dataset, reference, recipe.verify, show_progress)
+               for name, (artifact, precision) in opened.items()]
     float_accuracy = None if reference is None else float((reference.argmax(1) == dataset.y_test).mean())
     report = build_report(recipe, dataset.summary(), results, timings, float_accuracy)
     float_file = opened.get("tflite_float32", (None,))[0]
     report["anatomy"] = run_anatomy(run, dataset, float_file) if anatomy and float_file else None
     return report
+
+
+def verify_in_run(artifact: Artifact, name: str, precision: str, dataset: Dataset, reference, settings,
+                  show_progress: bool = True) -> ArtifactResult:
+    """One file (or the Keras model) of a run folder on the run's test split."""
+    if show_progress:
+        console().print(f"verify {name:<15} {artifact.path}")
+    # Each file is fed as its own contract says: exported files take 0..255 pixels (RGB for grayscale models).
+    contract = dataset.contract if artifact.kind == "keras" else artifact.recorded_contract or dataset.contract
+    return verify_artifact(artifact, name, name, dataset.x_test, dataset.y_test, contract, reference, settings,
+                           precision)
 
 
 def run_anatomy(run: RunFolder, dataset: Dataset, artifact: Artifact) -> dict:
@@ -124,29 +127,3 @@ def _artifacts_to_verify(recipe: Recipe, run: RunFolder):
         yield name, path, fmt.precision
 
 
-def build(recipe: Recipe, out_dir: Path, show_progress: bool = True) -> dict:
-    """Every stage: data -> train -> export -> verify -> report."""
-    out_dir = check_run_dir(out_dir)
-    timings = {}
-    start = time.perf_counter()
-    dataset = load_dataset(recipe.data, recipe.seed)
-    timings["data"] = round(time.perf_counter() - start, 2)
-    mark = time.perf_counter()
-    dataset, trained = train_stage(recipe, out_dir, dataset, show_progress)
-    timings["train"] = round(time.perf_counter() - mark, 2)
-    mark = time.perf_counter()
-    export_stage(recipe, out_dir, trained.model, dataset, show_progress)
-    timings["export"] = round(time.perf_counter() - mark, 2)
-    if recipe.optimize.variants:
-        mark = time.perf_counter()
-        variants = optimize_stage(recipe, out_dir, trained.model, dataset, show_progress)
-        timings["optimize"] = round(time.perf_counter() - mark, 2)
-        timings["variants"] = {artifact.name: round(artifact.seconds, 2) for artifact in variants}
-    mark = time.perf_counter()
-    report = verify_stage(recipe, out_dir, dataset, timings, show_progress)
-    timings["verify"] = round(time.perf_counter() - mark, 2)
-    timings["total"] = round(time.perf_counter() - start, 2)
-
-    report["timings_s"] = timings
-    write_report(report, out_dir)  # once, with every stage's time
-    return report

@@ -424,6 +424,36 @@ class Recipe(_Section):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def artifact_fields(self, fmt) -> dict[str, Any]:
+        """The recipe values that shape the file of format or variant `fmt`, and nothing else: what a build
+        compares to decide whether the file can be reused, and what the file's own recipe hash covers (so
+        a changed budget or another variant leaves it byte-identical)."""
+        full = self.to_dict()
+        export, optimize = full["export"], full["optimize"]
+        fields = {"name": self.name, "seed": self.seed, "data": full["data"], "model": full["model"],
+                  "train": full["train"], "format": fmt.name,
+                  "export": {key: export[key] for key in ("rgb_input", "model_info")}}
+        if fmt.needs_calibration:
+            fields["export"]["calibration"] = export["calibration"]
+        if fmt.runtime == "litert" and fmt.precision == "int8":
+            fields["export"]["int8_io"] = export["int8_io"]
+        if fmt.runtime == "onnxruntime":
+            fields["export"].update({key: export[key] for key in ("onnx_opset", "onnx_fixed_batch", "ort_format")})
+        fields["optimize"] = {section: optimize[section] for section in _MAKER_SECTIONS.get(fmt.maker, ())}
+        if fmt.maker in ("pqat", "cqat"):  # they leave the same layers in float as qat does
+            fields["optimize"]["qat.leave_float"] = optimize["qat"]["leave_float"]
+        return fields
+
+    def artifact_fingerprint(self, fmt) -> str:
+        """Short hash of `artifact_fields(fmt)`, stored in the file's metadata as its recipe hash."""
+        canonical = json.dumps(self.artifact_fields(fmt), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+# The optimize sections each variant maker reads (`ExportFormat.maker`); plain exports read none.
+_MAKER_SECTIONS = {"onnx": ("onnx",), "qat": ("qat",), "prune": ("prune",), "pqat": ("prune", "pqat"),
+                   "prune_2of4": ("structured",), "cqat": ("cluster",)}
+
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read a recipe file, apply `KEY=VALUE` overrides and validate the result."""

@@ -207,7 +207,7 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
         lines += [best_line(report), ""]
     lines += _gate_lines(report) + against_lines(report) + _baseline_lines(report) + per_class_lines(report)
     lines += confusion_lines(report) + _readiness_lines(report) + _calibration_lines(report) + _sparsity_lines(report)
-    lines += _timing_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
+    lines += _timing_lines(report) + _stage_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
     if report.get("confusion_png"):
         lines += [f"Confusion matrices as a picture: [{CONFUSION_PNG}]({_relative(report['confusion_png'], out_dir)})", ""]
     return "\n".join(lines) + "\n"
@@ -241,6 +241,17 @@ def _timing_lines(report: dict) -> list[str]:
         return []
     return (["## Stage times", "", "| stage | seconds |", "|---|---:|"]
             + [_md_row([stage, f"{value:.1f}"]) for stage, value in rows] + [""])
+
+
+def _stage_lines(report: dict) -> list[str]:
+    """What the build did with each stage: run, reused from the run folder or copied from the cache, and why."""
+    stages = report.get("stages") or []
+    if not stages:
+        return []
+    counts = ", ".join(f"{sum(s['action'] == action for s in stages)} {action}" for action in ("run", "reused", "cached"))
+    return (["## Build stages", "", f"{len(stages)} stages: {counts}.", "", "| stage | done | why | seconds |",
+             "|---|---|---|---:|"]
+            + [_md_row([f"`{s['stage']}`", s["action"], s["reason"], f"{s['seconds']:.1f}"]) for s in stages] + [""])
 
 
 def _anatomy_lines(report: dict, out_dir: Path | None) -> list[str]:

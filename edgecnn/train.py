@@ -68,12 +68,12 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
-    record["best_epoch"] = int(stopper.best_epoch) + 1
-    record["seconds"] = round(seconds, 2)
+    record["best_epoch"] = int(stopper.best_epoch) + 1  # no clock time: the same training gives the same file
     run = RunFolder(out_dir)
     run.save_model(model)
     run.save_history(record)
-    plot_history(record, run.curves_path, f"{recipe.name}: {recipe.model.name} on {recipe.data.describe_source()}")
+    # Titled by what shaped the curves (not the recipe's name), so recipes that share the training share this file.
+    plot_history(record, run.curves_path, f"{recipe.model.name} on {recipe.data.describe_source()}")
     run.save_reference(predict_probabilities(model, dataset.test, dataset.contract), dataset.test_fingerprint())
     return TrainResult(model, record, run.model_path, seconds, record["best_epoch"])
 

@@ -225,7 +225,7 @@ def _untimed_report(folder) -> dict:
 
     def drop_times(node):
         if isinstance(node, dict):
-            return {k: drop_times(v) for k, v in node.items() if k not in ("latency", "latency_ms", "timings_s")}
+            return {k: drop_times(v) for k, v in node.items() if k not in ("latency", "latency_ms", "timings_s", "seconds")}
         return [drop_times(v) for v in node] if isinstance(node, list) else node
 
     return drop_times(json.loads((folder / "report.json").read_text().replace(str(folder), "RUN")))

@@ -8,7 +8,7 @@ import pytest
 from edgecnn.data import load_dataset
 from edgecnn.data.shapes import write_shapes_folder
 from edgecnn.artifacts.metadata import read_metadata
-from edgecnn.pipeline import build
+from edgecnn.incremental.build import build
 from edgecnn.recipe import load_recipe
 from edgecnn.artifacts.kernels import groups_breaking_m_by_n, read_kernels
 from tests.clients import mediapipe_metadata, mediapipe_top1, node_top1, predict_top1, write_pngs

@@ -415,3 +415,36 @@ def data_section_for(spec: str, option: str = "--data") -> dict:
         raise DataError(f"{option} {spec}: no such file or folder")
     raise DataError(f"{option} {spec!r}: expected {', '.join(BUILT_IN)}, an image folder, a .csv/.json list, "
                     "an .npz file or a recipe .yaml")
+
+
+def source_digest(config) -> str:
+    """A hash of the bytes the recipe's `data:` section reads (every file of a folder, a list and the images
+    it names, an .npz, a Keras-cached set); the built-in sets are fixed by their code. Reading bytes without
+    decoding them is what lets a build tell unchanged data from changed data cheaply."""
+    digest = hashlib.sha256()
+    for path in _source_files(config):
+        digest.update(str(path).encode() + b"\0")
+        if path.is_file():
+            with open(path, "rb") as handle:
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+        else:
+            digest.update(b"missing")
+    return digest.hexdigest()[:32]
+
+
+def _source_files(config) -> list[Path]:
+    if config.source in KERAS_SETS and not config.path:
+        cached = keras_cache_dir() / KERAS_SETS[config.source][0]
+        return sorted(p for p in cached.rglob("*") if p.is_file()) if cached.is_dir() else [cached]
+    if config.path is None:  # digits, shapes: made by code the build's key already covers
+        return []
+    path = Path(config.path)
+    if config.source == "folder" and path.is_dir():
+        return [p for p in sorted(path.rglob("*")) if p.is_file() and _visible(p, path)]
+    if config.source == "list" and path.is_file():
+        try:
+            rows = _json_rows(path) if path.suffix.lower() == ".json" else _csv_rows(path)
+        except DataError:  # reading the data will say what is wrong with it
+            return [path]
+        return [path, *(Path(item) if os.path.isabs(item) else path.parent / item for _, item, _, _ in rows)]
+    return [path]

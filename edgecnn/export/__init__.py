@@ -10,14 +10,14 @@ from pathlib import Path
 from edgecnn.console import console
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
-from edgecnn.export.onnx import export_onnx
+from edgecnn.export.onnx import export_onnx, ort_paths
 from edgecnn.export.pixels import FileInput
 from edgecnn.export.tflite import export_tflite
 from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
 from edgecnn.run import RunFolder
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
-           "conversion_errors", "export_all"]
+           "conversion_errors", "export_all", "export_one", "written_files"]
 
 
 @dataclass
@@ -41,18 +41,26 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
         start = time.perf_counter()
         if show_progress:
             console().print(f"export {fmt.name:<15} -> {out_dir / fmt.filename}")
-        _export_one(fmt, model, recipe, file_input, calibration, out_dir / fmt.filename)
+        export_one(fmt, model, recipe, file_input, calibration, out_dir / fmt.filename)
         artifacts.append(ExportedArtifact(fmt.name, out_dir / fmt.filename, fmt, time.perf_counter() - start))
     RunFolder(out_dir).save_labels(dataset.class_names)
     return artifacts
 
 
-def _export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: Path) -> None:
+def export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: Path) -> None:
+    """Write one plain export (`export.formats`) of `model` to `path`."""
     with conversion_errors(fmt, path):
         if fmt.runtime == "litert":
             export_tflite(model, fmt, path, file_input, recipe, calibration)
         else:
             export_onnx(model, fmt, path, file_input, recipe)
+
+
+def written_files(fmt: ExportFormat, recipe, out_dir: Path) -> list[Path]:
+    """Every file an export or variant writes into a run folder: the file, and for ONNX with
+    `export.ort_format` its `.ort` copy and that copy's required-operators config."""
+    path = Path(out_dir) / fmt.filename
+    return [path, *ort_paths(path)] if fmt.runtime == "onnxruntime" and recipe.export.ort_format else [path]
 
 
 @contextlib.contextmanager

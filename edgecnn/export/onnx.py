@@ -45,7 +45,7 @@ def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, detai
     with its ORT-format copy when `export.ort_format` asks for one."""
     import onnx  # lazy: ONNX (0.3 s) only for .onnx files
 
-    metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint())
+    metadata = build_metadata(recipe.name, fmt, contract, recipe.artifact_fingerprint(fmt))
     if fmt.needs_calibration and calibration is not None:
         metadata["calibration"] = calibration.record()
     if details:

@@ -110,7 +110,7 @@ def export_tflite(model, fmt, path: Path, file_input, recipe, calibration) -> Pa
 def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe, calibration=None,
                  details: dict | None = None) -> Path:
     """Write `flatbuffer` with the standard and edgecnn metadata; `details` describe how it was optimized."""
-    metadata = build_metadata(recipe.name, fmt, contract, recipe.fingerprint(), io_quantization(flatbuffer))
+    metadata = build_metadata(recipe.name, fmt, contract, recipe.artifact_fingerprint(fmt), io_quantization(flatbuffer))
     if fmt.needs_calibration and calibration is not None:
         metadata["calibration"] = calibration.record()
     if details:

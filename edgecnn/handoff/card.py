@@ -13,7 +13,8 @@ def model_card(report: dict, handoff) -> str:
     lines = [f"# {recipe['name']}: model card", "",
              info.get("description") or f"Image classifier for {len(labels)} classes: {', '.join(labels)}.", "",
              f"edgecnn {report['edgecnn_version']}, recipe hash `{report['recipe_hash']}`, "
-             f"version {info.get('version') or report['recipe_hash']}, author {info.get('author', 'edgecnn')}"
+             f"version {info.get('version') or metadata.get('recipe_hash') or report['recipe_hash']}, "
+             f"author {info.get('author', 'edgecnn')}"
              + (f", license {info['license']}" if info.get("license") else ", no license stated") + ".", ""]
     lines += _use(recipe, data, labels) + _files(handoff) + _contract(contract) + _data(recipe, data)
     lines += _accuracy(report, handoff) + _per_class(handoff, labels) + _latency(report, handoff)

@@ -1,0 +1,239 @@
+"""A build that redoes only what changed: every stage of a recipe (data, train, export, optimize, verify,
+inspect, report) is reused from the run folder, or copied from the shared cache, when its key is unchanged
+and its files are intact; otherwise it runs, and the terminal and report.json say why."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from rich.markup import escape
+
+from edgecnn.artifacts import open_artifact
+from edgecnn.console import console
+from edgecnn.data import Dataset, load_dataset
+from edgecnn.errors import RecipeError
+from edgecnn.export import EXPORT_FORMATS, calibration_set, conversion_errors, export_one, written_files
+from edgecnn.export.pixels import FileInput
+from edgecnn.formats import ALL_ARTIFACTS, OPTIMIZE_VARIANTS
+from edgecnn.incremental.cache import StageCache
+from edgecnn.incremental.keys import (
+    KERAS_ROW, STAGE_KINDS, StagePlan, artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
+)
+from edgecnn.incremental.manifest import Decision, Manifest, local
+from edgecnn.optimize.variants import MAKERS, Job
+from edgecnn.pipeline import check_run_dir, data_warnings, run_anatomy, verify_in_run
+from edgecnn.recipe import Recipe
+from edgecnn.report import write_report
+from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
+from edgecnn.train import train_model
+from edgecnn.verify import ArtifactResult
+from edgecnn.verify.judge import build_report
+
+
+@dataclass
+class Materials:
+    """What running stages need, each loaded on first use: a build that reuses every stage never reads
+    the images, loads the model or imports TensorFlow."""
+
+    recipe: Recipe
+    run: RunFolder
+    show_progress: bool
+    trained: object = None  # the model the train stage just fitted, when it ran
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        return load_dataset(self.recipe.data, self.recipe.seed)
+
+    @cached_property
+    def model(self):
+        return self.trained or self.run.load_model()
+
+    @cached_property
+    def reference(self):
+        return self.run.load_reference(self.dataset.test_fingerprint())
+
+    @cached_property
+    def file_input(self) -> FileInput:
+        return FileInput.for_recipe(self.recipe, self.dataset.contract)
+
+    @cached_property
+    def calibration(self):
+        return calibration_set(self.dataset, self.recipe.export.calibration, self.recipe.seed)
+
+    @cached_property
+    def job(self) -> Job:
+        calibrated = any(OPTIMIZE_VARIANTS[name].needs_calibration for name in self.recipe.optimize.variants)
+        return Job(self.model, self.recipe, self.dataset, self.calibration if calibrated else None, self.show_progress)
+
+
+def _run_data(materials: Materials, plan: StagePlan):
+    dataset, run = materials.dataset, materials.run
+    if materials.show_progress:
+        for warning in data_warnings(materials.recipe, dataset):
+            console().print(f"[yellow]warning:[/] {escape(warning)}")
+    return [run.save_splits(dataset), run.save_labels(dataset.class_names)], {"summary": dataset.summary()}
+
+
+def _run_train(materials: Materials, plan: StagePlan):
+    dataset, run = materials.dataset, materials.run
+    result = train_model(materials.recipe, dataset, run.root, show_progress=materials.show_progress)
+    materials.trained = result.model
+    reference = run.load_reference(dataset.test_fingerprint())
+    record = {"best_epoch": result.best_epoch, "seconds": round(result.seconds, 2),
+              "float_accuracy": float((reference.argmax(1) == dataset.y_test).mean())}
+    return [run.model_path, run.history_path, run.curves_path, run.reference_path], record
+
+
+def _run_artifact(materials: Materials, plan: StagePlan):
+    fmt, recipe = plan.artifact, materials.recipe
+    path = materials.run.artifact(fmt.filename)
+    if fmt.is_variant:
+        with conversion_errors(fmt, path):
+            MAKERS[fmt.maker](materials.job, fmt, path)
+    else:
+        calibration = materials.calibration if fmt.needs_calibration else None
+        export_one(fmt, materials.model, recipe, materials.file_input, calibration, path)
+    return written_files(fmt, recipe, materials.run.root), {}
+
+
+def _run_verify(materials: Materials, plan: StagePlan):
+    run, fmt = materials.run, plan.artifact
+    path, precision = (run.model_path, "float32") if fmt is None else (run.artifact(fmt.filename), fmt.precision)
+    result = verify_in_run(open_artifact(path), plan.name, precision, materials.dataset, materials.reference,
+                           materials.recipe.verify, show_progress=False)  # the stage's line names it
+    return [], result.to_dict()
+
+
+def _run_inspect(materials: Materials, plan: StagePlan):
+    run = materials.run
+    float_file = open_artifact(run.artifact(EXPORT_FORMATS["tflite_float32"].filename))
+    record = run_anatomy(run, materials.dataset, float_file)
+    return _paths_inside(record.get("pictures"), run.inspect_dir), record
+
+
+def _paths_inside(value, folder: Path) -> list[Path]:
+    """The files under `folder` that a record names (its pictures; not the training curves beside them)."""
+    if isinstance(value, dict):
+        return [p for item in value.values() for p in _paths_inside(item, folder)]
+    if isinstance(value, list):
+        return [p for item in value for p in _paths_inside(item, folder)]
+    return [Path(value)] if isinstance(value, str) and Path(value).is_relative_to(folder) else []
+
+
+@dataclass
+class StageBook:
+    """Decides, runs and records each stage of one build, and keeps what it did."""
+
+    manifest: Manifest
+    cache: StageCache | None
+    force: set[str]
+    recipe_name: str
+    show_progress: bool
+    decisions: list[Decision] = field(default_factory=list)
+
+    def do(self, plan: StagePlan, runner, materials: Materials) -> None:
+        forced = bool(self.force & {"all", plan.kind, plan.id})
+        reason = self.manifest.decide(plan, forced)
+        if reason is None:
+            self.manifest.reuse(plan)
+            self.note(Decision(plan.id, "reused", "same inputs, files intact", plan.key))
+            return
+        self.manifest.reasons[plan.id] = reason
+        root = self.manifest.root
+        cached = None if forced or self.cache is None else self.cache.restore(plan, root)
+        if cached is not None:
+            self.manifest.record(plan, [root / name for name in cached["outputs"]], local(cached["record"], root),
+                                 cached.get("seconds", 0.0))
+            self.note(Decision(plan.id, "cached", f"{reason}; copied from the cache", plan.key))
+            return
+        decision = self.note(Decision(plan.id, "run", reason, plan.key))
+        start = time.perf_counter()
+        files, record = runner(materials, plan)
+        decision.seconds = round(time.perf_counter() - start, 2)
+        entry = self.manifest.record(plan, files, record, decision.seconds)
+        if self.cache is not None:
+            self.cache.store(plan, root, entry, self.recipe_name)
+
+    def note(self, decision: Decision) -> Decision:
+        self.decisions.append(decision)
+        if self.show_progress:
+            style = {"run": "yellow", "reused": "green", "cached": "cyan"}[decision.action]
+            console().print(f"[{style}]{decision.action:<6}[/] {decision.stage:<26} {escape(decision.reason)}")
+        return decision
+
+    def seconds(self, kind: str) -> float:
+        return round(sum(d.seconds for d in self.decisions if d.stage.split(":")[0] == kind), 2)
+
+
+def check_force(force: list[str] | None) -> set[str]:
+    """`--force` values: all, a stage kind, or KIND:ARTIFACT."""
+    chosen = set(force or [])
+    for value in chosen:
+        kind, _, name = value.partition(":")
+        known = value == "all" or (kind in STAGE_KINDS and (not name or name in ALL_ARTIFACTS or name == KERAS_ROW))
+        if not known:
+            raise RecipeError(f"--force {value}: expected all, a stage ({', '.join(STAGE_KINDS)}) or STAGE:ARTIFACT, "
+                              "e.g. optimize:qat_int8")
+    return chosen
+
+
+def verified_names(recipe: Recipe) -> list[str]:
+    """The rows a build verifies: the Keras model (when TensorFlow is installed), then every file."""
+    keras = [KERAS_ROW] if importlib.util.find_spec("tensorflow") is not None else []
+    return [*keras, *recipe.export.formats, *recipe.optimize.variants]
+
+
+def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
+          cache: StageCache | None = None) -> dict:
+    """Every stage into `out_dir`, each redone only when what it reads changed (or `force` names it)."""
+    start = time.perf_counter()
+    out_dir = check_run_dir(out_dir)
+    run = RunFolder(out_dir)
+    run.save_recipe(recipe)
+    materials, manifest = Materials(recipe, run, show_progress), Manifest(out_dir)
+    book = StageBook(manifest, cache, check_force(force), recipe.name, show_progress)
+    tokens = manifest.tokens
+    book.do(data_plan(recipe), _run_data, materials)
+    book.do(train_plan(recipe, tokens), _run_train, materials)
+    for name in [*recipe.export.formats, *recipe.optimize.variants]:
+        book.do(artifact_plan(recipe, ALL_ARTIFACTS[name], tokens), _run_artifact, materials)
+    verified = verified_names(recipe)
+    for name in verified:
+        book.do(verify_plan(recipe, name, tokens), _run_verify, materials)
+    judged = [f"verify:{name}" for name in verified]
+    if "tflite_float32" in recipe.export.formats:
+        book.do(inspect_plan(tokens), _run_inspect, materials)
+        judged.append("inspect")
+    return _report(recipe, run, book, judged, start)
+
+
+def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], start: float) -> dict:
+    """Judge the measurements (budgets, best pick) and write the report: every build, since it records
+    that build's stages and times; cheap, since every measurement it judges is recorded."""
+    manifest = book.manifest
+    plan = report_plan(recipe, manifest.tokens, tuple(judged))
+    changed = manifest.decide(plan, False)
+    decision = book.note(Decision("report", "run", "every build" + (f": {changed}" if changed else
+                                                                   ": nothing it judges changed"), plan.key))
+    mark = time.perf_counter()
+    results = [ArtifactResult.from_dict(manifest.record_of(stage)) for stage in judged if stage != "inspect"]
+    timings = {kind: book.seconds(kind) for kind in ("data", "train", "export")}
+    if recipe.optimize.variants:
+        timings["optimize"] = book.seconds("optimize")
+        timings["variants"] = {name: next((d.seconds for d in book.decisions if d.stage == f"optimize:{name}"), 0.0)
+                               for name in recipe.optimize.variants}
+    timings["verify"] = round(book.seconds("verify") + book.seconds("inspect"), 2)
+    timings["total"] = round(time.perf_counter() - start, 2)
+    report = build_report(recipe, manifest.record_of("data")["summary"], results, timings,
+                          manifest.record_of("train").get("float_accuracy"))
+    report["anatomy"] = manifest.record_of("inspect") if "inspect" in judged else None
+    report["stages"] = [d.to_dict() for d in book.decisions]
+    write_report(report, run.root)
+    decision.seconds = round(time.perf_counter() - mark, 2)
+    written = [run.root / name for name in (REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG)]
+    manifest.record(plan, [path for path in written if path.is_file()], {}, decision.seconds)
+    return report
