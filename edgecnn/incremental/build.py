@@ -193,11 +193,11 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list
     start = time.perf_counter()
     out_dir = check_run_dir(out_dir)
     run = RunFolder(out_dir)
-    run.save_recipe(recipe)
     materials, manifest = Materials(recipe, run, show_progress), Manifest(out_dir)
     book = StageBook(manifest, cache, check_force(force), recipe.name, show_progress)
     tokens = manifest.tokens
-    book.do(data_plan(recipe), _run_data, materials)
+    book.do(data_plan(recipe), _run_data, materials)  # bad data fails here, before anything is written
+    run.save_recipe(recipe)
     book.do(train_plan(recipe, tokens), _run_train, materials)
     for name in [*recipe.export.formats, *recipe.optimize.variants]:
         book.do(artifact_plan(recipe, ALL_ARTIFACTS[name], tokens), _run_artifact, materials)
