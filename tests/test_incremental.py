@@ -319,12 +319,13 @@ def test_cache_list_and_clear_from_the_command_line(tiny_build, tmp_path):
     listed = runner.invoke(app, ["cache", "list", "--cache", str(cache), "--json"])
     assert listed.exit_code == 0, listed.output
     stages = {entry["stage"] for entry in json.loads(listed.stdout)["entries"]}
-    # The .onnx's ORT copy comes out different each time (onnxruntime's converter), so it is verified again.
-    assert stages == {"export:tflite_float32", "export:tflite_int8", "export:onnx_float32", "verify:onnx_float32"}
+    # Not verify:onnx_float32: onnxruntime's converter writes the .ort copy differently each time, but
+    # verification reads the .onnx, which came out the same.
+    assert stages == {"export:tflite_float32", "export:tflite_int8", "export:onnx_float32"}
     table = runner.invoke(app, ["cache", "list"], env={"EDGECNN_CACHE": str(cache), "COLUMNS": "200"})
     assert "export:tflite_int8" in table.output and "tiny" in table.output
     cleared = runner.invoke(app, ["cache", "clear", "--cache", str(cache)])
-    assert cleared.exit_code == 0 and "removed 4 cached stages" in cleared.output
+    assert cleared.exit_code == 0 and "removed 3 cached stages" in cleared.output
     assert StageCache(cache).entries() == []
     unnamed = runner.invoke(app, ["cache", "list"], env={"EDGECNN_CACHE": ""})
     assert unnamed.exit_code == 2 and "no cache named: pass --cache DIR or set EDGECNN_CACHE" in unnamed.output

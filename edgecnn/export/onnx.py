@@ -57,6 +57,7 @@ def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, detai
     proto.producer_name, proto.doc_string = "edgecnn", f"{recipe.name}: {fmt.description}"
     drop_unused_domains(proto)
     number_generated_names(proto)
+    name_free_dimensions(proto)
     onnx.checker.check_model(proto)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
@@ -103,6 +104,18 @@ def number_generated_names(proto) -> None:
     ordered = sorted(graph.initializer, key=lambda tensor: tensor.name)  # their order follows hash order too
     del graph.initializer[:]
     graph.initializer.extend(ordered)
+
+
+def name_free_dimensions(proto) -> None:
+    """tf2onnx names a free dimension `unk__N` and the graph `converted from __inference_<lambda>_N`, N from
+    process-wide counters (a second export in one process gives other bytes): the free first dimension is
+    `batch` (one and the same for input and output), any other `dim_K`, and the graph says what it is."""
+    proto.graph.doc_string = "converted by tf2onnx from the Keras model"
+    names: dict[str, str] = {}
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        for position, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.dim_param.startswith("unk__"):
+                dim.dim_param = "batch" if position == 0 else names.setdefault(dim.dim_param, f"dim_{len(names)}")
 
 
 def ort_paths(onnx_path: Path) -> tuple[Path, Path]:

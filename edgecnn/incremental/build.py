@@ -70,6 +70,14 @@ class Materials:
         return Job(self.model, self.recipe, self.dataset, self.calibration if calibrated else None, self.show_progress)
 
 
+def _products(plan: StagePlan) -> list[str] | None:
+    """The files of a stage that later stages read (None: all of them)."""
+    if plan.kind == "train":  # the model and its reference outputs; not the history or curves
+        relative = RunFolder(Path())
+        return [relative.model_path.as_posix(), relative.reference_path.as_posix()]
+    return [plan.artifact.filename] if plan.kind in ("export", "optimize") else None
+
+
 def _run_data(materials: Materials, plan: StagePlan):
     dataset, run = materials.dataset, materials.run
     if materials.show_progress:
@@ -147,14 +155,14 @@ class StageBook:
         cached = None if forced or self.cache is None else self.cache.restore(plan, root)
         if cached is not None:
             self.manifest.record(plan, [root / name for name in cached["outputs"]], local(cached["record"], root),
-                                 cached.get("seconds", 0.0))
+                                 cached.get("seconds", 0.0), _products(plan))
             self.note(Decision(plan.id, "cached", f"{reason}; copied from the cache", plan.key))
             return
         decision = self.note(Decision(plan.id, "run", reason, plan.key))
         start = time.perf_counter()
         files, record = runner(materials, plan)
         decision.seconds = round(time.perf_counter() - start, 2)
-        entry = self.manifest.record(plan, files, record, decision.seconds)
+        entry = self.manifest.record(plan, files, record, decision.seconds, _products(plan))
         if self.cache is not None:
             self.cache.store(plan, root, entry, self.recipe_name)
 

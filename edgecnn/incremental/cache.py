@@ -113,6 +113,8 @@ class StageCache:
     def entries(self) -> list[CachedStage]:
         found = []
         for entry_file in sorted((self.root / LAYOUT).glob(f"*/*/{ENTRY_FILE}")):
+            if entry_file.parent.name.startswith("."):  # being written
+                continue
             try:
                 entry = json.loads(entry_file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -126,6 +128,9 @@ class StageCache:
 
     def trim(self) -> list[CachedStage]:
         """Evict least recently used entries until the cache fits its size limit; returns the evicted."""
+        for staging in (self.root / LAYOUT).glob("*/.staging-*"):  # left by a killed build
+            if time.time() - staging.stat().st_mtime > 3600:
+                shutil.rmtree(staging, ignore_errors=True)
         entries = sorted(self.entries(), key=lambda e: e.used)
         total, evicted = sum(e.bytes for e in entries), []
         while entries and total > self.max_bytes:

@@ -17,7 +17,7 @@ from edgecnn.fileio import file_sha256, write_json
 from edgecnn.incremental.keys import StagePlan, digest
 
 MANIFEST_FILE = "manifest.json"
-MANIFEST_SCHEMA = 1
+MANIFEST_SCHEMA = 2
 RUN_ROOT = "$RUN"  # stands for the run folder in recorded paths, so records survive a moved folder or the cache
 
 
@@ -104,16 +104,18 @@ class Manifest:
         self.tokens[plan.id] = _token(entry)
         return entry
 
-    def record(self, plan: StagePlan, files: list[Path], record: dict, seconds: float) -> dict:
-        """Note a stage that ran (or came from the cache): its files' sizes and hashes, its record; then
-        rewrite the manifest atomically."""
+    def record(self, plan: StagePlan, files: list[Path], record: dict, seconds: float,
+               products: list[str] | None = None) -> dict:
+        """Note a stage that ran (or came from the cache): its files' sizes and hashes, its record, and which
+        of its files later stages read (`products`, default all: what their keys cover); then rewrite the
+        manifest atomically."""
         outputs = {}
         for path in files:
             path = Path(path)
             outputs[path.relative_to(self.root).as_posix()] = {"size": path.stat().st_size,
                                                                "sha256": file_sha256(path)}
         entry = {"key": plan.key, "inputs": plan.inputs, "outputs": outputs, "record": portable(record, self.root),
-                 "seconds": round(seconds, 2)}
+                 "seconds": round(seconds, 2), "products": sorted(outputs if products is None else products)}
         self.entries[plan.id] = entry
         self.tokens[plan.id] = _token(entry)
         write_json(self.path, {"schema": MANIFEST_SCHEMA, "stages": self.entries})
@@ -125,8 +127,10 @@ class Manifest:
 
 
 def _token(entry: dict) -> str:
-    """What downstream stages key on: the stage's key and the bytes of what it wrote."""
-    return digest({"key": entry["key"], "outputs": {name: o["sha256"] for name, o in entry["outputs"].items()}})
+    """What downstream stages key on: the stage's key and the bytes of the files they read (not, say, an
+    `.ort` copy, which onnxruntime's converter writes differently each time, or the training curves)."""
+    outputs = entry["outputs"]
+    return digest({"key": entry["key"], "outputs": {name: outputs[name]["sha256"] for name in entry["products"]}})
 
 
 def _same_cause(text: str, earlier: str) -> bool:
