@@ -113,6 +113,9 @@ def test_reasons_name_the_changed_key_with_old_and_new_values(tmp_path):
     changed = validate_recipe({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epochs": 7}})
     assert Manifest(tmp_path).decide(train_plan(changed, TOKENS), False) == "train.epochs 4 -> 7"
     assert Manifest(tmp_path).decide(train_plan(recipe, TOKENS), False) is None
+    augmented = validate_recipe({**TINY_RECIPE, "export": {**TINY_RECIPE["export"], "formats": ["tflite_int8", "onnx_float32"]}})
+    manifest.record(report_plan(recipe, TOKENS, ()), [], {}, 0.0)
+    assert Manifest(tmp_path).decide(report_plan(augmented, TOKENS, ()), False) == "export.formats -tflite_float32"
     assert Manifest(tmp_path).decide(train_plan(recipe, TOKENS), True) == "--force"
     assert Manifest(tmp_path).decide(train_plan(recipe, {**TOKENS, "data": "other"}), False) == "data changed (new outputs)"
     (tmp_path / "f.bin").write_bytes(b"y")

@@ -88,7 +88,7 @@ class Manifest:
             why = self.reasons.get(rest)
             return f"{rest} changed" + (f" ({why})" if why else " (new outputs)")
         if section == "recipe":
-            return f"{rest} {_short(old)} -> {_short(new)}"
+            return f"{rest} {_list_change(old, new) or f'{_short(old)} -> {_short(new)}'}"
         if section == "libraries":
             return f"{rest} {old or 'absent'} -> {new or 'absent'}"
         if section == "source":
@@ -146,6 +146,18 @@ def _flatten(value, prefix: str = "") -> dict:
             flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: json.dumps(value, sort_keys=True)}
+
+
+def _list_change(old, new) -> str | None:
+    """`+ptq_int8 -onnx_qdq_int8` for two lists (as JSON) with items added or removed; None otherwise."""
+    try:
+        before, after = json.loads(old), json.loads(new)
+    except (TypeError, ValueError):
+        return None
+    if not (isinstance(before, list) and isinstance(after, list)) or sorted(map(str, before)) == sorted(map(str, after)):
+        return None
+    return " ".join([*(f"+{item}" for item in after if item not in before),
+                     *(f"-{item}" for item in before if item not in after)])
 
 
 def _short(text) -> str:
