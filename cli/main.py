@@ -17,6 +17,7 @@ from edgecnn_cli.inspect import inspect
 from edgecnn_cli.models import models
 from edgecnn_cli.predict import predict
 from edgecnn_cli.stages import export, optimize, train
+from edgecnn_cli.sweep import sweep
 from edgecnn_cli.verify import verify
 
 _option_type = TyperOption.display_type_rich
@@ -92,6 +93,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(rich_help_panel="Pipeline")(build)
+app.command(rich_help_panel="Pipeline")(sweep)
 app.command(rich_help_panel="Stages")(train)
 app.command(rich_help_panel="Stages")(export)
 app.command(rich_help_panel="Stages")(optimize)

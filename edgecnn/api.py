@@ -28,12 +28,13 @@ from edgecnn.recipe import data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
 from edgecnn.run import INSPECT_JSON, RunFolder
 from edgecnn.runlock import run_lock
+from edgecnn.sweep.runner import run_sweep, sweep_recipe
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
 from edgecnn.verify.files import TestImages, files_test_images, open_files, verify_with
 from edgecnn.verify.judge import add_baseline, enforce_gate
 
-__all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "train", "verify"]
+__all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
 
 Normalization = Literal["unit", "symmetric"]
 
@@ -55,6 +56,19 @@ def build(recipe: str | Path, out: str | Path | None = None, overrides: list[str
     shared = StageCache.chosen(Path(cache) if cache else None)
     with run_lock(out_dir):
         return Reported(build_stages(parsed, out_dir, show_progress, force, shared), out_dir)
+
+
+def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
+          grid: list[str] | None = None, address: str | None = None, resume: bool = False,
+          cache: str | Path | None = None, show_progress: bool = True) -> Reported:
+    """Trials over the recipe's `sweep.space` (and `grid` items `KEY=[...]`) on Ray Tune, each an incremental
+    build in `out/trials/`; the report is the sweep's summary (rows, Pareto fronts, best trial), also written
+    as sweep.json, sweep.md and PNGs into `out` (default sweeps/NAME). `address` joins a Ray cluster."""
+    raw, parsed = sweep_recipe(Path(recipe), overrides, grid)
+    folder = Path(out) if out else Path("sweeps") / parsed.name
+    shared = StageCache.chosen(Path(cache) if cache else None)
+    summary = run_sweep(raw, parsed, folder, address, resume, shared.root if shared else None, show_progress)
+    return Reported(summary, folder)
 
 
 def train(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,

@@ -393,6 +393,52 @@ class VerifyConfig(_Section):
         return list(dict.fromkeys(count or os.cpu_count() or 1 for count in self.threads))
 
 
+class SweepRange(_Section):
+    """A continuous range for random or TPE search (grid search needs a list of values)."""
+
+    min: float = Field(..., description="Smallest value.")
+    max: float = Field(..., description="Largest value.")
+    log: bool = Field(False, description="Sample on a log scale.")
+    integer: bool = Field(False, description="Whole numbers only.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min >= self.max or (self.log and self.min <= 0):
+            raise ValueError(f"range min {self.min} must be below max {self.max} (and above 0 on a log scale)")
+        return self
+
+
+class SweepConfig(_Section):
+    """`edgecnn sweep`: trials over recipe keys on Ray Tune; the best trial within verify.budgets wins."""
+
+    space: dict[str, list[Any] | SweepRange] = Field(
+        default_factory=dict, description="Recipe keys to vary: a list of values (grid, or choices), or a "
+        "{min, max, log, integer} range (random and tpe only), e.g. {model.alpha: [0.5, 1.0], "
+        "data.image_size: [[32, 32], [48, 48]]}.")
+    search: Literal["grid", "random", "tpe"] = Field(
+        "grid", description="grid: every combination; random: `trials` random draws; tpe: Optuna's TPE.")
+    trials: int | None = Field(None, ge=1, le=10_000, description="Trials for random and tpe (grid: all).")
+    max_minutes: float | None = Field(None, gt=0.0, description="Stop starting trials after this wall time.")
+    concurrency: int = Field(1, ge=1, le=1024, description="Trials at a time.")
+    cpus_per_trial: float = Field(1.0, gt=0.0, le=1024, description="CPUs Ray reserves for each trial.")
+    objective: Literal["accuracy", "latency", "gzip_bytes"] = Field(
+        "gzip_bytes", description="What the best trial minimizes (or, for accuracy, maximizes) among trials "
+        "whose best artifact meets verify.budgets.")
+    early_stop: bool = Field(False, description="Stop weak trials early on validation accuracy (ASHA).")
+    grace_epochs: int = Field(3, ge=1, description="Epochs every trial trains before early stopping may stop it.")
+
+    @model_validator(mode="after")
+    def _searchable(self):
+        for key, values in self.space.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"space.{key}: give at least one value")
+            if isinstance(values, SweepRange) and self.search == "grid":
+                raise ValueError(f"space.{key}: a range needs search random or tpe; grid takes a list of values")
+        if self.search != "grid" and self.trials is None:
+            raise ValueError(f"search {self.search} needs sweep.trials (how many trials to draw)")
+        return self
+
+
 class Recipe(_Section):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Names the run folder.")
     seed: int = Field(0, ge=0, description="Seed for Python, NumPy and TensorFlow.")
@@ -402,6 +448,7 @@ class Recipe(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig, description="`edgecnn sweep` only: the search.")
 
     @model_validator(mode="after")
     def _model_fits_data(self):
@@ -457,12 +504,16 @@ _MAKER_SECTIONS = {"onnx": ("onnx",), "qat": ("qat",), "prune": ("prune",), "pqa
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read a recipe file, apply `KEY=VALUE` overrides and validate the result."""
-    path = Path(path)
-    raw = _read_yaml(path)
+    return validate_recipe(load_recipe_dict(Path(path), overrides), source=str(path))
+
+
+def load_recipe_dict(path: Path, overrides: list[str] | None = None) -> dict:
+    """A recipe file's mapping with `KEY=VALUE` overrides applied, not yet validated."""
+    raw = _read_yaml(Path(path))
     for override in overrides or []:
         key, value = parse_override(override)
-        _set_dotted(raw, key, value, source=path)
-    return validate_recipe(raw, source=str(path))
+        _set_dotted(raw, key, value, source=Path(path))
+    return raw
 
 
 def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: dict | None = None,

@@ -43,8 +43,9 @@ def build_model(recipe, dataset: Dataset):
     )
 
 
-def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True) -> TrainResult:
-    """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`."""
+def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
+    """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`.
+    `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it)."""
     K = keras()
     set_seed(recipe.seed)
     cfg = recipe.train
@@ -64,6 +65,8 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper]
     if show_progress:
         callbacks.append(progress_callback(K, cfg.epochs, steps))
+    if on_epoch is not None:
+        callbacks.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
     start = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start

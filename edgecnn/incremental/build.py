@@ -42,6 +42,7 @@ class Materials:
     recipe: Recipe
     run: RunFolder
     show_progress: bool
+    on_epoch: object = None  # called after each training epoch with (epoch, logs)
     trained: object = None  # the model the train stage just fitted, when it ran
 
     @cached_property
@@ -88,7 +89,8 @@ def _run_data(materials: Materials, plan: StagePlan):
 
 def _run_train(materials: Materials, plan: StagePlan):
     dataset, run = materials.dataset, materials.run
-    result = train_model(materials.recipe, dataset, run.root, show_progress=materials.show_progress)
+    result = train_model(materials.recipe, dataset, run.root, show_progress=materials.show_progress,
+                         on_epoch=materials.on_epoch)
     materials.trained = result.model
     reference = run.load_reference(dataset.test_fingerprint())
     record = {"best_epoch": result.best_epoch, "seconds": round(result.seconds, 2),
@@ -196,12 +198,13 @@ def verified_names(recipe: Recipe) -> list[str]:
 
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
-          cache: StageCache | None = None) -> dict:
-    """Every stage into `out_dir`, each redone only when what it reads changed (or `force` names it)."""
+          cache: StageCache | None = None, on_epoch=None) -> dict:
+    """Every stage into `out_dir`, each redone only when what it reads changed (or `force` names it);
+    `on_epoch(epoch, logs)` follows training, when it runs."""
     start = time.perf_counter()
     out_dir = check_run_dir(out_dir)
     run = RunFolder(out_dir)
-    materials, manifest = Materials(recipe, run, show_progress), Manifest(out_dir)
+    materials, manifest = Materials(recipe, run, show_progress, on_epoch), Manifest(out_dir)
     book = StageBook(manifest, cache, check_force(force), recipe.name, show_progress)
     tokens = manifest.tokens
     book.do(data_plan(recipe), _run_data, materials)  # bad data fails here, before anything is written

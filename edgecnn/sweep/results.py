@@ -1,0 +1,142 @@
+"""A sweep's results: one row per trial, the Pareto fronts (accuracy up, p50 latency or gzip size down),
+the best trial within the budgets by the objective, and their files: sweep.json, sweep.md, two PNGs and
+the best trial's recipe, ready for `edgecnn build`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from edgecnn.fileio import atomic_path, write_json, write_text
+from edgecnn.sweep.space import describe
+
+SWEEP_JSON, SWEEP_MD, BEST_RECIPE = "sweep.json", "sweep.md", "best_recipe.yaml"
+PARETO_PNGS = {"p50_ms": "pareto_latency.png", "gzip_bytes": "pareto_gzip.png"}
+_LOWER_IS_BETTER = {"accuracy": False, "latency": True, "gzip_bytes": True}
+
+
+def pareto_front(rows: list[dict], cost: str) -> list[int]:
+    """Indices of the finished trials no other trial beats on both accuracy (higher) and `cost` (lower)."""
+    done = [i for i, row in enumerate(rows) if row["status"] == "done"]
+    front = []
+    for i in done:
+        a = rows[i]
+        beaten = any(rows[j]["accuracy"] >= a["accuracy"] and rows[j][cost] <= a[cost]
+                     and (rows[j]["accuracy"] > a["accuracy"] or rows[j][cost] < a[cost]) for j in done)
+        if not beaten:
+            front.append(i)
+    return sorted(front, key=lambda i: rows[i][cost])
+
+
+def best_trial(rows: list[dict], objective: str) -> int | None:
+    """The finished trial within the budgets that is best by the objective (ties: higher accuracy)."""
+    key = {"accuracy": lambda r: (-r["accuracy"], r["gzip_bytes"]), "latency": lambda r: (r["p50_ms"], -r["accuracy"]),
+           "gzip_bytes": lambda r: (r["gzip_bytes"], -r["accuracy"])}[objective]
+    feasible = [i for i, row in enumerate(rows) if row["status"] == "done" and row["within_budgets"]]
+    return min(feasible, key=lambda i: key(rows[i])) if feasible else None
+
+
+def summarize(rows: list[dict], objective: str, settings: dict) -> dict:
+    best = best_trial(rows, objective)
+    return {"settings": settings, "trials": rows, "best": best,
+            "pareto": {cost: pareto_front(rows, cost) for cost in PARETO_PNGS}}
+
+
+def write_results(summary: dict, out: Path) -> dict[str, Path]:
+    """sweep.json, sweep.md, the Pareto PNGs and (when a trial is within the budgets) its recipe."""
+    out = Path(out)
+    written = {"json": write_json(out / SWEEP_JSON, summary)}
+    for cost, name in PARETO_PNGS.items():
+        written[name] = draw_pareto(summary, cost, out / name)
+    best = summary["best"]
+    if best is not None:
+        with atomic_path(out / BEST_RECIPE) as tmp:
+            shutil.copyfile(Path(summary["trials"][best]["folder"]) / "recipe.yaml", tmp)
+        written["recipe"] = out / BEST_RECIPE
+    written["md"] = write_text(out / SWEEP_MD, sweep_markdown(summary))
+    return written
+
+
+def table_rows(summary: dict) -> list[list[str]]:
+    fronts = summary["pareto"]
+    rows = []
+    for i, row in enumerate(summary["trials"]):
+        marks = ("best " if i == summary["best"] else "") + " ".join(
+            f"front:{'p50' if cost == 'p50_ms' else 'gzip'}" for cost in fronts if i in fronts[cost])
+        if row["status"] != "done":
+            rows.append([str(i + 1), describe(row["overrides"]), row["status"], "-", "-", "-", "-", "-",
+                         (row.get("error") or "")[:60]])
+            continue
+        rows.append([str(i + 1), describe(row["overrides"]), row["status"], row["artifact"],
+                     f"{100 * row['accuracy']:.2f}%", f"{row['p50_ms']:.3f}", f"{row['gzip_bytes'] / 1024:.1f} KiB",
+                     "yes" if row["within_budgets"] else "no", marks.strip()])
+    return rows
+
+
+HEADERS = ["#", "values", "status", "artifact", "accuracy", "p50 ms", "gzip", "in budgets", "notes"]
+
+
+def sweep_markdown(summary: dict) -> str:
+    settings = summary["settings"]
+    lines = [f"# Sweep of {settings['recipe']}", "",
+             f"{len(summary['trials'])} trials ({settings['search']} search over {', '.join(settings['space'])}), "
+             f"objective {settings['objective']} within verify.budgets; each trial's figures are those of its best "
+             "artifact within the budgets (else its most accurate file).", "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(summary)]
+    best = summary["best"]
+    lines += ["", f"Best within the budgets: trial {best + 1} ({describe(summary['trials'][best]['overrides'])}); its "
+              f"recipe: [{BEST_RECIPE}]({BEST_RECIPE}), its run folder: `{summary['trials'][best]['folder']}`."
+              if best is not None else "No trial met the budgets.", ""]
+    lines += [f"Pareto fronts: [accuracy vs p50]({PARETO_PNGS['p50_ms']}), [accuracy vs gzip]({PARETO_PNGS['gzip_bytes']}).",
+              ""]
+    return "\n".join(lines)
+
+
+def draw_pareto(summary: dict, cost: str, path: Path) -> Path:
+    from edgecnn.plots import pyplot, save_figure
+
+    plt = pyplot()
+    rows = summary["trials"]
+    done = [i for i, row in enumerate(rows) if row["status"] == "done"]
+    front = summary["pareto"][cost]
+    scale = (lambda v: v / 1024) if cost == "gzip_bytes" else (lambda v: v)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for i in done:
+        row = rows[i]
+        colour = "tab:green" if row["within_budgets"] else "tab:gray"
+        axes.scatter(scale(row[cost]), 100 * row["accuracy"], color=colour, s=36, zorder=3)
+        axes.annotate(str(i + 1), (scale(row[cost]), 100 * row["accuracy"]), textcoords="offset points",
+                      xytext=(4, 4), fontsize=8)
+    if front:
+        axes.step([scale(rows[i][cost]) for i in front], [100 * rows[i]["accuracy"] for i in front], where="post",
+                  color="tab:blue", label="Pareto front", zorder=2)
+    if summary["best"] is not None:
+        row = rows[summary["best"]]
+        axes.scatter(scale(row[cost]), 100 * row["accuracy"], s=160, facecolors="none", edgecolors="tab:red",
+                     label="best within budgets", zorder=4)
+    axes.set_xlabel("p50 latency, ms (batch 1)" if cost == "p50_ms" else "gzip size, KiB")
+    axes.set_ylabel("test accuracy, %")
+    axes.set_title(f"{summary['settings']['recipe']}: accuracy against "
+                   f"{'p50 latency' if cost == 'p50_ms' else 'gzip size'} (grey: misses a budget)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return save_figure(figure, path)
+
+
+def print_summary(summary: dict) -> None:
+    from rich.table import Table  # lazy: only the terminal needs it
+
+    from edgecnn.console import console
+
+    table = Table(title=f"sweep of {summary['settings']['recipe']}: {len(summary['trials'])} trials")
+    for header in HEADERS:
+        table.add_column(header, justify="right" if header in ("#", "accuracy", "p50 ms", "gzip") else "left")
+    for row in table_rows(summary):
+        table.add_row(*row)
+    console().print(table)
+    best = summary["best"]
+    trial = summary["trials"][best] if best is not None else None
+    console().print(f"best within the budgets: trial {best + 1}, {describe(trial['overrides'])}: {trial['artifact']} "
+                    f"{100 * trial['accuracy']:.2f}%, p50 {trial['p50_ms']:.3f} ms, gzip {trial['gzip_bytes'] / 1024:.1f} KiB"
+                    if trial else "no trial met the budgets")

@@ -1,0 +1,81 @@
+"""One sweep trial, run by Ray in a worker process: an incremental build of the base recipe with the
+trial's values into its own run folder; validation accuracy reported after each epoch (for early
+stopping), then the trial's result. A finished trial's `trial.json` makes a resumed sweep skip it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from edgecnn.fileio import write_json
+from edgecnn.incremental.build import build
+from edgecnn.incremental.cache import StageCache
+from edgecnn.recipe import validate_recipe
+from edgecnn.runlock import run_lock
+from edgecnn.sweep.space import apply, decode, describe, slug
+
+RESULT_FILE = "trial.json"
+NOT_FINISHED = 2e12  # the score an epoch's report carries: worse than any finished trial's
+TRIALS_DIR = "trials"
+
+
+def trial_folder(out: Path, overrides: dict) -> Path:
+    return Path(out) / TRIALS_DIR / slug(overrides)
+
+
+def run_trial(config: dict, context: dict) -> None:
+    """Ray Tune's function trainable. `context`: the base raw recipe, the sweep's folder, cache, early stop."""
+    from ray import tune  # lazy: Ray, in the worker
+
+    overrides = decode(config)
+    folder = trial_folder(Path(context["out"]), overrides)
+    finished = folder / RESULT_FILE
+    if finished.is_file():  # a resumed sweep: this trial is done
+        tune.report({**json.loads(finished.read_text(encoding="utf-8")), "resumed": True})
+        return
+    recipe = validate_recipe(apply(context["recipe"], overrides), source=f"sweep trial {describe(overrides)}")
+
+    def report_epoch(epoch: int, logs: dict) -> None:
+        tune.report({"val_accuracy": float(logs.get("val_accuracy", 0.0)), "epoch": epoch + 1,
+                     "score": NOT_FINISHED})
+
+    start = time.perf_counter()
+    cache = StageCache(Path(context["cache"])) if context.get("cache") else None
+    with run_lock(folder):
+        report = build(recipe, folder, show_progress=False, cache=cache,
+                       on_epoch=report_epoch if context.get("early_stop") else None)
+    result = trial_result(report, overrides, folder, context["objective"])
+    result.update(seconds=round(time.perf_counter() - start, 2), node=socket.gethostname(), pid=os.getpid(),
+                  node_ip=_node_ip())
+    write_json(finished, result)
+    tune.report(result)
+
+
+def trial_result(report: dict, overrides: dict, folder: Path, objective: str) -> dict:
+    """The trial's figures: those of its best artifact within the budgets (the report's pick), else of its
+    most accurate file, marked as missing the budgets; `score` is what the search minimizes."""
+    rows = {row["name"]: row for row in report["artifacts"] if row["name"] != "keras_float32"}
+    pick = report["best"]["name"]
+    row = rows[pick] if pick else max(rows.values(), key=lambda r: r["accuracy"] or 0.0)
+    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    result = {"overrides": overrides, "folder": str(folder), "artifact": row["name"],
+              "within_budgets": pick is not None, "accuracy": row["accuracy"], "p50_ms": row["latency_ms"]["p50"],
+              "gzip_bytes": row["gzip_bytes"], "size_bytes": row["size_bytes"],
+              "float_accuracy": report.get("float_accuracy"),
+              "val_accuracy": max(history.get("val_accuracy") or [0.0])}
+    value = {"accuracy": -(result["accuracy"] or 0.0), "latency": result["p50_ms"],
+             "gzip_bytes": result["gzip_bytes"]}[objective]
+    result["score"] = value if pick else 1e12 + value  # any trial within the budgets beats every trial without
+    return result
+
+
+def _node_ip() -> str | None:
+    try:
+        import ray  # lazy: Ray, in the worker
+
+        return ray.util.get_node_ip_address()
+    except Exception:  # outside Ray (tests calling run_trial directly)
+        return None

@@ -1,0 +1,129 @@
+"""`edgecnn sweep`: the search space, Pareto fronts and the best pick (no training), and one real sweep on
+Ray Tune with a failing trial, resumed without rerunning what finished."""
+
+import json
+
+import pytest
+import yaml
+
+from edgecnn.errors import RecipeError
+from edgecnn.recipe import validate_recipe
+from edgecnn.sweep.results import best_trial, pareto_front, summarize, write_results
+from edgecnn.sweep.space import apply, check_space, decode, grid, slug
+from tests.conftest import TINY_RECIPE
+
+
+def _sweep(space, **settings):
+    raw = {**TINY_RECIPE, "sweep": {"space": space, **settings}}
+    return raw, validate_recipe(raw).sweep
+
+
+def test_a_grid_is_every_combination_in_order():
+    _, sweep = _sweep({"model.alpha": [0.5, 1.0], "data.image_size": [[12, 12], [16, 16]]})
+    combos = grid(sweep)
+    assert len(combos) == 4 and combos[1] == {"model.alpha": 0.5, "data.image_size": [16, 16]}
+
+
+def test_a_trial_recipe_sets_dotted_keys_and_drops_the_sweep():
+    raw, _ = _sweep({"model.alpha": [0.5]})
+    trial = apply(raw, {"model.alpha": 0.5, "train.epochs": 2})
+    assert trial["model"]["alpha"] == 0.5 and trial["train"]["epochs"] == 2 and "sweep" not in trial
+    assert raw["train"]["epochs"] == TINY_RECIPE["train"]["epochs"]  # the base is untouched
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"model.alpah": [0.5]}, "unknown key 'model.alpah'; did you mean 'model.alpha'?"),
+    ({"model.alpha": [0.5, -1]}, "sweep trial model.alpha=-1: key 'model.alpha'"),
+    ({}, "sweep.space is empty"),
+])
+def test_every_trial_recipe_is_checked_before_ray_starts(space, message):
+    raw, sweep = _sweep(space)
+    with pytest.raises(RecipeError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        check_space(raw, sweep)
+
+
+def test_ranges_need_random_or_tpe_and_a_trial_count():
+    with pytest.raises(RecipeError, match="a range needs search random or tpe"):
+        validate_recipe({**TINY_RECIPE, "sweep": {"space": {"model.alpha": {"min": 0.5, "max": 1.0}}}})
+    with pytest.raises(RecipeError, match="search random needs sweep.trials"):
+        validate_recipe({**TINY_RECIPE, "sweep": {"space": {"model.alpha": [0.5]}, "search": "random"}})
+
+
+def test_values_survive_the_trip_through_ray_and_name_distinct_folders():
+    values = {"data.image_size": [32, 32], "model.alpha": 0.75}
+    assert decode({key: json.dumps(value) for key, value in values.items()}) == values
+    assert slug(values) != slug({**values, "model.alpha": 0.5}) and "/" not in slug(values)
+
+
+def _row(accuracy, p50, gzip, within=True, status="done"):
+    return {"overrides": {"model.alpha": accuracy}, "status": status, "accuracy": accuracy, "p50_ms": p50,
+            "gzip_bytes": gzip, "within_budgets": within, "artifact": "tflite_int8", "folder": "f"}
+
+
+def test_the_pareto_front_keeps_only_trials_nothing_beats_on_both_axes():
+    rows = [_row(0.90, 1.0, 100), _row(0.95, 2.0, 300), _row(0.93, 2.5, 200), _row(0.97, 4.0, 50),
+            {"overrides": {}, "status": "failed", "error": "boom"}]
+    assert pareto_front(rows, "p50_ms") == [0, 1, 3]  # 2 is slower and less accurate than 1
+    assert pareto_front(rows, "gzip_bytes") == [3]  # smallest and most accurate
+    assert best_trial(rows, "gzip_bytes") == 3 and best_trial(rows, "latency") == 0
+    rows[3]["within_budgets"] = False
+    assert best_trial(rows, "gzip_bytes") == 0 and best_trial(rows, "accuracy") == 1
+
+
+def test_results_are_written_as_json_markdown_and_pictures(tmp_path):
+    run = tmp_path / "trial"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump(TINY_RECIPE))
+    rows = [{**_row(0.90, 1.0, 100), "folder": str(run)}, _row(0.95, 2.0, 300, within=False),
+            {"overrides": {"model.alpha": 2}, "status": "failed", "error": "RecipeError: boom"}]
+    summary = summarize(rows, "gzip_bytes", {"recipe": "tiny", "search": "grid", "space": ["model.alpha"],
+                                             "objective": "gzip_bytes"})
+    files = write_results(summary, tmp_path)
+    assert json.loads(files["json"].read_text())["best"] == 0
+    markdown = files["md"].read_text()
+    assert "| 3 | model.alpha=2 | failed |" in markdown and "Best within the budgets: trial 1" in markdown
+    assert files["pareto_latency.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert yaml.safe_load(files["recipe"].read_text())["name"] == "tiny"
+
+
+def test_without_ray_the_sweep_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    from edgecnn.errors import MissingDependency
+    from edgecnn.sweep.runner import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    raw, _ = _sweep({"model.alpha": [0.5]})
+    with pytest.raises(MissingDependency, match=r'pip install "edgecnn\[sweep\]"'):
+        run_sweep(raw, validate_recipe(raw), tmp_path / "sweep")
+
+
+@pytest.mark.build
+def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path):
+    pytest.importorskip("ray")
+    from edgecnn import api
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epochs": 2},
+                                      "export": {**TINY_RECIPE["export"], "formats": ["tflite_float32", "tflite_int8"]},
+                                      "verify": {**TINY_RECIPE["verify"], "threads": [1]},
+                                      "sweep": {"space": {"model.alpha": [0.5, 1.0]}, "concurrency": 2}}))
+    # The second calibration asks for more images than the training split holds: that trial fails at export.
+    bad = "export.calibration=[{samples: 32, allow_few: true}, {samples: 5000, min_samples: 5000}]"
+    out = tmp_path / "sweep"
+    done = api.sweep(recipe, out, grid=[bad], show_progress=False).report
+    statuses = sorted(row["status"] for row in done["trials"])
+    assert statuses == ["done", "done", "failed", "failed"]
+    failed = next(row for row in done["trials"] if row["status"] == "failed")
+    assert "export.calibration.samples" in failed["error"]
+    finished = [row for row in done["trials"] if row["status"] == "done"]
+    assert all(0.12 < row["accuracy"] <= 1 and row["gzip_bytes"] > 0 for row in finished)  # above chance (0.1)
+    assert done["best"] is not None and (out / "best_recipe.yaml").is_file()
+    assert {"sweep.json", "sweep.md", "pareto_latency.png", "pareto_gzip.png"} <= {p.name for p in out.iterdir()}
+    stamps = {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in finished}
+    with pytest.raises(RecipeError, match="holds a sweep already; pass --resume"):
+        api.sweep(recipe, out, grid=[bad], show_progress=False)
+    again = api.sweep(recipe, out, grid=[bad], resume=True, show_progress=False).report
+    resumed = [row for row in again["trials"] if row["status"] == "done"]
+    assert all(row["resumed"] for row in resumed) and len(resumed) == 2
+    assert {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in resumed} == stamps
