@@ -127,3 +127,4 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
     resumed = [row for row in again["trials"] if row["status"] == "done"]
     assert all(row["resumed"] for row in resumed) and len(resumed) == 2
     assert {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in resumed} == stamps
+

@@ -115,5 +115,5 @@ def _row(result) -> dict:
         return {"overrides": config, "status": "stopped early", "val_accuracy": metrics.get("val_accuracy"),
                 "epochs": metrics.get("epoch")}
     keep = ("folder", "artifact", "within_budgets", "accuracy", "p50_ms", "gzip_bytes", "size_bytes", "float_accuracy",
-            "val_accuracy", "score", "seconds", "node", "node_ip", "pid", "resumed")
+            "val_accuracy", "score", "seconds", "node_id", "node_ip", "pid", "resumed")
     return {"overrides": config, "status": "done", **{k: metrics.get(k) for k in keep}}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -48,8 +47,7 @@ def run_trial(config: dict, context: dict) -> None:
         report = build(recipe, folder, show_progress=False, cache=cache,
                        on_epoch=report_epoch if context.get("early_stop") else None)
     result = trial_result(report, overrides, folder, context["objective"])
-    result.update(seconds=round(time.perf_counter() - start, 2), node=socket.gethostname(), pid=os.getpid(),
-                  node_ip=_node_ip())
+    result.update(seconds=round(time.perf_counter() - start, 2), pid=os.getpid(), **_placement())
     write_json(finished, result)
     tune.report(result)
 
@@ -72,10 +70,8 @@ def trial_result(report: dict, overrides: dict, folder: Path, objective: str) ->
     return result
 
 
-def _node_ip() -> str | None:
-    try:
-        import ray  # lazy: Ray, in the worker
+def _placement() -> dict:
+    """Where the trial ran: the Ray node's id and address (two nodes on one machine share the address)."""
+    import ray  # lazy: Ray, in the worker
 
-        return ray.util.get_node_ip_address()
-    except Exception:  # outside Ray (tests calling run_trial directly)
-        return None
+    return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
