@@ -51,8 +51,12 @@ def run_sweep(raw: dict, recipe, out: Path, address: str | None = None, resume: 
     settings = recipe.sweep
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=show_progress,
-                 logging_level="WARNING", configure_logging=True)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=show_progress,
+                     logging_level="WARNING", configure_logging=True)
+        except ConnectionError as exc:  # no cluster there, or one that refuses us
+            raise RecipeError(f"--address {address}: cannot join a Ray cluster there ({str(exc).splitlines()[0]})") \
+                from None
     try:
         context = {"recipe": copy.deepcopy(raw), "out": str(out), "cache": str(cache) if cache else None,
                    "early_stop": settings.early_stop, "objective": settings.objective,
