@@ -5,8 +5,10 @@ finished trials read from their `trial.json` instead of being rerun."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -66,7 +68,8 @@ def run_sweep(raw: dict, recipe, out: Path, address: str | None = None, resume: 
                            run_config=tune.RunConfig(storage_path=str(out / "ray"), name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
                                                      failure_config=tune.FailureConfig(max_failures=0),
                                                      verbose=1 if show_progress else 0))
-        results = tuner.fit()
+        with contextlib.redirect_stdout(sys.stderr):  # Ray Tune's tables would spoil `--json` on stdout
+            results = tuner.fit()
         rows = [_row(result) for result in results]
     finally:
         if started:
