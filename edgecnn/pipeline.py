@@ -23,6 +23,9 @@ from edgecnn.verify import ArtifactResult, verify_artifact
 from edgecnn.verify.judge import build_report
 
 
+KERAS_ROW = "keras_float32"  # the float model's own verification row
+
+
 def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
@@ -115,10 +118,18 @@ def run_anatomy(run: RunFolder, dataset: Dataset, artifact: Artifact) -> dict:
     return record
 
 
+def verified_names(recipe: Recipe) -> list[str]:
+    """The rows a run verifies: the Keras model (when TensorFlow is installed), then every file."""
+    keras = [KERAS_ROW] if importlib.util.find_spec("tensorflow") is not None else []
+    return [*keras, *recipe.export.formats, *recipe.optimize.variants]
+
+
 def _artifacts_to_verify(recipe: Recipe, run: RunFolder):
-    if run.model_path.is_file() and importlib.util.find_spec("tensorflow") is not None:
-        yield "keras_float32", run.model_path, "float32"
-    for name in [*recipe.export.formats, *recipe.optimize.variants]:
+    for name in verified_names(recipe):
+        if name == KERAS_ROW:
+            if run.model_path.is_file():
+                yield name, run.model_path, "float32"
+            continue
         fmt = ALL_ARTIFACTS[name]
         path = run.artifact(fmt.filename)
         if not path.is_file():

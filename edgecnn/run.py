@@ -10,6 +10,7 @@
       optimized/           optimized variants (optimize.variants)
       inspect/             pictures of what the model sees (inspect.json, test_image.png and grids)
       report.json / report.md / junit.xml / confusion.png
+      manifest.json        each stage's key and the hashes of the files it wrote (incremental builds)
       verify/              what `edgecnn verify RUN_DIR` writes (its own folder, never the build's files)
       handoff/             the app developer's bundle (`edgecnn handoff`)
 
@@ -55,6 +56,7 @@ class RunFolder:
     inspect_dir = property(lambda self: self.root / "inspect")
     verify_dir = property(lambda self: self.root / "verify")
     handoff_dir = property(lambda self: self.root / "handoff")
+    manifest_path = property(lambda self: self.root / "manifest.json")  # what each stage read and wrote
 
     def is_run(self) -> bool:
         """A folder a build or `edgecnn train` wrote (it holds the merged recipe)."""

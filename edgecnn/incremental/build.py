@@ -4,7 +4,6 @@ and its files are intact; otherwise it runs, and the terminal and report.json sa
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,11 +20,11 @@ from edgecnn.export.pixels import FileInput
 from edgecnn.formats import ALL_ARTIFACTS, OPTIMIZE_VARIANTS
 from edgecnn.incremental.cache import StageCache
 from edgecnn.incremental.keys import (
-    KERAS_ROW, STAGE_KINDS, StagePlan, artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
+    STAGE_KINDS, StagePlan, artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
 )
 from edgecnn.incremental.manifest import Decision, Manifest, local
 from edgecnn.optimize.variants import MAKERS, Job
-from edgecnn.pipeline import check_run_dir, data_warnings, run_anatomy, verify_in_run
+from edgecnn.pipeline import KERAS_ROW, check_run_dir, data_warnings, run_anatomy, verified_names, verify_in_run
 from edgecnn.recipe import Recipe
 from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
@@ -92,9 +91,8 @@ def _run_train(materials: Materials, plan: StagePlan):
     result = train_model(materials.recipe, dataset, run.root, show_progress=materials.show_progress,
                          on_epoch=materials.on_epoch)
     materials.trained = result.model
-    reference = run.load_reference(dataset.test_fingerprint())
     record = {"best_epoch": result.best_epoch, "seconds": round(result.seconds, 2),
-              "float_accuracy": float((reference.argmax(1) == dataset.y_test).mean())}
+              "float_accuracy": float((materials.reference.argmax(1) == dataset.y_test).mean())}
     return [run.model_path, run.history_path, run.curves_path, run.reference_path], record
 
 
@@ -189,12 +187,6 @@ def check_force(force: list[str] | None) -> set[str]:
             raise RecipeError(f"--force {value}: expected all, a stage ({', '.join(STAGE_KINDS)}) or STAGE:ARTIFACT, "
                               "e.g. optimize:qat_int8")
     return chosen
-
-
-def verified_names(recipe: Recipe) -> list[str]:
-    """The rows a build verifies: the Keras model (when TensorFlow is installed), then every file."""
-    keras = [KERAS_ROW] if importlib.util.find_spec("tensorflow") is not None else []
-    return [*keras, *recipe.export.formats, *recipe.optimize.variants]
 
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,

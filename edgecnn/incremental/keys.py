@@ -20,7 +20,6 @@ from edgecnn.formats import ALL_ARTIFACTS, ExportFormat
 from edgecnn.verify.latency import machine
 
 STAGE_KINDS = ("data", "train", "export", "optimize", "verify", "inspect", "report")
-KERAS_ROW = "keras_float32"  # the float model's own verification row
 
 _LIBRARIES = {  # the packages whose version shapes each kind of output
     "data": ("numpy", "pillow"),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from edgecnn.fileio import file_sha256, write_json
 from edgecnn.incremental.keys import StagePlan, digest
+from edgecnn.run import RunFolder
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = 2
 RUN_ROOT = "$RUN"  # stands for the run folder in recorded paths, so records survive a moved folder or the cache
 
@@ -38,7 +38,7 @@ class Decision:
 class Manifest:
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.path = self.root / MANIFEST_FILE
+        self.path = RunFolder(self.root).manifest_path
         self.entries: dict[str, dict] = self._read()
         self.tokens: dict[str, str] = {}  # this build's token per finished stage
         self.reasons: dict[str, str] = {}  # why each stage that ran this build ran

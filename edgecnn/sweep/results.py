@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from edgecnn.fileio import atomic_path, write_json, write_text
+from edgecnn.run import RunFolder
 from edgecnn.sweep.space import describe
 
 SWEEP_JSON, SWEEP_MD, BEST_RECIPE = "sweep.json", "sweep.md", "best_recipe.yaml"
@@ -51,7 +52,7 @@ def write_results(summary: dict, out: Path) -> dict[str, Path]:
     best = summary["best"]
     if best is not None:
         with atomic_path(out / BEST_RECIPE) as tmp:
-            shutil.copyfile(Path(summary["trials"][best]["folder"]) / "recipe.yaml", tmp)
+            shutil.copyfile(RunFolder(summary["trials"][best]["folder"]).recipe_path, tmp)
         written["recipe"] = out / BEST_RECIPE
     written["md"] = write_text(out / SWEEP_MD, sweep_markdown(summary))
     return written

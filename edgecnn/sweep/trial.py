@@ -12,7 +12,9 @@ from pathlib import Path
 from edgecnn.fileio import write_json
 from edgecnn.incremental.build import build
 from edgecnn.incremental.cache import StageCache
+from edgecnn.pipeline import KERAS_ROW
 from edgecnn.recipe import validate_recipe
+from edgecnn.run import RunFolder
 from edgecnn.runlock import run_lock
 from edgecnn.sweep.space import apply, decode, describe, slug
 
@@ -55,10 +57,10 @@ def run_trial(config: dict, context: dict) -> None:
 def trial_result(report: dict, overrides: dict, folder: Path, objective: str) -> dict:
     """The trial's figures: those of its best artifact within the budgets (the report's pick), else of its
     most accurate file, marked as missing the budgets; `score` is what the search minimizes."""
-    rows = {row["name"]: row for row in report["artifacts"] if row["name"] != "keras_float32"}
+    rows = {row["name"]: row for row in report["artifacts"] if row["name"] != KERAS_ROW}
     pick = report["best"]["name"]
     row = rows[pick] if pick else max(rows.values(), key=lambda r: r["accuracy"] or 0.0)
-    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    history = json.loads(RunFolder(folder).history_path.read_text(encoding="utf-8"))
     result = {"overrides": overrides, "folder": str(folder), "artifact": row["name"],
               "within_budgets": pick is not None, "accuracy": row["accuracy"], "p50_ms": row["latency_ms"]["p50"],
               "gzip_bytes": row["gzip_bytes"], "size_bytes": row["size_bytes"],
