@@ -188,6 +188,15 @@ class EarlyStoppingConfig(_Section):
     )
 
 
+class DistributedConfig(_Section):
+    """Data-parallel training on Ray Train (the `sweep` extra): the same training, split across processes."""
+
+    workers: int = Field(1, ge=1, le=1024, description="Training processes; above 1, each takes a share of every "
+                         "batch (MultiWorkerMirroredStrategy on Ray Train), on the local Ray or the cluster at "
+                         "RAY_ADDRESS.")
+    cpus_per_worker: float = Field(1.0, gt=0.0, le=256.0, description="CPUs Ray reserves for each worker.")
+
+
 class TrainConfig(_Section):
     epochs: int = Field(30, ge=1, le=10_000, description="Maximum number of epochs.")
     batch_size: int = Field(64, ge=1, le=8192, description="Images per step.")
@@ -197,6 +206,7 @@ class TrainConfig(_Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the loss.")
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
 
 ExportFormatName = Literal[tuple(EXPORT_FORMATS)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -34,44 +35,27 @@ def set_seed(seed: int) -> None:
     tensorflow().config.experimental.enable_op_determinism()
 
 
-def build_model(recipe, dataset: Dataset):
+def build_model(recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
     cfg = recipe.model
     return create_model(
         cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
         padding=cfg.padding, dropout=cfg.dropout, l2=cfg.l2, initializer=cfg.initializer,
-        batchnorm_momentum=cfg.batchnorm_momentum,
+        batchnorm_momentum=cfg.batchnorm_momentum, synchronized_batchnorm=synchronized_batchnorm,
     )
 
 
 def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
     """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`.
-    `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it)."""
-    K = keras()
-    set_seed(recipe.seed)
-    cfg = recipe.train
-    model = build_model(recipe, dataset)
-    model.compile(
-        optimizer=K.optimizers.Adam(cfg.learning_rate),
-        loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=["accuracy"],
-    )
-    train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True)
-    val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
-    steps = math.ceil(len(dataset.train) / cfg.batch_size)
-    stopper = K.callbacks.EarlyStopping(
-        monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
-        restore_best_weights=True,
-    )
-    callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper]
-    if show_progress:
-        callbacks.append(progress_callback(K, cfg.epochs, steps))
-    if on_epoch is not None:
-        callbacks.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
+    `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it).
+    With `train.distributed.workers` above 1 the fit runs data-parallel on Ray Train; the files are the same kind."""
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
+    if recipe.train.distributed.workers > 1:
+        from edgecnn.distributed import fit_on_ray  # lazy: Ray, only for a distributed training
+
+        model, record = fit_on_ray(recipe, show_progress=show_progress, on_epoch=on_epoch)
+    else:
+        model, record = fit_model(recipe, dataset, show_progress=show_progress, on_epoch=on_epoch)
     seconds = time.perf_counter() - start
-    record = {key: [float(v) for v in values] for key, values in history.history.items()}
-    record["best_epoch"] = int(stopper.best_epoch) + 1  # no clock time: the same training gives the same file
     run = RunFolder(out_dir)
     run.save_model(model)
     run.save_history(record)
@@ -79,6 +63,39 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     plot_history(record, run.curves_path, f"{recipe.model.name} on {recipe.data.describe_source()}")
     run.save_reference(predict_probabilities(model, dataset.test, dataset.contract), dataset.test_fingerprint())
     return TrainResult(model, record, run.model_path, seconds, record["best_epoch"])
+
+
+def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=None, strategy=None, callbacks=()):
+    """Compile and fit in this process (under `strategy`'s scope when given: one worker of a distributed
+    training); the model with its best epoch's weights, and the history (no clock time: the same training
+    gives the same file)."""
+    K = keras()
+    set_seed(recipe.seed)
+    cfg = recipe.train
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        # Several workers: batch statistics over the whole batch, as one process computes them.
+        model = build_model(recipe, dataset, synchronized_batchnorm=strategy is not None)
+        model.compile(
+            optimizer=K.optimizers.Adam(cfg.learning_rate),
+            loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+            metrics=["accuracy"],
+        )
+    train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True)
+    val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
+    steps = math.ceil(len(dataset.train) / cfg.batch_size)
+    stopper = K.callbacks.EarlyStopping(
+        monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
+        restore_best_weights=True,
+    )
+    every = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper, *callbacks]
+    if show_progress:
+        every.append(progress_callback(K, cfg.epochs, steps))
+    if on_epoch is not None:
+        every.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=every, verbose=0)
+    record = {key: [float(v) for v in values] for key, values in history.history.items()}
+    record["best_epoch"] = int(stopper.best_epoch) + 1
+    return model, record
 
 
 def learning_rate_at(epoch: int, cfg) -> float:
@@ -106,7 +123,11 @@ def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
         augment = _augmenter(cfg.augment, seed)
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     # The same formula as data.normalize, which calibration, verification and prediction use.
-    return ds.map(lambda x, y: ((x - mean) / std, y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: ((x - mean) / std, y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # A distributed training splits every batch between its workers (arrays and files alike, no file shards).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
 
 
 def _augmenter(options, seed: int):

@@ -14,7 +14,7 @@ PACKAGE = REPO / "edgecnn"
 STAGES = [
     {"__init__", "__main__", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots", "modelfile", "formats",
      "memory"},
-    {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
+    {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train", "distributed"}, {"export"}, {"optimize"}, {"verify"},
     {"anatomy"}, {"predict"}, {"report"}, {"pipeline"}, {"incremental"}, {"sweep"}, {"handoff"}, {"api"},
 ]
 LEVEL = {name: level for level, names in enumerate(STAGES) for name in names}

@@ -15,8 +15,10 @@ def build_keras_model(
     initializer: str = "he_normal",
     padding: str = "same",
     batchnorm_momentum: float = 0.9,
+    synchronized_batchnorm: bool = False,
 ):
-    """Stem, blocks, global average pooling, dropout and a softmax classifier."""
+    """Stem, blocks, global average pooling, dropout and a softmax classifier. `synchronized_batchnorm`:
+    batch statistics over the global batch when several workers each train on a share of it."""
     K = keras()
     regularizer = K.regularizers.l2(l2) if l2 > 0 else None
     inputs = K.Input(shape=input_shape, name="input")
@@ -26,7 +28,8 @@ def build_keras_model(
         block_inputs.setdefault(layer.name.rsplit("_", 1)[0], x)
         x = _weight_layer(K, layer, padding, initializer, regularizer)(x)
         if layer.batchnorm:
-            x = K.layers.BatchNormalization(epsilon=1e-3, momentum=batchnorm_momentum, name=f"{layer.name}_bn")(x)
+            x = K.layers.BatchNormalization(epsilon=1e-3, momentum=batchnorm_momentum,
+                                          synchronized=synchronized_batchnorm, name=f"{layer.name}_bn")(x)
         if layer.activation:
             x = K.layers.ReLU(6.0, name=f"{layer.name}_relu")(x)
         if layer.residual_add:

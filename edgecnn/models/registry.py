@@ -79,6 +79,7 @@ def create_model(
     l2: float = 1e-4,
     initializer: str = "he_normal",
     batchnorm_momentum: float = 0.9,
+    synchronized_batchnorm: bool = False,
 ):
     """Build a registered architecture as a tf_keras model."""
     preset = get_preset(name)
@@ -86,6 +87,7 @@ def create_model(
     return build_keras_model(
         layers, tuple(input_shape or preset.default_input), name, dropout=dropout, l2=l2,
         initializer=initializer, padding=padding, batchnorm_momentum=batchnorm_momentum,
+        synchronized_batchnorm=synchronized_batchnorm,
     )
 
 
