@@ -26,16 +26,16 @@ RAY_EXTRA_HINT = 'install it with: pip install "edgecnn[sweep]"'
 
 
 def _ray():
-    tensorflow()  # first: Ray Train imports TensorFlow, which must see TF_USE_LEGACY_KERAS and quiet logs
     try:
         import ray  # lazy: Ray (1 s, with its processes) only for a distributed training
-        from ray.train.tensorflow import TensorflowTrainer  # noqa: F401  # lazy: as above
+        import ray.train  # noqa: F401  # lazy: as above
     except ImportError as exc:
         raise MissingDependency(f"train.distributed.workers above 1 needs Ray Train; {RAY_EXTRA_HINT}") from exc
+    tensorflow()  # before Ray Train's TensorFlow module: TensorFlow must see TF_USE_LEGACY_KERAS and quiet logs
     return ray
 
 
-def fit_on_ray(recipe, show_progress: bool = True, on_epoch=None):
+def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
     """Train on `workers` Ray workers (a local Ray started for it, or the cluster at RAY_ADDRESS) and
     return the model with the trained weights, built in this process, and the training history.
     Epochs are shown (and given to `on_epoch`) here as the first worker finishes them."""
@@ -59,11 +59,10 @@ def fit_on_ray(recipe, show_progress: bool = True, on_epoch=None):
     finally:
         if started:
             ray.shutdown()
-    from edgecnn.data import load_dataset  # lazy: as the workers do
     from edgecnn.train import build_model, set_seed  # lazy: TensorFlow
 
     set_seed(recipe.seed)
-    model = build_model(recipe, load_dataset(recipe.data, recipe.seed))
+    model = build_model(recipe, dataset)
     model.set_weights(arrays)
     return model, record
 

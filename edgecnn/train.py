@@ -52,7 +52,7 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     if recipe.train.distributed.workers > 1:
         from edgecnn.distributed import fit_on_ray  # lazy: Ray, only for a distributed training
 
-        model, record = fit_on_ray(recipe, show_progress=show_progress, on_epoch=on_epoch)
+        model, record = fit_on_ray(recipe, dataset, show_progress=show_progress, on_epoch=on_epoch)
     else:
         model, record = fit_model(recipe, dataset, show_progress=show_progress, on_epoch=on_epoch)
     seconds = time.perf_counter() - start

@@ -82,6 +82,7 @@ def test_results_are_written_as_json_markdown_and_pictures(tmp_path):
     assert json.loads(files["json"].read_text())["best"] == 0
     markdown = files["md"].read_text()
     assert "| 3 | model.alpha=2 | failed |" in markdown and "Best within the budgets: trial 1" in markdown
+    assert "Ray nodes: none recorded." in markdown  # rows without a node (as here) are not counted
     assert files["pareto_latency.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert yaml.safe_load(files["recipe"].read_text())["name"] == "tiny"
 
@@ -118,6 +119,8 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
     assert "export.calibration.samples" in failed["error"]
     finished = [row for row in done["trials"] if row["status"] == "done"]
     assert all(0.12 < row["accuracy"] <= 1 and row["gzip_bytes"] > 0 for row in finished)  # above chance (0.1)
+    assert [node["trials"] for node in done["nodes"]] == [[i + 1 for i, row in enumerate(done["trials"])
+                                                          if row["status"] == "done"]]  # one local node
     assert done["best"] is not None and (out / "best_recipe.yaml").is_file()
     assert {"sweep.json", "sweep.md", "pareto_latency.png", "pareto_gzip.png"} <= {p.name for p in out.iterdir()}
     stamps = {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in finished}
@@ -130,7 +133,7 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
 
 
 
-def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch):
+def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch, tiny_dataset):
     import sys
 
     from edgecnn.distributed import fit_on_ray
@@ -139,7 +142,7 @@ def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     recipe = validate_recipe({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "distributed": {"workers": 2}}})
     with pytest.raises(MissingDependency, match=r'workers above 1 needs Ray Train; install it with: pip install "edgecnn\[sweep\]"'):
-        fit_on_ray(recipe, show_progress=False)
+        fit_on_ray(recipe, tiny_dataset, show_progress=False)
 
 
 @pytest.mark.build
@@ -158,3 +161,16 @@ def test_two_worker_training_on_ray_gives_a_verified_run_as_good_as_one_worker(t
     # The saved model holds the workers' weights: as accurate as the one-process training, not chance.
     assert abs(report["float_accuracy"] - alone["float_accuracy"]) < 0.05 and report["float_accuracy"] > 0.5
     assert all(row["accuracy"] is not None for row in report["artifacts"]) and report["gate"]["passed"]
+
+
+@pytest.mark.parametrize("search", ["grid", "tpe"])
+def test_the_concurrency_limit_reaches_the_search(search):
+    pytest.importorskip("ray")
+    pytest.importorskip("optuna")
+    from edgecnn.sweep.runner import _tune_config
+
+    raw, settings = _sweep({"model.alpha": [0.5, 1.0]}, concurrency=1, search=search,
+                           **({"trials": 2} if search == "tpe" else {}))
+    searcher = _tune_config(settings, validate_recipe(raw)).search_alg
+    # Ray drops max_concurrent_trials silently for a generator (grid, random): the limit must be on the searcher.
+    assert searcher.max_concurrent == 1

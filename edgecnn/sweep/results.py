@@ -37,10 +37,28 @@ def best_trial(rows: list[dict], objective: str) -> int | None:
     return min(feasible, key=lambda i: key(rows[i])) if feasible else None
 
 
+def placement(rows: list[dict]) -> list[dict]:
+    """The Ray nodes the finished trials ran on (resumed ones included, as first run): node id, address, trials."""
+    nodes: dict[str, dict] = {}
+    for i, row in enumerate(rows):
+        if row.get("node_id"):
+            node = nodes.setdefault(row["node_id"], {"node_id": row["node_id"], "node_ip": row.get("node_ip"), "trials": []})
+            node["trials"].append(i + 1)
+    return list(nodes.values())
+
+
 def summarize(rows: list[dict], objective: str, settings: dict) -> dict:
     best = best_trial(rows, objective)
     return {"settings": settings, "trials": rows, "best": best,
-            "pareto": {cost: pareto_front(rows, cost) for cost in PARETO_PNGS}}
+            "pareto": {cost: pareto_front(rows, cost) for cost in PARETO_PNGS}, "nodes": placement(rows)}
+
+
+def placement_text(summary: dict) -> str:
+    nodes = summary.get("nodes") or []
+    if not nodes:
+        return "Ray nodes: none recorded"
+    return f"Ray nodes: {len(nodes)}; " + "; ".join(
+        f"node {node['node_id'][:12]} ({node['node_ip']}): trials {', '.join(map(str, node['trials']))}" for node in nodes)
 
 
 def write_results(summary: dict, out: Path) -> dict[str, Path]:
@@ -90,7 +108,7 @@ def sweep_markdown(summary: dict) -> str:
               f"recipe: [{BEST_RECIPE}]({BEST_RECIPE}), its run folder: `{summary['trials'][best]['folder']}`."
               if best is not None else "No trial met the budgets.", ""]
     lines += [f"Pareto fronts: [accuracy vs p50]({PARETO_PNGS['p50_ms']}), [accuracy vs gzip]({PARETO_PNGS['gzip_bytes']}).",
-              ""]
+              "", placement_text(summary) + ".", ""]
     return "\n".join(lines)
 
 
@@ -141,3 +159,5 @@ def print_summary(summary: dict) -> None:
     console().print(f"best within the budgets: trial {best + 1}, {describe(trial['overrides'])}: {trial['artifact']} "
                     f"{100 * trial['accuracy']:.2f}%, p50 {trial['p50_ms']:.3f} ms, gzip {trial['gzip_bytes'] / 1024:.1f} KiB"
                     if trial else "no trial met the budgets")
+    if len(summary.get("nodes") or []) > 1:  # a cluster: where the trials went
+        console().print(placement_text(summary))

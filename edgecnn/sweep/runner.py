@@ -92,23 +92,25 @@ def _trial(config: dict, context: dict) -> None:
 def _tune_config(settings, recipe):
     from ray import tune  # lazy: Ray
     from ray.tune.schedulers import ASHAScheduler  # lazy: Ray
-    from ray.tune.search import BasicVariantGenerator  # lazy: Ray
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # lazy: Ray
 
     if settings.search == "tpe":
         try:
             from ray.tune.search.optuna import OptunaSearch  # lazy: Ray and Optuna
         except ImportError as exc:
             raise MissingDependency('sweep.search tpe needs Optuna; install it with: pip install "edgecnn[sweep]"') from exc
-        searcher = OptunaSearch(metric="score", mode="min", seed=recipe.seed)
+        searcher = ConcurrencyLimiter(OptunaSearch(metric="score", mode="min", seed=recipe.seed),
+                                      max_concurrent=settings.concurrency)
     else:
-        searcher = BasicVariantGenerator(random_state=recipe.seed)  # the same draws again on --resume
+        # The same draws again on --resume. The limit is set on the search itself, for both kinds: Ray silently
+        # ignores TuneConfig.max_concurrent_trials for a generator such as this one.
+        searcher = BasicVariantGenerator(random_state=recipe.seed, max_concurrent=settings.concurrency)
     # One report per epoch, then the result: Ray's own report count stands for epochs.
     scheduler = (ASHAScheduler(metric="val_accuracy", mode="max", time_attr="training_iteration",
                                max_t=recipe.train.epochs + 1, grace_period=min(settings.grace_epochs, recipe.train.epochs))
                  if settings.early_stop else None)
     return tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                            num_samples=1 if settings.search == "grid" else settings.trials,
-                           max_concurrent_trials=settings.concurrency,
                            time_budget_s=settings.max_minutes * 60 if settings.max_minutes else None)
 
 
@@ -122,5 +124,5 @@ def _row(result) -> dict:
         return {"overrides": config, "status": "stopped early", "val_accuracy": metrics.get("val_accuracy"),
                 "epochs": metrics.get("epoch")}
     keep = ("folder", "artifact", "within_budgets", "accuracy", "p50_ms", "gzip_bytes", "size_bytes", "float_accuracy",
-            "val_accuracy", "score", "seconds", "node_id", "node_ip", "pid", "resumed")
+            "val_accuracy", "score", "seconds", "started_at", "finished_at", "node_id", "node_ip", "pid", "resumed")
     return {"overrides": config, "status": "done", **{k: metrics.get(k) for k in keep}}

@@ -43,13 +43,15 @@ def run_trial(config: dict, context: dict) -> None:
         tune.report({"val_accuracy": float(logs.get("val_accuracy", 0.0)), "epoch": epoch + 1,
                      "score": NOT_FINISHED})
 
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     cache = StageCache(Path(context["cache"])) if context.get("cache") else None
     with run_lock(folder):
         report = build(recipe, folder, show_progress=False, cache=cache,
                        on_epoch=report_epoch if context.get("early_stop") else None)
     result = trial_result(report, overrides, folder, context["objective"])
-    result.update(seconds=round(time.perf_counter() - start, 2), pid=os.getpid(), **_placement())
+    # Wall-clock start and end (Unix seconds): when trials overlapped, on which node.
+    result.update(seconds=round(time.perf_counter() - start, 2), started_at=round(started_at, 2),
+                  finished_at=round(time.time(), 2), pid=os.getpid(), **_placement())
     write_json(finished, result)
     tune.report(result)
 
