@@ -436,6 +436,8 @@ class SweepConfig(_Section):
         "whose best artifact meets verify.budgets.")
     early_stop: bool = Field(False, description="Stop weak trials early on validation accuracy (ASHA).")
     grace_epochs: int = Field(3, ge=1, description="Epochs every trial trains before early stopping may stop it.")
+    remeasure: bool = Field(True, description="Time every finished trial's files again at the end, one trial at a "
+                            "time on this machine: trials side by side measure latency while others train.")
 
     @model_validator(mode="after")
     def _searchable(self):

@@ -12,7 +12,7 @@ from pathlib import Path
 from edgecnn.fileio import write_json
 from edgecnn.incremental.build import build
 from edgecnn.incremental.cache import StageCache
-from edgecnn.pipeline import KERAS_ROW
+from edgecnn.pipeline import KERAS_ROW, verified_names
 from edgecnn.recipe import validate_recipe
 from edgecnn.run import RunFolder
 from edgecnn.runlock import run_lock
@@ -54,6 +54,17 @@ def run_trial(config: dict, context: dict) -> None:
                   finished_at=round(time.time(), 2), pid=os.getpid(), **_placement())
     write_json(finished, result)
     tune.report(result)
+
+
+def remeasure_trial(row: dict, base: dict, objective: str) -> dict:
+    """The finished trial's row with its files' latency measured again, here and alone: trials that ran side
+    by side measured while others trained beside them. Accuracy is measured again too (the same figures)."""
+    overrides, folder = row["overrides"], Path(row["folder"])
+    recipe = validate_recipe(apply(base, overrides), source=f"sweep trial {describe(overrides)}")
+    stages = [f"verify:{name}" for name in verified_names(recipe) if name != KERAS_ROW]
+    with run_lock(folder):
+        report = build(recipe, folder, show_progress=False, force=stages)
+    return {**row, **trial_result(report, overrides, folder, objective), "remeasured": True}
 
 
 def trial_result(report: dict, overrides: dict, folder: Path, objective: str) -> dict:
