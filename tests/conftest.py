@@ -53,6 +53,27 @@ def tiny_dataset():
 TRAINING_FIXTURES = {"tiny_build", "folder_run"}  # fixtures that train a model (others build on them)
 
 
+# A shipped recipe's full build (slow) checks all its small build checks, on the real settings: when both are
+# collected, the small one is left out (the shapes one alone costs 2.5 minutes).
+FULL_BUILD_TESTS = {"test_digits_recipe_meets_its_accuracy_targets": "digits",
+                    "test_shapes_recipe_meets_its_accuracy_targets": "shapes"}
+
+
+class LeaveOutCoveredSmallBuilds:
+    @pytest.hookimpl(trylast=True)  # after -m and -k chose the tests: only a full build that will run covers
+    def pytest_collection_modifyitems(self, config, items):
+        full = {FULL_BUILD_TESTS[item.name] for item in items if item.name in FULL_BUILD_TESTS}
+        covered = [item for item in items if getattr(item, "originalname", "") == "test_recipe_builds_with_small_settings"
+                   and item.callspec.id in full]
+        if covered:
+            config.hook.pytest_deselected(items=covered)
+            items[:] = [item for item in items if item not in covered]
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(LeaveOutCoveredSmallBuilds())
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("slow") or item.get_closest_marker("build"):

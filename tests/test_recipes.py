@@ -1,4 +1,5 @@
-"""Every shipped recipe is built by a test: small overrides always, the full recipe in the slow set."""
+"""Every shipped recipe is built by a test: with small overrides, or in full in the slow set (where a full
+build runs, it stands in for the small one: tests/conftest.py)."""
 
 import shutil
 from pathlib import Path
@@ -71,21 +72,27 @@ def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
     recipe = load_recipe(recipe_path, SMALL + extra)
     # execute
     report = build(recipe, tmp_path, show_progress=False)
-    # assert: every format was exported and verified in its runtime
+    # assert
+    assert_every_file_verified(recipe, report, tmp_path)
+    # the files an app developer receives work, unchanged, in the real clients
+    assert_real_clients_agree(recipe, tmp_path, tmp_path / "clients")
+
+
+def assert_every_file_verified(recipe, report, run_dir: Path) -> dict:
+    """Every format and variant was exported and verified in its runtime; float files agree with Keras."""
     rows = rows_by_name(report)
     assert set(rows) == {"keras_float32", *recipe.export.formats, *recipe.optimize.variants}
     assert all(row["accuracy"] is not None and row["latency_ms"]["p50"] > 0 for row in rows.values())
-    assert rows["onnx_float32"]["agreement"] == 1.0 and rows["tflite_float32"]["agreement"] == 1.0
-    assert (tmp_path / "recipe.yaml").read_text().startswith("# merged recipe")
-    # the files an app developer receives work, unchanged, in the real clients
-    assert_real_clients_agree(recipe, tmp_path, tmp_path / "clients")
+    assert rows["tflite_float32"]["agreement"] >= 0.995 and rows["onnx_float32"]["agreement"] >= 0.995
+    assert (run_dir / "recipe.yaml").read_text().startswith("# merged recipe")
+    return rows
 
 
 @pytest.mark.slow
 def test_digits_recipe_meets_its_accuracy_targets(tmp_path):
     recipe = load_recipe(RECIPES[0].parent / "digits.yaml")
     report = build(recipe, tmp_path / "run", show_progress=False)
-    rows = rows_by_name(report)
+    rows = assert_every_file_verified(recipe, report, tmp_path / "run")
     float_acc, int8_acc = rows["tflite_float32"]["accuracy"], rows["tflite_int8"]["accuracy"]
     assert float_acc >= 0.98 and int8_acc >= 0.98 and abs(float_acc - int8_acc) <= 0.005
     assert rows["tflite_int8"]["input_dtype"] == "uint8"  # camera pixels in: the phone-ready int8 file
@@ -98,7 +105,7 @@ def test_digits_recipe_meets_its_accuracy_targets(tmp_path):
 def test_shapes_recipe_meets_its_accuracy_targets(tmp_path):
     recipe = load_recipe(RECIPES[0].parent / "shapes.yaml")
     report = build(recipe, tmp_path / "run", show_progress=False)
-    rows = rows_by_name(report)
+    rows = assert_every_file_verified(recipe, report, tmp_path / "run")
     assert rows["tflite_int8"]["accuracy"] >= 0.95 and rows["tflite_int8"]["input_dtype"] == "uint8"
     assert abs(rows["onnx_float32"]["accuracy"] - rows["keras_float32"]["accuracy"]) <= 0.001
     assert rows["onnx_float32"]["agreement"] >= 0.995
