@@ -51,7 +51,8 @@ def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
                                f"({str(exc).splitlines()[0]})") from None
     try:
         with tempfile.TemporaryDirectory(prefix="edgecnn-train-") as storage:
-            result = _fit_watched(recipe, storage, show_progress, on_epoch)
+            # Absolute: Ray reads a relative storage path as a URI (a run folder's scratch may be relative).
+            result = _fit_watched(recipe, str(Path(storage).absolute()), show_progress, on_epoch)
             with result.checkpoint.as_directory() as folder:
                 weights = np.load(Path(folder) / WEIGHTS_FILE, allow_pickle=False)
                 arrays = [weights[f"w{i}"] for i in range(len(weights.files))]

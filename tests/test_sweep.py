@@ -2,6 +2,7 @@
 Ray Tune with a failing trial, resumed without rerunning what finished."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -150,14 +151,16 @@ def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch, ti
 
 
 @pytest.mark.build
-def test_two_worker_training_on_ray_gives_a_verified_run_as_good_as_one_worker(tiny_build, tmp_path):
+def test_two_worker_training_on_ray_gives_a_verified_run_as_good_as_one_worker(tiny_build, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     from edgecnn.incremental.build import build
+
+    monkeypatch.chdir(tmp_path)  # a relative run folder, as `--out run` gives (Ray wants absolute storage paths)
 
     _, alone = tiny_build
     raw = {**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "distributed": {"workers": 2}}}
     epochs = []
-    report = build(validate_recipe(raw), tmp_path / "run", show_progress=False,
+    report = build(validate_recipe(raw), Path("run"), show_progress=False,
                    on_epoch=lambda epoch, logs: epochs.append((epoch, logs["val_accuracy"])))
     assert [epoch for epoch, _ in epochs] == list(range(TINY_RECIPE["train"]["epochs"]))  # live, from the workers
     history = json.loads((tmp_path / "run" / "history.json").read_text())
