@@ -7,6 +7,7 @@ the same run files a one-process training saves."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -35,31 +36,38 @@ def _ray():
     return ray
 
 
+@contextlib.contextmanager
+def ray_session(ray, address: str | None, where: str, error: type[Exception], **init_options):
+    """The Ray already running in this process, else one joined at `address` (None: RAY_ADDRESS, or a local
+    Ray started here) and shut down after the block. A cluster that cannot be joined is one line naming `where`."""
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, **init_options)
+        except ConnectionError as exc:  # no cluster there, or one that refuses us
+            raise error(f"{where}: cannot join a Ray cluster there ({str(exc).splitlines()[0]})") from None
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
     """Train on `workers` Ray workers (a local Ray started for it, or the cluster at RAY_ADDRESS) and
     return the model with the trained weights, built in this process, and the training history.
     Epochs are shown (and given to `on_epoch`) here as the first worker finishes them."""
     ray = _ray()
-    started = not ray.is_initialized()
-    if started:
-        try:
-            # The workers' own logs stay with Ray (Ray Train is chatty); their epochs come through a queue.
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-                     runtime_env={"env_vars": WORKER_ENV})
-        except ConnectionError as exc:
-            raise EdgeCNNError(f"RAY_ADDRESS {os.environ.get('RAY_ADDRESS')}: cannot join a Ray cluster there "
-                               f"({str(exc).splitlines()[0]})") from None
-    try:
-        with tempfile.TemporaryDirectory(prefix="edgecnn-train-") as storage:
-            # Absolute: Ray reads a relative storage path as a URI (a run folder's scratch may be relative).
-            result = _fit_watched(recipe, str(Path(storage).absolute()), show_progress, on_epoch)
-            with result.checkpoint.as_directory() as folder:
-                weights = np.load(Path(folder) / WEIGHTS_FILE, allow_pickle=False)
-                arrays = [weights[f"w{i}"] for i in range(len(weights.files))]
-                record = json.loads((Path(folder) / HISTORY_FILE).read_text(encoding="utf-8"))
-    finally:
-        if started:
-            ray.shutdown()
+    # The workers' own logs stay with Ray (Ray Train is chatty); their epochs come through a queue.
+    with ray_session(ray, None, f"RAY_ADDRESS {os.environ.get('RAY_ADDRESS')}", EdgeCNNError, include_dashboard=False,
+                     log_to_driver=False, logging_level="WARNING", runtime_env={"env_vars": WORKER_ENV}), \
+            tempfile.TemporaryDirectory(prefix="edgecnn-train-") as storage:
+        # Absolute: Ray reads a relative storage path as a URI (a run folder's scratch may be relative).
+        result = _fit_watched(recipe, str(Path(storage).absolute()), show_progress, on_epoch)
+        with result.checkpoint.as_directory() as folder:
+            weights = np.load(Path(folder) / WEIGHTS_FILE, allow_pickle=False)
+            arrays = [weights[f"w{i}"] for i in range(len(weights.files))]
+            record = json.loads((Path(folder) / HISTORY_FILE).read_text(encoding="utf-8"))
     from edgecnn.train import build_model, set_seed  # lazy: TensorFlow
 
     set_seed(recipe.seed)
@@ -74,7 +82,6 @@ def _fit_watched(recipe, storage: str, show_progress: bool, on_epoch):
     from ray.train.tensorflow import TensorflowTrainer  # lazy: Ray
     from ray.util.queue import Empty, Queue  # lazy: Ray
 
-    from edgecnn._tf import keras
     from edgecnn.train import progress_callback
 
     settings = recipe.train.distributed

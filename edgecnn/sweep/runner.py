@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from edgecnn.distributed import RAY_EXTRA_HINT, ray_session
 from edgecnn.errors import MissingDependency, RecipeError
 from edgecnn.recipe import load_recipe_dict, parse_override, validate_recipe
 from edgecnn.sweep.results import summarize, write_results
@@ -37,7 +38,7 @@ def _ray():
         import ray  # lazy: Ray (1 s, with its processes) only for a sweep
         from ray import tune  # noqa: F401  # lazy: as above
     except ImportError as exc:
-        raise MissingDependency('edgecnn sweep needs Ray Tune; install it with: pip install "edgecnn[sweep]"') from exc
+        raise MissingDependency(f"edgecnn sweep needs Ray Tune; {RAY_EXTRA_HINT}") from exc
     return ray
 
 
@@ -51,18 +52,11 @@ def run_sweep(raw: dict, recipe, out: Path, address: str | None = None, resume: 
     from ray import tune  # lazy: Ray
 
     settings = recipe.sweep
-    started = not ray.is_initialized()
-    if started:
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=show_progress,
-                     logging_level="WARNING", configure_logging=True)
-        except ConnectionError as exc:  # no cluster there, or one that refuses us
-            raise RecipeError(f"--address {address}: cannot join a Ray cluster there ({str(exc).splitlines()[0]})") \
-                from None
-    try:
-        context = {"recipe": copy.deepcopy(raw), "out": str(out), "cache": str(cache) if cache else None,
-                   "early_stop": settings.early_stop, "objective": settings.objective,
-                   "threads": max(1, int(settings.cpus_per_trial))}
+    context = {"recipe": copy.deepcopy(raw), "out": str(out), "cache": str(cache) if cache else None,
+               "early_stop": settings.early_stop, "objective": settings.objective,
+               "threads": max(1, int(settings.cpus_per_trial))}
+    with ray_session(ray, address, f"--address {address}", RecipeError, include_dashboard=False,
+                     log_to_driver=show_progress, logging_level="WARNING", configure_logging=True):
         trainable = tune.with_resources(tune.with_parameters(_trial, context=context), {"cpu": settings.cpus_per_trial})
         tuner = tune.Tuner(trainable, param_space=ray_space(settings), tune_config=_tune_config(settings, recipe),
                            run_config=tune.RunConfig(storage_path=str(out / "ray"), name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
@@ -71,9 +65,6 @@ def run_sweep(raw: dict, recipe, out: Path, address: str | None = None, resume: 
         with contextlib.redirect_stdout(sys.stderr):  # Ray Tune's tables would spoil `--json` on stdout
             results = tuner.fit()
         rows = [_row(result) for result in results]
-    finally:
-        if started:
-            ray.shutdown()
     if settings.remeasure:
         rows = _remeasure(rows, context, show_progress)
     summary = summarize(rows, settings.objective, {
@@ -115,7 +106,7 @@ def _tune_config(settings, recipe):
         try:
             from ray.tune.search.optuna import OptunaSearch  # lazy: Ray and Optuna
         except ImportError as exc:
-            raise MissingDependency('sweep.search tpe needs Optuna; install it with: pip install "edgecnn[sweep]"') from exc
+            raise MissingDependency(f"sweep.search tpe needs Optuna; {RAY_EXTRA_HINT}") from exc
         searcher = ConcurrencyLimiter(OptunaSearch(metric="score", mode="min", seed=recipe.seed),
                                       max_concurrent=settings.concurrency)
     else:
