@@ -43,6 +43,9 @@ MaxSlowdownOption = Annotated[str, typer.Option(
 AbSecondsOption = Annotated[float, typer.Option(
     "--ab-seconds", help="Time limit per file pair while the verdict is still inconclusive.",
     rich_help_panel="Against old files (A/B latency)")]
+GpuCheckOption = Annotated[bool, typer.Option(
+    "--gpu-check", help="Run TensorFlow's LiteRT GPU-delegate analyzer on .tflite files now (an 8 s TensorFlow "
+    "import) instead of reading the verdict edgecnn's export recorded in the file.")]
 WideOption = Annotated[bool, typer.Option("--wide", help="Show every column of the result table, however narrow "
                                           "the terminal.")]
 
@@ -54,7 +57,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
            max_accuracy_drop: MaxDropOption = None, min_agreement: MinAgreementOption = None,
            max_p50_ms: MaxP50Option = None, max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None,
            max_gzip: MaxGzipOption = None, baseline: BaselineOption = None, tolerance: ToleranceOption = "10%",
-           against: AgainstOption = None, max_slowdown: MaxSlowdownOption = "5%", ab_seconds: AbSecondsOption = 20.0):
+           against: AgainstOption = None, max_slowdown: MaxSlowdownOption = "5%", ab_seconds: AbSecondsOption = 20.0,
+           gpu_check: GpuCheckOption = False):
     """Verify a run folder's artifacts, or any image-classification .tflite / .onnx / .ort files, in their own
     runtimes (LiteRT, onnxruntime; no TensorFlow needed). Writes report.json, report.md, junit.xml and
     confusion.png to a folder of its own (--out), never over a build's reports.
@@ -80,6 +84,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
                                   max_size=max_size, max_gzip=max_gzip)
+        if gpu_check:
+            overrides = [*(overrides or []), "verify.gpu_check=always"]
         verified = api.verify(
             targets, data=data, normalization=normalization and normalization.value, seed=seed, out=out,
             overrides=[*data_overrides(overrides, skip_bad_files), *limits], baseline=baseline,

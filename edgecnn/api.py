@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from edgecnn.anatomy import describe_model, draw_pictures
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
 from edgecnn.fileio import write_json
@@ -143,6 +142,8 @@ def inspect(model: str | Path, out: str | Path | None = None, image: str | Path 
             layers: list[str] | None = None, data: str | None = None, strongest: str | None = None) -> dict:
     """Per-layer cost, totals, separable savings and memory of a model file; with `image` or `data` (or a run
     folder around the model), PNG grids of kernels, feature maps and strongest test images into `out`."""
+    from edgecnn.anatomy import describe_model, draw_pictures  # lazy: Pillow and the pictures, only to inspect
+
     artifact = open_artifact(model)
     record = describe_model(artifact)
     folder = Path(out) if out else RunFolder(artifact.path.parent).inspect_dir

@@ -385,6 +385,9 @@ class VerifyConfig(_Section):
         None, description="Artifacts whose missed budgets fail the run (exit 1); default: export.formats. "
         "Optimized variants are compared, not gated, unless listed here."
     )
+    gpu_check: Literal["auto", "always", "never"] = Field(
+        "auto", description="LiteRT GPU-delegate check of .tflite files: auto reads the verdict the export recorded "
+        "in the file (no TensorFlow); always runs TensorFlow's analyzer (an 8 s import); never skips it.")
 
     @field_validator("threads", mode="before")
     @classmethod

@@ -168,7 +168,12 @@ def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorfl
                               show_progress=False)
         row = report["artifacts"][0]
         assert row["accuracy"] is None and row["latency_ms"]["p50"] > 0, row
-        assert row["readiness"]["float_operators"] == [] and not row["readiness"]["gpu_delegate"]["checked"]
+        assert row["readiness"]["float_operators"] == []
+        gpu = row["readiness"]["gpu_delegate"]  # the export's verdict, read from the file without TensorFlow
+        assert gpu["checked"] and gpu["compatible"] and gpu["source"] == "recorded at export", gpu
+        asked = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0,
+                             ["verify.runs=5", "verify.gpu_check=always"], show_progress=False)
+        assert "needs TensorFlow" in asked["artifacts"][0]["readiness"]["gpu_delegate"]["reason"]
         print("tensorflow" in sys.modules, "tf_keras" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -184,6 +189,10 @@ def test_phone_readiness_is_reported_per_file(tiny_build):
     int8 = check_readiness(open_artifact(run_dir / "model_int8.tflite"), "int8")
     assert int8["float_operators"] == [] and "CONV_2D" in int8["operators"]
     assert int8["gpu_delegate"]["checked"] and int8["gpu_delegate"]["compatible"]
+    analyzed = check_readiness(open_artifact(run_dir / "model_int8.tflite"), "int8", gpu_check="always")
+    assert analyzed["gpu_delegate"]["source"] == "analyzed now" and analyzed["gpu_delegate"]["compatible"]
+    skipped = check_readiness(open_artifact(run_dir / "model_int8.tflite"), "int8", gpu_check="never")
+    assert not skipped["gpu_delegate"]["checked"]
     float_file = check_readiness(open_artifact(run_dir / "model_float32.tflite"), "float32")
     assert "float_operators" not in float_file  # only int8 files are held to that
     as_if_int8 = check_readiness(open_artifact(run_dir / "model_float32.tflite"), "int8")

@@ -12,6 +12,7 @@ import numpy as np
 
 from edgecnn._tf import tensorflow
 from edgecnn.errors import ExportError
+from edgecnn.export.gpu_delegate import gpu_compatibility
 from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.export.tflite_graph import pin_pixel_input
 from edgecnn.fileio import captured_native_stderr, write_bytes
@@ -115,4 +116,6 @@ def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe, calibrati
         metadata["calibration"] = calibration.record()
     if details:
         metadata["optimization"] = details
+    # Checked here, where TensorFlow is loaded anyway: verifying the file later needs no TensorFlow for it.
+    metadata["gpu_delegate"] = gpu_compatibility(flatbuffer)
     return write_bytes(path, tflite_with_metadata(flatbuffer, metadata, recipe))

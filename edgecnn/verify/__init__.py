@@ -92,7 +92,7 @@ def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.nda
     size, gz = file_sizes(artifact.path)
     precision = precision or artifact.precision
     described = {**describe_file(artifact), "macs": artifact.macs, "latency": latencies, **per_class,
-                 "readiness": check_readiness(artifact, precision)}
+                 "readiness": check_readiness(artifact, precision, settings.gpu_check)}
     return ArtifactResult(
         name, str(artifact.path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
         {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],

@@ -2,7 +2,8 @@
 
 - `.tflite`: whether MediaPipe Tasks (and ML Kit, which reads the same metadata) can load it as an
   image classifier and, if not, why; operators left in float in an int8 file (listed by name), and
-  LiteRT GPU-delegate compatibility from `tf.lite.experimental.Analyzer` when TensorFlow is installed.
+  LiteRT GPU-delegate compatibility from `tf.lite.experimental.Analyzer`, as the export recorded it in the file
+  (no TensorFlow here unless `verify.gpu_check: always`).
 - `.onnx`: `onnx.checker` full check, ONNX Runtime Mobile usability (NNAPI and CoreML coverage, as
   `onnxruntime.tools.check_onnx_model_mobile_usability` computes it), and for int8 files the compute
   operators not fed by quantized (DequantizeLinear) weights.
@@ -10,28 +11,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from edgecnn._tf import tensorflow
 from edgecnn.data.contract import is_pixel_input
 from edgecnn.export.tflite_metadata import read_standard_metadata
-from edgecnn.fileio import captured_native_stderr
 
 _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}  # int8 files with float I/O convert at the edges; that is intended
 _ONNX_COMPUTE = {"Conv", "MatMul", "Gemm", "ConvInteger", "MatMulInteger"}
 
 
-def check_readiness(artifact, precision: str) -> dict:
-    """The phone-readiness record of an opened `Artifact` ({} for `.keras` and `.ort`)."""
+def check_readiness(artifact, precision: str, gpu_check: str = "auto") -> dict:
+    """The phone-readiness record of an opened `Artifact` ({} for `.keras` and `.ort`); `gpu_check` as
+    `verify.gpu_check` says."""
     try:
         if artifact.kind == "tflite":
-            return _tflite_readiness(artifact, precision)
+            return _tflite_readiness(artifact, precision, gpu_check)
         if artifact.kind == "onnx":
             return _onnx_readiness(artifact.path, precision)  # external data included, for the full check
     except Exception as exc:  # a check that cannot run is reported, never fatal to verification
@@ -43,7 +42,7 @@ def _is_integer(precision: str) -> bool:
     return precision in ("int8", "w8/a16")
 
 
-def _tflite_readiness(artifact, precision: str) -> dict:
+def _tflite_readiness(artifact, precision: str, gpu_check: str) -> dict:
     path, interpreter = artifact.path, artifact.graph
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     operators = interpreter._get_ops_details()
@@ -56,7 +55,7 @@ def _tflite_readiness(artifact, precision: str) -> dict:
             and any(np.dtype(tensors[i]["dtype"]).kind == "f" for i in [*op["inputs"], *op["outputs"]] if i >= 0)
         ]
         result["float_operators"] = float_ops
-    result["gpu_delegate"] = _gpu_compatibility(path)
+    result["gpu_delegate"] = _gpu_delegate(artifact, gpu_check)
     return result
 
 
@@ -85,18 +84,21 @@ def mediapipe_readiness(path: Path, interpreter) -> dict:
     return {"loads": not problems, "problems": problems, "standard_metadata": bool(metadata), "labels": labelled}
 
 
-def _gpu_compatibility(path: Path) -> dict:
+def _gpu_delegate(artifact, gpu_check: str) -> dict:
+    """The GPU-delegate verdict the export recorded in the file, else (`always`, or TensorFlow already loaded
+    by a build in this process) the analyzer's now; `never` skips it."""
+    recorded = (artifact.metadata or {}).get("gpu_delegate")
+    if gpu_check == "never":
+        return {"checked": False, "reason": "verify.gpu_check is never"}
+    if recorded and gpu_check == "auto":
+        return {**recorded, "source": "recorded at export"}
+    if gpu_check == "auto" and "tensorflow" not in sys.modules:
+        return {"checked": False, "reason": "not recorded in the file; --gpu-check runs TensorFlow's analyzer (~8 s)"}
     if importlib.util.find_spec("tensorflow") is None:
         return {"checked": False, "reason": "needs TensorFlow (pip install \"edgecnn[train]\")"}
+    from edgecnn.export.gpu_delegate import gpu_compatibility  # lazy: TensorFlow, only when asked for
 
-    tf = tensorflow()
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), captured_native_stderr():
-        tf.lite.experimental.Analyzer.analyze(model_content=Path(path).read_bytes(), gpu_compatibility=True)
-    text = output.getvalue()
-    warnings = [line.strip() for line in text.splitlines() if "GPU COMPATIBILITY WARNING" in line
-                or "Not supported op" in line or "is not supported" in line]
-    return {"checked": True, "compatible": not warnings, "warnings": warnings[:20]}
+    return {**gpu_compatibility(Path(artifact.path).read_bytes()), "source": "analyzed now"}
 
 
 def _onnx_readiness(path: Path, precision: str) -> dict:
