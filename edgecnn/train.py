@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
 from edgecnn.models import create_model
-from edgecnn.plots import plot_history
+from edgecnn.plots import plot_history, pyplot
 from edgecnn.run import RunFolder
 
 
@@ -49,6 +50,8 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it).
     With `train.distributed.workers` above 1 the fit runs data-parallel on Ray Train; the files are the same kind."""
     start = time.perf_counter()
+    # matplotlib (about 1 s to import) loads while TensorFlow trains, for the curves drawn after it.
+    threading.Thread(target=pyplot, daemon=True).start()
     if recipe.train.distributed.workers > 1:
         from edgecnn.distributed import fit_on_ray  # lazy: Ray, only for a distributed training
 
@@ -78,7 +81,7 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
         model.compile(
             optimizer=K.optimizers.Adam(cfg.learning_rate),
             loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy"],
+            metrics=["accuracy"], steps_per_execution=cfg.steps_per_execution,
         )
     train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True)
     val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
@@ -116,14 +119,17 @@ def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
     tf = tensorflow()
     mean = tf.constant(np.asarray(dataset.contract.mean, dtype=np.float32))
     std = tf.constant(np.asarray(dataset.contract.std, dtype=np.float32))
-    ds = images.tf_dataset(tf, shuffle_seed=seed if training else None).batch(cfg.batch_size)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, dataset.num_classes)),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    if training and cfg.augment.enabled:
-        augment = _augmenter(cfg.augment, seed)
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    # The same formula as data.normalize, which calibration, verification and prediction use.
-    ds = ds.map(lambda x, y: ((x - mean) / std, y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    augment = _augmenter(cfg.augment, seed) if training and cfg.augment.enabled else None
+
+    def prepare(x, y):  # one map per batch: every map is a step of tf.data's own
+        x = tf.cast(x, tf.float32)
+        if augment is not None:
+            x = augment(x, training=True)
+        # The same formula as data.normalize, which calibration, verification and prediction use.
+        return (x - mean) / std, tf.one_hot(y, dataset.num_classes)
+
+    ds = images.tf_dataset(tf, cfg.batch_size, shuffle_seed=seed if training else None)
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     # A distributed training splits every batch between its workers (arrays and files alike, no file shards).
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -153,15 +159,22 @@ def _augmenter(options, seed: int):
 
 
 def predict_probabilities(model, images, contract) -> np.ndarray:
-    """Float model outputs for a split's images, a chunk at a time (a folder's test split may be large)."""
-    return np.concatenate([model.predict(normalize(chunk, contract), batch_size=256, verbose=0)
-                           for chunk in images.chunks()])
+    """Float model outputs for a split's images, a chunk at a time (a folder's test split may be large).
+    Called directly, not through `model.predict`, whose graph tracing cost more than the predictions."""
+    return np.concatenate([model(normalize(chunk, contract), training=False).numpy() for chunk in images.chunks(256)])
 
 
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):
 
     class RichProgress(K.callbacks.Callback):
         """One bar over all training steps; the latest epoch's metrics beside it."""
+
+        def __init__(self):
+            super().__init__()
+            # The bar needs no metrics per batch: without this, Keras copies them to Python after every step,
+            # a device sync that cost 11% of the digits training.
+            self._supports_tf_logs = True
+            self.epoch = 0
 
         def on_train_begin(self, logs=None):
             if not is_interactive():
@@ -174,12 +187,15 @@ def progress_callback(K, epochs: int, steps: int, label: str = "train"):
             self.progress.start()
             self.task = self.progress.add_task("", total=epochs * steps)
 
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
         def on_train_batch_end(self, batch, logs=None):
-            if self.progress:
-                self.progress.advance(self.task)
+            if self.progress:  # by index: with steps_per_execution Keras calls this once per N steps
+                self.progress.update(self.task, completed=self.epoch * steps + batch + 1)
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
+            logs = {key: float(value) for key, value in (logs or {}).items()}
             line = (f"epoch {epoch + 1}/{epochs} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
                     f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}")
             if self.progress:

@@ -36,10 +36,11 @@ class ArrayImages:
         for start in range(0, len(self), size):
             yield self._images[start : start + size]
 
-    def tf_dataset(self, tf, shuffle_seed: int | None = None):
-        """(uint8 image, label) pairs; shuffled (indices, not pixels) each epoch when a seed is given."""
+    def tf_dataset(self, tf, batch_size: int, shuffle_seed: int | None = None):
+        """Batches of (uint8 images, labels); shuffled (indices, not pixels) each epoch when a seed is given.
+        A batch of indices gathers its images at once: one step per batch, not one per image."""
         images, labels = tf.constant(self._images), tf.constant(self.labels)
-        order = _maybe_shuffled(tf.data.Dataset.range(len(self)), len(self), shuffle_seed)
+        order = _maybe_shuffled(tf.data.Dataset.range(len(self)), len(self), shuffle_seed).batch(batch_size)
         return order.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
 
 
@@ -69,8 +70,8 @@ class FileImages:
         for start in range(0, len(self), size):
             yield self.images(np.arange(start, min(start + size, len(self))))
 
-    def tf_dataset(self, tf, shuffle_seed: int | None = None):
-        """(uint8 image, label) pairs. The cheap (path, label) pairs are shuffled, then files are decoded
+    def tf_dataset(self, tf, batch_size: int, shuffle_seed: int | None = None):
+        """Batches of (uint8 images, labels). The cheap (path, label) pairs are shuffled, then files are decoded
         in parallel as the pipeline pulls them: memory holds paths and a few batches, never the folder."""
         shape, fmt = (*self.fmt.size, self.fmt.channels), self.fmt
 
@@ -81,7 +82,7 @@ class FileImages:
 
         pairs = tf.data.Dataset.from_tensor_slices((np.array(self.paths), self.labels))
         pairs = _maybe_shuffled(pairs, len(self), shuffle_seed)
-        return pairs.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return pairs.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
 
 
 def _maybe_shuffled(ds, size: int, seed: int | None):
