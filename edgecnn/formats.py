@@ -81,6 +81,9 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
         _variant("cqat_int8", "tflite", "litert", "int8", True, "clustering + CQAT (tfmot)",
                  "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", "cqat",
                  fine_tune=True),
+        _variant("pcqat_int8", "tflite", "litert", "int8", True, "pruning + clustering + PCQAT (tfmot)",
+                 "TFLite, full-integer int8 after pruning, sparsity-preserving clustering and prune- and "
+                 "cluster-preserving QAT (collaborative optimization)", "pcqat", fine_tune=True),
     )
 }
 

@@ -318,6 +318,16 @@ class ClusterConfig(FineTuneConfig):
     cqat_epochs: int = Field(3, ge=1, le=1000, description="Cluster-preserving QAT epochs after clustering.")
 
 
+class PcqatConfig(ClusterConfig):
+    """Collaborative optimization: the pruned model, clustered with its zeros kept, then prune- and
+    cluster-preserving QAT."""
+
+    sparsity: float | None = Field(
+        None, gt=0.0, lt=1.0, description="Prune to this sparsity for this variant alone (its own pruning run, "
+        "optimize.prune's schedule and epochs), e.g. 0.9; default: share pruned_float32's model at "
+        "optimize.prune.final_sparsity.")
+
+
 class OnnxQuantConfig(_Section):
     method: Literal["minmax", "entropy", "percentile"] = Field("minmax", description="Activation-range calibration.")
     per_channel: bool = Field(True, description="One weight scale per output channel.")
@@ -336,6 +346,7 @@ class OptimizeConfig(_Section):
     pqat: FineTuneConfig = Field(default_factory=FineTuneConfig)
     structured: FineTuneConfig = Field(default_factory=FineTuneConfig, description="2:4 pruning fine-tune.")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    pcqat: PcqatConfig = Field(default_factory=PcqatConfig)
     onnx: OnnxQuantConfig = Field(default_factory=OnnxQuantConfig)
     objective: Literal["gzip_bytes", "size_bytes", "latency", "accuracy"] = Field(
         "gzip_bytes", description="What 'best' means among the variants that meet verify.budgets."
@@ -505,7 +516,7 @@ class Recipe(_Section):
         if fmt.runtime == "onnxruntime":
             fields["export"].update({key: export[key] for key in ("onnx_opset", "onnx_fixed_batch", "ort_format")})
         fields["optimize"] = {section: optimize[section] for section in _MAKER_SECTIONS.get(fmt.maker, ())}
-        if fmt.maker in ("pqat", "cqat"):  # they leave the same layers in float as qat does
+        if fmt.maker in ("pqat", "cqat", "pcqat"):  # they leave the same layers in float as qat does
             fields["optimize"]["qat.leave_float"] = optimize["qat"]["leave_float"]
         return fields
 
@@ -517,7 +528,8 @@ class Recipe(_Section):
 
 # The optimize sections each variant maker reads (`ExportFormat.maker`); plain exports read none.
 _MAKER_SECTIONS = {"onnx": ("onnx",), "qat": ("qat",), "prune": ("prune",), "pqat": ("prune", "pqat"),
-                   "prune_2of4": ("structured",), "cqat": ("cluster",)}
+                   "prune_2of4": ("structured",), "cqat": ("cluster",),
+                   "pcqat": ("prune", "pcqat")}
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

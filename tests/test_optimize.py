@@ -20,6 +20,7 @@ FAST_OPTIMIZE = {
     "pqat": {"epochs": 1},
     "structured": {"epochs": 1},
     "cluster": {"clusters": 8, "epochs": 1, "cqat_epochs": 1},
+    "pcqat": {"clusters": 8, "epochs": 1, "cqat_epochs": 1, "sparsity": 0.85},  # its own, higher sparsity
 }
 
 
@@ -137,6 +138,19 @@ def test_clustered_kernels_keep_few_distinct_values_per_channel(optimized):
         assert max(per_channel) <= clusters, kernel.layer
     plain = [k for k in read_kernels(run_dir / "optimized/qat_int8.tflite") if k.kind == "pointwise"]
     assert max(len(np.unique(c)) for k in plain for c in k.values.reshape(k.values.shape[0], -1)) > clusters
+
+
+def test_pcqat_keeps_the_zeros_and_the_clusters(optimized):
+    run_dir, rows, recipe, _ = optimized
+    row, pqat = rows["pcqat_int8"], rows["pqat_int8"]
+    pruned = row["optimization"]["pruned_layers"]
+    assert row["optimization"]["final_sparsity"] == 0.85 and pqat["optimization"]["final_sparsity"] == 0.75
+    assert row["sparsity"]["pruned_layers"] >= 0.84 > pqat["sparsity"]["pruned_layers"]  # the int8 file's own zeros
+    clusters = recipe.optimize.pcqat.clusters
+    distinct = row["sparsity"]["distinct_per_channel"]
+    assert all(distinct[layer] <= clusters + 1 for layer in pruned), distinct  # the clusters and zero
+    assert max(pqat["sparsity"]["distinct_per_channel"][layer] for layer in pruned) > clusters + 1
+    assert row["gzip_bytes"] < pqat["gzip_bytes"]
 
 
 def test_report_names_the_best_variant_within_the_budgets(optimized):

@@ -30,6 +30,13 @@ class Kernel:
     def sparsity(self) -> float:
         return float((self.values == 0).mean())
 
+    @property
+    def distinct_per_channel(self) -> int:
+        """The most distinct values any output channel holds (clustering's mark: at most its clusters, plus
+        zero; per-channel int8 scales give each channel its own values)."""
+        channels = np.moveaxis(self.values, -1 if self.kind == "depthwise" else 0, 0)
+        return max(len(np.unique(channel)) for channel in channels.reshape(len(channels), -1))
+
 
 def read_kernels(path: str | Path, graph=None) -> list[Kernel]:
     """The kernels as stored (`graph`: the file already parsed, as `Artifact.graph` holds it)."""
@@ -42,13 +49,15 @@ def read_kernels(path: str | Path, graph=None) -> list[Kernel]:
 
 
 def sparsity_summary(kernels: list[Kernel], layers: list[str] | None = None) -> dict | None:
-    """Zeros over all kernel weights, per layer, and over `layers` (the pruned ones) when given."""
+    """Zeros over all kernel weights, per layer, and over `layers` (the pruned ones) when given; the most
+    distinct values in one output channel, per layer."""
     if not kernels:
         return None
     zeros = sum(int((k.values == 0).sum()) for k in kernels)
     total = sum(k.values.size for k in kernels)
     summary = {"overall": round(zeros / total, 4), "weights": total,
-               "layers": {k.layer: round(k.sparsity, 4) for k in kernels}}
+               "layers": {k.layer: round(k.sparsity, 4) for k in kernels},
+               "distinct_per_channel": {k.layer: k.distinct_per_channel for k in kernels}}
     if layers:
         chosen = [k for k in kernels if k.layer in layers]
         if chosen:

@@ -14,7 +14,7 @@ from edgecnn.export.onnx import convert_to_onnx, write_onnx
 from edgecnn.export.pixels import FileInput
 from edgecnn.export.tflite import convert_to_tflite, write_tflite
 from edgecnn.export.tflite_graph import float_io
-from edgecnn.optimize.clustering import cluster_and_quantize
+from edgecnn.optimize.clustering import cluster_and_quantize, prune_cluster_and_quantize
 from edgecnn.optimize.finetune import fine_tune
 from edgecnn.optimize.litert_quantizer import quantize_with_litert
 from edgecnn.optimize.onnx_int8 import quantize_onnx
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Job:
-    """What every maker needs; `cache` shares a pruned model between pruned_float32 and pqat_int8."""
+    """What every maker needs; `cache` shares a pruned model (by sparsity) between pruned_float32, pqat_int8
+    and pcqat_int8."""
 
     model: keras.Model
     recipe: Recipe
@@ -94,10 +95,17 @@ def make_qat(job: Job, fmt, path: Path) -> Path:
     return job.write_tflite(job.int8_file(model, cfg.leave_float), fmt, path, details)
 
 
-def _pruned(job: Job):
-    if "pruned" not in job.cache:
-        job.cache["pruned"] = prune(job.model, job.recipe, job.dataset, job.show_progress)
-    return job.cache["pruned"]
+def _pruned(job: Job, sparsity: float | None = None):
+    """The pruned model and its details, at `optimize.prune.final_sparsity` or at `sparsity` (one run each)."""
+    cfg = job.recipe.optimize.prune
+    sparsity = sparsity or cfg.final_sparsity
+    if sparsity not in job.cache:
+        recipe = job.recipe
+        if sparsity != cfg.final_sparsity:
+            recipe = recipe.model_copy(update={"optimize": recipe.optimize.model_copy(
+                update={"prune": cfg.model_copy(update={"final_sparsity": sparsity})})})
+        job.cache[sparsity] = prune(job.model, recipe, job.dataset, job.show_progress)
+    return job.cache[sparsity]
 
 
 def make_pruned(job: Job, fmt, path: Path) -> Path:
@@ -127,7 +135,16 @@ def make_cqat(job: Job, fmt, path: Path) -> Path:
     return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)
 
 
+def make_pcqat(job: Job, fmt, path: Path) -> Path:
+    pruned, prune_details = _pruned(job, job.recipe.optimize.pcqat.sparsity)
+    model, details = prune_cluster_and_quantize(pruned, job.recipe, job.dataset, job.calibration.images,
+                                                job.show_progress)
+    details = {**prune_details, **details, "fine_tune": prune_details["fine_tune"], "cluster": details["fine_tune"]}
+    return job.write_tflite(job.int8_file(model, job.recipe.optimize.qat.leave_float), fmt, path, details)
+
+
 MAKERS = {  # ExportFormat.maker -> the function that writes such a variant
     "ptq": make_ptq, "aeq": make_litert_quantized, "onnx": make_onnx_quantized, "qat": make_qat,
     "prune": make_pruned, "pqat": make_pqat, "prune_2of4": make_2_of_4, "cqat": make_cqat,
+    "pcqat": make_pcqat,
 }
