@@ -11,7 +11,6 @@ is above --target.
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -34,15 +33,10 @@ def timed(command: list[str]) -> tuple[float, dict]:
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                vnni = "avx512_vnni" in flags or "avx_vnni" in flags
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores, VNNI {'yes' if vnni else 'no'}"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    from edgecnn.verify.latency import machine
+
+    info = machine()
+    return f"{info['cpu']}, {info['cores']} cores, {' '.join(info['vector_extensions']) or 'no AVX2'}"
 
 
 def main() -> int:

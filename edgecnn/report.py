@@ -215,7 +215,8 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
 
 def _intro(report: dict) -> str:
     machine = report.get("machine") or {}
-    where = f" Measured on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), {machine.get('date', '')}."
+    vector = ", " + " ".join(machine["vector_extensions"]) if machine.get("vector_extensions") else ""
+    where = f" Measured on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores{vector}), {machine.get('date', '')}."
     recipe = f"Recipe hash `{report['recipe_hash']}`, " if report.get("recipe_hash") else "Files verified by "
     float_accuracy = (f" Float accuracy: {_pct(report['float_accuracy'])}."
                       if report.get("float_accuracy") is not None else "")
