@@ -98,6 +98,13 @@ def test_installed_console_script_and_module_entry_point(tiny_recipe_file, tmp_p
     assert (out / "handoff" / "MODEL_CARD.md").is_file() and "handoff:" in result.stderr
     version = subprocess.run([sys.executable, "-m", "edgecnn", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("edgecnn ")
+    # After TensorFlow is loaded (the Keras row) the CLI leaves without the interpreter's teardown: the
+    # gate's exit code and the whole JSON still come out.
+    missed = subprocess.run([executable, "verify", str(out), "--out", str(tmp_path / "gate"), "--json", "-q",
+                             "--min-accuracy", "1.0", "--set", "verify.runs=5"], capture_output=True, text=True,
+                            timeout=600)
+    assert missed.returncode == 1, missed.stderr[-3000:]
+    assert json.loads(missed.stdout)["gate"]["passed"] is False and "budget(s) missed" in missed.stderr
 
 
 def test_out_that_is_a_file_exits_2(tiny_recipe_file, tmp_path):

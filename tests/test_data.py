@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -22,6 +26,23 @@ def test_digits_resized_split_and_stratified():
     test_share = np.bincount(ds.y_test) / np.bincount(np.concatenate([ds.train.labels, ds.val.labels, ds.y_test]))
     assert np.all(np.abs(test_share - 0.2) < 0.02)
     assert train_images.max() == 255
+
+
+def test_digits_are_scikit_learns_read_without_importing_it():
+    script = textwrap.dedent("""
+        import sys
+        from edgecnn.data.digits import load_digits
+        images, labels, names = load_digits()
+        print("sklearn" in sys.modules)
+        import numpy as np
+        from sklearn.datasets import load_digits as sklearn_digits
+        bunch = sklearn_digits()
+        expected = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+        print(np.array_equal(images, expected), np.array_equal(labels, bunch.target), names == list("0123456789"))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True", "True"]
 
 
 def test_split_is_seeded_and_disjoint():

@@ -33,8 +33,9 @@ __all__ = ["Artifact", "open_artifact"]
 class Artifact:
     """One model file; properties are read on first use and kept."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, model=None):
         self.path = check_model_file(path)
+        self._model = model  # a `.keras` file's model when the caller holds it already (not read again)
         self._runners: dict[int, object] = {}
 
     @property
@@ -58,7 +59,7 @@ class Artifact:
     def runner(self, threads: int = 1):
         """The file loaded in its runtime with `threads` threads (one per thread count, kept)."""
         if threads not in self._runners:
-            self._runners[threads] = open_runner(self.path, threads)
+            self._runners[threads] = open_runner(self.path, threads, self._model)
         return self._runners[threads]
 
     @cached_property
@@ -127,6 +128,7 @@ class Artifact:
         return recorded
 
 
-def open_artifact(path: str | Path) -> Artifact:
-    """A checked model file, ready to be asked anything (nothing is read until asked)."""
-    return Artifact(path)
+def open_artifact(path: str | Path, model=None) -> Artifact:
+    """A checked model file, ready to be asked anything (nothing is read until asked); `model`: the Keras
+    model a `.keras` file holds, when it is in memory already."""
+    return Artifact(path, model)

@@ -133,10 +133,10 @@ class KerasRunner:
 
     runtime = "tensorflow"
 
-    def __init__(self, path: Path, threads: int = 1):
+    def __init__(self, path: Path, threads: int = 1, model=None):
         start = time.perf_counter_ns()
-        self.model = load_keras(path)
-        self.init_ms = (time.perf_counter_ns() - start) / 1e6
+        self.model = model if model is not None else load_keras(path)
+        self.init_ms = (time.perf_counter_ns() - start) / 1e6 if model is None else None
         # A traced call, as TensorFlow serving would run it: eager layer-by-layer calls cost ~20 ms of
         # Python per image on the digits model, which measured the interpreter rather than the model.
         self._call = tensorflow().function(lambda image: self.model(image, training=False))
@@ -163,6 +163,7 @@ class KerasRunner:
 RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".ort": OnnxRunner, ".keras": KerasRunner}
 
 
-def open_runner(path: str | Path, threads: int = 1):
+def open_runner(path: str | Path, threads: int = 1, model=None):
+    """`path` loaded in its runtime; `model`: a `.keras` file's model already in memory."""
     path = check_model_file(path)
-    return RUNNERS[path.suffix](path, threads)
+    return KerasRunner(path, threads, model) if path.suffix == ".keras" else RUNNERS[path.suffix](path, threads)

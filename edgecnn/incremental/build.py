@@ -111,7 +111,9 @@ def _run_artifact(materials: Materials, plan: StagePlan):
 def _run_verify(materials: Materials, plan: StagePlan):
     run, fmt = materials.run, plan.artifact
     path, precision = (run.model_path, "float32") if fmt is None else (run.artifact(fmt.filename), fmt.precision)
-    result = verify_in_run(open_artifact(path), plan.name, precision, materials.dataset, materials.reference,
+    # The Keras row uses the model this process just trained, if it did: the same weights as model.keras.
+    artifact = open_artifact(path, materials.trained if fmt is None else None)
+    result = verify_in_run(artifact, plan.name, precision, materials.dataset, materials.reference,
                            materials.recipe.verify, show_progress=False)  # the stage's line names it
     return [], result.to_dict()
 
