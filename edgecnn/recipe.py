@@ -206,7 +206,8 @@ class TrainConfig(_Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the loss.")
     steps_per_execution: int = Field(
         1, ge=1, le=1000, description="Training steps per call from Python into TensorFlow: the same steps, fewer "
-        "round trips (digits trained 1.1x faster with 8 than 1); the progress bar moves every N steps.")
+        "round trips. Measure before raising it: 8 trained digits 1.2x slower than 1 on an AMD EPYC (AVX2) and "
+        "1.12x faster on an Intel Xeon. The progress bar moves every N steps.")
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
