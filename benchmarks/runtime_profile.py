@@ -186,10 +186,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="also the LiteRT per-layer profile (TensorFlow)")
     args = parser.parse_args()
-    from edgecnn.verify.latency import machine
+    from edgecnn.verify.latency import machine_line
 
-    info = machine()
-    print(f"CPU: {info['cpu']}, {info['cores']} cores, {' '.join(info['vector_extensions'])}")
+    print(f"CPU: {machine_line()}")
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(args.run / "model_float32.onnx"), providers=["CPUExecutionProvider"])

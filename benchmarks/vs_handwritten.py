@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from edgecnn.verify.latency import machine_line
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -32,13 +34,6 @@ def timed(command: list[str]) -> tuple[float, dict]:
     return seconds, json.loads(text if text.startswith("{\n") else text.splitlines()[-1])  # report, or one line
 
 
-def cpu_name() -> str:
-    from edgecnn.verify.latency import machine
-
-    info = machine()
-    return f"{info['cpu']}, {info['cores']} cores, {' '.join(info['vector_extensions']) or 'no AVX2'}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe")
@@ -46,7 +41,7 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.8, help="largest acceptable median ratio")
     args = parser.parse_args()
     edgecnn = shutil.which("edgecnn", path=os.path.dirname(sys.executable)) or "edgecnn"
-    print(f"CPU: {cpu_name()}")
+    print(f"CPU: {machine_line()}")
     ratios = []
     for pair in range(args.pairs):
         with tempfile.TemporaryDirectory() as out:

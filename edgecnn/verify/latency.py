@@ -70,3 +70,9 @@ def machine() -> dict:
     vector = [flag for flag in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if flag in flags]
     return {"cpu": cpu, "cores": os.cpu_count(), "vector_extensions": vector, "system": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+
+def machine_line() -> str:
+    """The machine in one line, for benchmark output: CPU, cores and vector extensions."""
+    info = machine()
+    return f"{info['cpu']}, {info['cores']} cores, {' '.join(info['vector_extensions']) or 'no AVX2'}"
