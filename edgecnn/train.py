@@ -83,7 +83,9 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
             loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=["accuracy"], steps_per_execution=cfg.steps_per_execution,
         )
-    train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True)
+    # Repeated, with the epoch's length given: Keras then keeps one iterator for the whole fit instead of
+    # building the pipeline's iterator again each epoch (50-100 ms each on digits).
+    train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True).repeat()
     val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
     steps = math.ceil(len(dataset.train) / cfg.batch_size)
     stopper = K.callbacks.EarlyStopping(
@@ -95,7 +97,8 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
         every.append(progress_callback(K, cfg.epochs, steps))
     if on_epoch is not None:
         every.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=every, verbose=0)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=every,
+                        verbose=0)
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["best_epoch"] = int(stopper.best_epoch) + 1
     return model, record
