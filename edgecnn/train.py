@@ -87,7 +87,7 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
     # building the pipeline's iterator again each epoch (50-100 ms each on digits).
     train_ds = make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True).repeat()
     val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
-    steps = math.ceil(len(dataset.train) / cfg.batch_size)
+    steps = steps_per_epoch(recipe, dataset)
     stopper = K.callbacks.EarlyStopping(
         monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
         restore_best_weights=True,
@@ -102,6 +102,11 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["best_epoch"] = int(stopper.best_epoch) + 1
     return model, record
+
+
+def steps_per_epoch(recipe, dataset: Dataset) -> int:
+    """Batches in one pass over the training split (the last one may be short)."""
+    return math.ceil(len(dataset.train) / recipe.train.batch_size)
 
 
 def learning_rate_at(epoch: int, cfg) -> float:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 from edgecnn._tf import keras
-from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed
+from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed, steps_per_epoch
 
 
 def fresh_copy(model):
@@ -15,10 +14,6 @@ def fresh_copy(model):
     copy = K.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
-
-
-def steps_per_epoch(recipe, dataset) -> int:
-    return math.ceil(len(dataset.train) / recipe.train.batch_size)
 
 
 def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True,
