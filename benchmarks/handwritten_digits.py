@@ -4,7 +4,7 @@ the recipe's data split, model, training and verification, plain `model.fit`, co
     python benchmarks/handwritten_digits.py recipes/digits.yaml --out /tmp/by-hand
 
 It reads the recipe (YAML) so that it follows any change to it: data split fractions and image size, the
-dscnn_s blocks at the recipe's width, dropout, L2, epochs, batch size, learning rate and schedule,
+dscnn_s blocks at the recipe's width, dropout, L2, epochs, batch size, learning rate and schedule, label smoothing,
 early stopping, augmentation, calibration samples, timed runs. It writes model_float32.tflite,
 model_int8.tflite and model_float32.onnx and prints one JSON line: each file's test accuracy and p50 (ms),
 and the seconds each part took. `benchmarks/vs_handwritten.py` times it against `edgecnn build`.
@@ -97,7 +97,8 @@ def train(model, data, recipe: dict):
                 .shuffle(len(x), seed=0).batch(cfg["batch_size"])
                 .map(lambda images, labels: (augment(images, training=True), labels)).prefetch(tf.data.AUTOTUNE))
     val = (data["val"][0], keras.utils.to_categorical(data["val"][1], 10))
-    model.compile(keras.optimizers.Adam(peak), "categorical_crossentropy", metrics=["accuracy"])
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.get("label_smoothing", 0.0))
+    model.compile(keras.optimizers.Adam(peak), loss, metrics=["accuracy"])
     stopping = cfg.get("early_stopping", {})
     callbacks = [keras.callbacks.LearningRateScheduler(schedule),
                  keras.callbacks.EarlyStopping(monitor=stopping.get("monitor", "val_loss"),
