@@ -1,16 +1,21 @@
 """Where the time of a run folder's files goes, per operator, in LiteRT and ONNX Runtime (1 thread, batch 1).
 
-    python benchmarks/runtime_profile.py runs/shapes [--runs 2000] [--rounds 3] [--layers]
+    python benchmarks/runtime_profile.py runs/shapes [--runs 2000] [--rounds 3] [--kernels] [--layers]
 
 1. ONNX Runtime session options on the float ONNX file against LiteRT float32, interleaved in rounds
    (graph optimization levels, spinning, IOBinding that keeps input and output buffers bound): p50 and the
    ratio to LiteRT float32.
 2. ONNX Runtime's own per-node profile (`enable_profiling`) of the float and int8 ONNX files, summed by
    operator type.
-3. With --layers (needs TensorFlow and the run's model.keras): LiteRT has no per-operator profiler in
-   Python, so the model is cut after each block's activation, each cut converted to float32 and int8
-   (calibrated on the training images, as the export does) and timed interleaved; a layer's cost is the
-   difference between consecutive cuts. Prints float32 and int8 time per layer and their ratio.
+3. With --kernels (needs Linux `perf`): LiteRT's own kernels, sampled by `perf record` while a child
+   process invokes the float32 and the int8 TFLite file: each XNNPACK micro-kernel or TFLite builtin
+   function (by symbol) with its share of the samples and its time per run (share x the file's p50
+   measured here, interleaved). The kernel names say what runs: e.g. `..._dwconv_..._9p32c__avx512skx_mul32`
+   is the 3x3 depthwise convolution on AVX-512, int8 multiplied in 32-bit lanes.
+4. With --layers (needs TensorFlow and the run's model.keras): the model is cut after each block's
+   activation, each cut converted to float32 and int8 (calibrated on the training images, as the export
+   does) and timed interleaved; a layer's cost is the difference between consecutive cuts (noisy where a
+   layer costs less than the machine's jitter). Prints float32 and int8 time per layer and their ratio.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,6 +148,51 @@ def node_profiles(run: Path, image: np.ndarray, runs: int) -> None:
             print(f"| {op} | {ms:.4f} | {100 * ms / total:.0f}% |")
 
 
+_INVOKE_LOOP = """
+import sys, numpy as np
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1], num_threads=1)
+interpreter.allocate_tensors()
+detail = interpreter.get_input_details()[0]
+interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+for _ in range(int(sys.argv[2])):
+    interpreter.invoke()
+"""
+_PERF_LINE = re.compile(r"^\s*([\d.]+)%\s+\[\.\]\s+(.+?)\s*$")
+
+
+def perf_kernels(path: Path, runs: int, limit: float = 0.5) -> list[tuple[str, float]]:
+    """(symbol, share of samples) of a child process invoking `path` `runs` times, from `perf record`."""
+    with tempfile.TemporaryDirectory() as folder:
+        data = os.path.join(folder, "perf.data")
+        # One BLAS thread: NumPy's idle OpenBLAS workers would otherwise show up among the kernels.
+        subprocess.run(["perf", "record", "-q", "-o", data, sys.executable, "-c", _INVOKE_LOOP, str(path), str(runs)],
+                       check=True, capture_output=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        report = subprocess.run(["perf", "report", "-i", data, "--stdio", "--fields", "overhead,sym",
+                                 "--percent-limit", str(limit)], check=True, capture_output=True, text=True).stdout
+    found = (_PERF_LINE.match(line) for line in report.splitlines() if not line.startswith("#"))
+    return [(match.group(2), float(match.group(1)) / 100) for match in found if match]
+
+
+def kernel_profiles(run: Path, image: np.ndarray, runs: int, rounds: int) -> None:
+    if shutil.which("perf") is None:
+        print("\n(--kernels needs Linux perf on PATH; skipped)")
+        return
+    files = {"float32": run / "model_float32.tflite", "int8": run / "model_int8.tflite"}
+    invokers = {label: litert_invoke(path, image) for label, path in files.items()}
+    times = defaultdict(list)
+    for _ in range(rounds):
+        for label, invoke in invokers.items():
+            times[label].append(p50_ms(invoke, runs))
+    p50 = {label: statistics.median(values) for label, values in times.items()}
+    print(f"\n## LiteRT kernels sampled by perf (1 thread; p50 float32 {p50['float32']:.4f} ms, int8 "
+          f"{p50['int8']:.4f} ms, int8 / float32 {p50['int8'] / p50['float32']:.2f})")
+    for label, path in files.items():
+        print(f"\n### {path.name}\n\n| kernel (symbol) | share of samples | ms per run |\n|---|---:|---:|")
+        for symbol, share in perf_kernels(path, 20 * runs):
+            print(f"| `{symbol}` | {100 * share:.1f}% | {share * p50[label]:.4f} |")
+
+
 def layer_profile(run: Path, runs: int, rounds: int) -> None:
     from edgecnn.data import load_dataset
     from edgecnn.export.calibration import calibration_set
@@ -184,6 +237,7 @@ def main() -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kernels", action="store_true", help="also LiteRT's kernels sampled by Linux perf")
     parser.add_argument("--layers", action="store_true", help="also the LiteRT per-layer profile (TensorFlow)")
     args = parser.parse_args()
     from edgecnn.verify.latency import machine_line
@@ -196,6 +250,8 @@ def main() -> int:
     image = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
     session_options(args.run, image, args.runs, args.rounds)
     node_profiles(args.run, image, args.runs)
+    if args.kernels:
+        kernel_profiles(args.run, image, args.runs, args.rounds)
     if args.layers:
         layer_profile(args.run, args.runs, args.rounds)
     return 0
