@@ -317,6 +317,10 @@ class PruneConfig(FineTuneConfig):
 class ClusterConfig(FineTuneConfig):
     clusters: int = Field(16, ge=2, le=256, description="Distinct weight values per kernel.")
     cqat_epochs: int = Field(3, ge=1, le=1000, description="Cluster-preserving QAT epochs after clustering.")
+    per_tensor: bool = Field(
+        False, description="Fold BatchNorm into the convolutions before clustering and quantize each kernel with "
+        "one scale: a layer's clusters stay that many int8 codes in every channel and the file carries no "
+        "per-channel scales (smaller gzip; per-tensor scales can cost accuracy).")
 
 
 class PcqatConfig(ClusterConfig):

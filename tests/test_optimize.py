@@ -316,3 +316,47 @@ def test_every_optimized_tflite_loads_in_mediapipe(optimized):
         if row["path"].endswith(".tflite"):
             assert row["readiness"]["mediapipe"]["loads"], (name, row["readiness"]["mediapipe"])
             assert mediapipe_refusal(row["path"]) is None, name
+
+
+def test_folding_batchnorm_keeps_the_outputs_and_the_zeros(tiny_build):
+    from edgecnn._tf import keras
+    from edgecnn.modelfile import load_keras
+    from edgecnn.optimize.batchnorm import fold_batchnorm
+
+    model = load_keras(tiny_build[0] / "model.keras")
+    pointwise = next(layer for layer in model.layers if layer.name.endswith("_pw"))
+    kernel = pointwise.get_weights()[0]
+    kernel[..., ::2] = 0.0  # zeros must stay zeros through the fold
+    pointwise.set_weights([kernel])
+    folded = fold_batchnorm(model)
+    K = keras()
+    assert not any(isinstance(layer, K.layers.BatchNormalization) for layer in folded.layers)
+    assert len(folded.layers) < len(model.layers)
+    images = np.random.default_rng(0).random((4, *model.input_shape[1:]), dtype=np.float32)
+    np.testing.assert_allclose(folded(images, training=False), model(images, training=False), atol=1e-5)
+    assert (folded.get_layer(pointwise.name).get_weights()[0][..., ::2] == 0).all()
+
+
+@pytest.mark.build
+def test_per_tensor_pcqat_keeps_few_codes_per_layer_and_one_scale(tiny_build, tiny_dataset, tmp_path):
+    from edgecnn.artifacts.kernels import builtin_interpreter
+    from edgecnn.export.calibration import calibration_set
+    from edgecnn.modelfile import load_keras
+    from edgecnn.optimize.variants import Job, make_pcqat
+
+    settings = {**FAST_OPTIMIZE, "pcqat": {**FAST_OPTIMIZE["pcqat"], "per_tensor": True}}
+    recipe = tiny_recipe(optimize=settings)
+    job = Job(load_keras(tiny_build[0] / "model.keras"), recipe, tiny_dataset,
+              calibration_set(tiny_dataset, recipe.export.calibration, recipe.seed), show_progress=False)
+    path = make_pcqat(job, OPTIMIZE_VARIANTS["pcqat_int8"], tmp_path / "pcqat_int8.tflite")
+    clusters = recipe.optimize.pcqat.clusters
+    kernels = [k for k in read_kernels(path)
+               if k.kind in ("conv", "pointwise") and k.layer not in ("block_0_conv", "input_pixels")]
+    assert kernels
+    for kernel in kernels:  # the whole layer, not each channel: one scale maps the clusters to the same codes
+        assert len(np.unique(kernel.values)) <= clusters + 1, kernel.layer
+        assert (kernel.values == 0).mean() >= 0.84, kernel.layer
+    interpreter = builtin_interpreter(path)
+    weights = [d for d in interpreter.get_tensor_details()
+               if len(d["shape"]) == 4 and d["shape"][0] > 1 and "input_pixels" not in d["name"]]
+    assert weights and all(len(d["quantization_parameters"]["scales"]) == 1 for d in weights)
