@@ -47,6 +47,15 @@ def p50_ms(invoke, runs: int) -> float:
     return float(np.median(times)) / 1e6
 
 
+def interleaved_p50_ms(invokers: dict, runs: int, rounds: int) -> dict:
+    """Each invoker's p50 (ms), the median over `rounds` rounds that time every invoker in turn."""
+    times = defaultdict(list)
+    for _ in range(rounds):
+        for key, invoke in invokers.items():
+            times[key].append(p50_ms(invoke, runs))
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
 def litert_invoke(path_or_bytes, image_float: np.ndarray):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -109,16 +118,12 @@ def session_options(run: Path, image: np.ndarray, runs: int, rounds: int) -> Non
         "ORT ENABLE_EXTENDED + IOBinding": lambda: ort_invoke(ort_session(onnx_file, "ORT_ENABLE_EXTENDED"), image,
                                                               binding=True),
     }
-    invokers = {name: make() for name, make in candidates.items()}
-    results = defaultdict(list)
-    for _ in range(rounds):
-        for name, invoke in invokers.items():
-            results[name].append(p50_ms(invoke, runs))
-    litert = statistics.median(results["LiteRT float32 (XNNPACK)"])
+    p50 = interleaved_p50_ms({name: make() for name, make in candidates.items()}, runs, rounds)
+    litert = p50["LiteRT float32 (XNNPACK)"]
     print(f"\n## ONNX Runtime session options against LiteRT float32 ({rounds} rounds x {runs} runs, 1 thread)\n")
     print("| runtime, settings | p50 ms (median of rounds) | / LiteRT float32 |\n|---|---:|---:|")
-    for name, values in results.items():
-        print(f"| {name} | {statistics.median(values):.4f} | {statistics.median(values) / litert:.2f} |")
+    for name, ms in p50.items():
+        print(f"| {name} | {ms:.4f} | {ms / litert:.2f} |")
 
 
 def ort_node_profile(path: Path, image: np.ndarray, runs: int) -> dict[str, float]:
@@ -179,12 +184,7 @@ def kernel_profiles(run: Path, image: np.ndarray, runs: int, rounds: int) -> Non
         print("\n(--kernels needs Linux perf on PATH; skipped)")
         return
     files = {"float32": run / "model_float32.tflite", "int8": run / "model_int8.tflite"}
-    invokers = {label: litert_invoke(path, image) for label, path in files.items()}
-    times = defaultdict(list)
-    for _ in range(rounds):
-        for label, invoke in invokers.items():
-            times[label].append(p50_ms(invoke, runs))
-    p50 = {label: statistics.median(values) for label, values in times.items()}
+    p50 = interleaved_p50_ms({label: litert_invoke(path, image) for label, path in files.items()}, runs, rounds)
     print(f"\n## LiteRT kernels sampled by perf (1 thread; p50 float32 {p50['float32']:.4f} ms, int8 "
           f"{p50['int8']:.4f} ms, int8 / float32 {p50['int8'] / p50['float32']:.2f})")
     for label, path in files.items():
@@ -215,11 +215,7 @@ def layer_profile(run: Path, runs: int, rounds: int) -> None:
         invokers[(name, "float32")] = litert_invoke(convert_to_tflite(part, "float32", file_input=file_input), image)
         invokers[(name, "int8")] = litert_invoke(
             convert_to_tflite(part, "int8", pixels, recipe.export.int8_io, file_input=file_input), image)
-    times = defaultdict(list)
-    for _ in range(rounds):
-        for key, invoke in invokers.items():
-            times[key].append(p50_ms(invoke, runs))
-    p50 = {key: statistics.median(values) for key, values in times.items()}
+    p50 = interleaved_p50_ms(invokers, runs, rounds)
     print(f"\n## LiteRT per layer (cut after each activation; {rounds} rounds x {runs} runs, 1 thread)\n")
     print("| up to layer | float32 ms | int8 ms | layer float32 ms | layer int8 ms | int8 / float32 |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -9,6 +9,7 @@ layer's few clusters stay a few int8 codes across all its channels.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 
 import numpy as np
 
@@ -51,13 +52,9 @@ def _foldable(config: dict) -> dict[str, str]:
     """BatchNorm layer name -> the convolution it follows, where that convolution feeds nothing else. Read
     from the model's config: a layer shared with another model has more nodes than this model uses."""
     kinds = {layer["config"]["name"]: layer["class_name"] for layer in config["layers"]}
-    consumers: dict[str, int] = {}
-    sources = {}
-    for layer in config["layers"]:
-        inbound = [entry[0] for node in layer["inbound_nodes"] for entry in node]
-        sources[layer["config"]["name"]] = inbound
-        for name in inbound:
-            consumers[name] = consumers.get(name, 0) + 1
+    sources = {layer["config"]["name"]: [entry[0] for node in layer["inbound_nodes"] for entry in node]
+               for layer in config["layers"]}
+    consumers = Counter(name for inbound in sources.values() for name in inbound)
     return {name: inbound[0] for name, inbound in sources.items()
             if kinds[name] == "BatchNormalization" and len(inbound) == 1
             and kinds[inbound[0]] in ("Conv2D", "DepthwiseConv2D") and consumers[inbound[0]] == 1}
