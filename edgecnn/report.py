@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from edgecnn.console import console
 from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json, write_text
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
-from edgecnn.verify.against import against_lines
-from edgecnn.verify.classes import confusion_lines, draw_confusion, per_class_lines
+from edgecnn.verify.against import against_lines, verdict_text
+from edgecnn.plots import MATPLOTLIB_MISSING
+from edgecnn.verify.classes import confusion_lines, confusion_panels_caption, draw_confusion, per_class_lines
 from edgecnn.verify.junit import write_junit
 
 
@@ -24,6 +26,8 @@ def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     confusion = draw_confusion(report, out_dir / CONFUSION_PNG)
     report["confusion_png"] = str(confusion) if confusion else None
+    if confusion is None and confusion_lines(report):
+        report["confusion_png_skipped"] = MATPLOTLIB_MISSING
     write_junit(report, out_dir / JUNIT_XML)
     return write_json(out_dir / REPORT_JSON, report), write_text(out_dir / REPORT_MD, report_markdown(report, out_dir))
 
@@ -102,9 +106,12 @@ def best_line(report: dict) -> str:
     best = report.get("best") or {}
     if not best:
         return ""
-    gated = f"; {best['gated']} gated" if best.get("gated") is not None else ""
+    gated_names = best.get("gated") or []
+    gated = f"; gated (a missed budget fails the run): {', '.join(gated_names)}" if gated_names else ""
     if best.get("name") is None:
         return f"Best under the budgets: none ({best['reason']}{gated})."
+    if gated_names and best["name"] not in gated_names:
+        gated += f"; {best['name']} is compared, not gated"
     row = next(a for a in report["artifacts"] if a["name"] == best["name"])
     change = "" if row.get("accuracy_change") is None else f" ({_points(row['accuracy_change'])} points vs float)"
     accuracy = "" if row["accuracy"] is None else f"accuracy {_pct(row['accuracy'])}{change}, "
@@ -147,6 +154,8 @@ def print_report(report: dict, wide: bool = False) -> None:
         console().print(best_line(report))
     _print_baseline(report)
     _print_against(report)
+    if report.get("confusion_png_skipped"):
+        console().print(Text(f"{CONFUSION_PNG} {report['confusion_png_skipped']}"))
 
 
 def _print_against(report: dict) -> None:
@@ -156,10 +165,10 @@ def _print_against(report: dict) -> None:
     table = Table(title=f"p50 new/old, interleaved (max slowdown {against['max_slowdown']:.0%})")
     for header in ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"):
         table.add_column(header, justify="right" if header in ("ratio", "95% interval", "rounds") else "left")
-    styles = {"slower": "[bold red]slower[/]", "within": "ok", "inconclusive": "[yellow]inconclusive, noise too high[/]"}
+    styles = {"slower": "bold red", "within": None, "inconclusive": "yellow"}
     for r in against["comparisons"]:
         table.add_row(r["artifact"], Path(r["old"]).name, f"{r['ratio']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}",
-                      str(r["rounds"]), styles[r["verdict"]])
+                      str(r["rounds"]), Text(verdict_text(r), style=styles[r["verdict"]] or ""))
     console().print(table)
 
 
@@ -209,7 +218,10 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
     lines += confusion_lines(report) + _readiness_lines(report) + _calibration_lines(report) + _sparsity_lines(report)
     lines += _timing_lines(report) + _stage_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
     if report.get("confusion_png"):
-        lines += [f"Confusion matrices as a picture: [{CONFUSION_PNG}]({_relative(report['confusion_png'], out_dir)})", ""]
+        lines += [f"Confusion matrices as a picture: [{CONFUSION_PNG}]({_relative(report['confusion_png'], out_dir)}) "
+                  f"({confusion_panels_caption(report)}).", ""]
+    elif report.get("confusion_png_skipped"):
+        lines += [f"Confusion matrices as a picture: {CONFUSION_PNG} {report['confusion_png_skipped']}.", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -63,7 +63,8 @@ def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = T
     run.save_model(model)
     run.save_history(record)
     # Titled by what shaped the curves (not the recipe's name), so recipes that share the training share this file.
-    plot_history(record, run.curves_path, f"{recipe.model.name} on {recipe.data.describe_source()}")
+    plot_history(record, run.curves_path, f"{recipe.model.name} on {recipe.data.describe_source()}",
+                 classes=dataset.num_classes, label_smoothing=recipe.train.label_smoothing)
     run.save_reference(predict_probabilities(model, dataset.test, dataset.contract), dataset.test_fingerprint())
     return TrainResult(model, record, run.model_path, seconds, record["best_epoch"])
 

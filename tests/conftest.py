@@ -41,6 +41,17 @@ def tiny_build(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def digits_build(tmp_path_factory):
+    """The shipped digits recipe built in full, once: (recipe, run folder, report). Slow tests only."""
+    from edgecnn.incremental.build import build
+    from edgecnn.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / "digits.yaml")
+    out_dir = tmp_path_factory.mktemp("digits_run") / "run"
+    return recipe, out_dir, build(recipe, out_dir, show_progress=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_dataset():
     """The tiny recipe's data, split as its builds split it."""
     from edgecnn.data import load_dataset
@@ -50,7 +61,7 @@ def tiny_dataset():
     return load_dataset(recipe.data, recipe.seed)
 
 
-TRAINING_FIXTURES = {"tiny_build", "folder_run"}  # fixtures that train a model (others build on them)
+TRAINING_FIXTURES = {"tiny_build", "folder_run", "digits_build"}  # fixtures that train a model (others build on them)
 
 
 # A shipped recipe's full build (slow) checks all its small build checks, on the real settings: when both are

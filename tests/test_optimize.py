@@ -164,9 +164,8 @@ def test_report_names_the_best_variant_within_the_budgets(optimized):
 
 
 def test_budgets_reject_variants_that_lose_too_much():
-    from edgecnn.verify.judge import select_best
-
     from edgecnn.verify import ArtifactResult
+    from edgecnn.verify.judge import gate, select_best
 
     def row(name, gzip, change):
         return ArtifactResult.from_dict({
@@ -174,10 +173,10 @@ def test_budgets_reject_variants_that_lose_too_much():
             "latency_ms": {"p50": 1.0, "p90": 1.1}, "threads": 1, "size_bytes": gzip * 2, "gzip_bytes": gzip})
 
     rows = [row("tiny_but_wrong", 10, -0.05), row("small", 20, -0.004), row("big", 40, 0.0)]
-    best = select_best(rows, {"max_accuracy_drop": 0.01}, "gzip_bytes")
+    best = select_best(rows, gate(rows, {"max_accuracy_drop": 0.01}, []), "gzip_bytes")
     assert best.name == "small"
     assert best.rejected == {"tiny_but_wrong": ["max_accuracy_drop: measured 0.05, limit 0.01"]}
-    assert select_best(rows, {"max_accuracy_drop": 0.01, "max_gzip_bytes": 5}, "gzip_bytes").name is None
+    assert select_best(rows, gate(rows, {"max_accuracy_drop": 0.01, "max_gzip_bytes": 5}, []), "gzip_bytes").name is None
 
 
 @pytest.mark.parametrize(

@@ -89,14 +89,13 @@ def assert_every_file_verified(recipe, report, run_dir: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_digits_recipe_meets_its_accuracy_targets(tmp_path):
-    recipe = load_recipe(RECIPES[0].parent / "digits.yaml")
-    report = build(recipe, tmp_path / "run", show_progress=False)
-    rows = assert_every_file_verified(recipe, report, tmp_path / "run")
+def test_digits_recipe_meets_its_accuracy_targets(digits_build, tmp_path):
+    recipe, run_dir, report = digits_build
+    rows = assert_every_file_verified(recipe, report, run_dir)
     float_acc, int8_acc = rows["tflite_float32"]["accuracy"], rows["tflite_int8"]["accuracy"]
     assert float_acc >= 0.98 and int8_acc >= 0.98 and abs(float_acc - int8_acc) <= 0.005
     assert rows["tflite_int8"]["input_dtype"] == "uint8"  # camera pixels in: the phone-ready int8 file
-    print("digits MediaPipe vs predict top-1:", assert_real_clients_agree(recipe, tmp_path / "run", tmp_path))
+    print("digits MediaPipe vs predict top-1:", assert_real_clients_agree(recipe, run_dir, tmp_path))
     assert abs(rows["onnx_float32"]["accuracy"] - rows["keras_float32"]["accuracy"]) <= 0.001
     assert rows["onnx_float32"]["agreement"] >= 0.995
 

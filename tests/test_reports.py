@@ -129,7 +129,49 @@ def test_build_report_has_per_class_results_a_confusion_png_and_a_telling_best_l
     text = (run_dir / "report.md").read_text()
     assert "## Per class" in text and "## Confusion matrices" in text and "true \\ predicted" in text
     line = best_line(report)
-    assert f"{report['best']['gated']} gated" in line and "agreement" in line
+    assert report["best"]["gated"] == list(report["recipe"]["export"]["formats"])
+    assert "gated (a missed budget fails the run): " + ", ".join(report["best"]["gated"]) in line
+    assert "agreement" in line
+    # the picture's panels are named in report.md, every file of each panel
+    caption = text.split("Confusion matrices as a picture: ")[1].splitlines()[0]
+    for row in report["artifacts"]:
+        assert row["name"] in caption
+
+
+def test_a_confusion_panel_names_every_file_it_stands_for(tmp_path):
+    # setup: six files that classify alike share one panel (the title once said "keras_float32 and 5 more")
+    from edgecnn.verify.classes import confusion_panels_caption, draw_confusion
+
+    names = ["keras_float32", "tflite_float32", "tflite_int8", "onnx_float32", "ptq_float16", "ptq_dynamic"]
+    row = {"confusion_matrix": [[3, 1], [0, 4]], "per_class": {"a": {}, "b": {}}}
+    report = {"recipe": {"name": "r"}, "artifacts": [{"name": n, **row} for n in names]}
+    # execute
+    path = draw_confusion(report, tmp_path / "confusion.png")
+    # assert
+    assert path.is_file() and confusion_panels_caption(report) == "panel 1: " + ", ".join(names)
+
+
+def test_a_file_that_misses_the_ab_check_is_not_within_the_budgets(tiny_build, tmp_path):
+    # setup: a verify report of two files, then an A/B comparison the first one failed
+    from edgecnn.report import best_line
+    from edgecnn.verify.against import add_against
+
+    run_dir, _ = tiny_build
+    files = [str(run_dir / "model_int8.tflite"), str(run_dir / "model_float32.tflite")]
+    result = runner.invoke(app, ["verify", *files, "--data", "digits", "-q", "--json", "--set", "verify.runs=5",
+                                 "--out", str(tmp_path / "v")])
+    report = json.loads(result.stdout)
+    assert report["best"]["within_budgets"] == 2
+    slower = {"artifact": "model_int8", "new": files[0], "old": files[1], "ratio": 1.4, "ci95": [1.3, 1.5],
+              "verdict": "slower", "rounds": 20, "sizes": {}, "accuracy": None}
+    # execute
+    report = add_against(report, {"max_slowdown": 0.05, "comparisons": [slower]})
+    # assert: the best pick and its line agree with the gate
+    assert report["gate"]["missed"] == 1 and report["best"]["name"] == "model_float32"
+    assert "model_int8" in report["best"]["rejected"] and "1 of 2 artifacts within the budgets" in best_line(report)
+    only = add_against({**report, "artifacts": report["artifacts"][:1], "gate": {**report["gate"], "checks": []}},
+                       {"max_slowdown": 0.05, "comparisons": [slower]})
+    assert only["best"]["name"] is None and "Best under the budgets: none" in best_line(only)
 
 
 def test_best_line_names_the_readiness_caveats_of_the_pick():
@@ -196,13 +238,18 @@ def test_help_shows_no_python_types(tiny_build):
 
 
 def test_bootstrap_interval_and_verdicts():
-    from edgecnn.verify.against import bootstrap_median, judge
+    from edgecnn.verify.against import bootstrap_median, judge, verdict_text
 
     noisy_same = np.exp(np.random.default_rng(1).normal(0, 0.02, size=40))
     ratio, low, high = bootstrap_median(noisy_same)
     assert low < ratio < high and low < 1 < high and judge(low, high, 0.05) == "within"
     assert judge(*bootstrap_median(noisy_same * 1.3)[1:], 0.05) == "slower"
     assert judge(1.0, 1.12, 0.05) == "inconclusive"
+    # the words a passing comparison is reported in: faster, slower within the limit, or the same
+    words = {(0.80, 0.90): "faster", (1.01, 1.04): "slower, within the limit", (0.98, 1.02): "same within noise",
+             (1.0, 1.12): "inconclusive, noise too high", (1.2, 1.3): "slower"}
+    for (low, high), text in words.items():
+        assert verdict_text({"verdict": judge(low, high, 0.05), "ci95": [low, high]}) == text
 
 
 def test_against_fails_a_slower_file_and_passes_the_same_file(tmp_path):

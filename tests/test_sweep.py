@@ -71,6 +71,18 @@ def test_the_pareto_front_keeps_only_trials_nothing_beats_on_both_axes():
     assert best_trial(rows, "gzip_bytes") == 0 and best_trial(rows, "accuracy") == 1
 
 
+def test_trials_a_few_bytes_or_a_noise_apart_are_not_trade_offs():
+    # the 2x2 digits sweep of issue 28: trials 1 and 2 share their weights (12.2 KiB gzip, a few header bytes
+    # apart), as do 3 and 4 (27.8 KiB); p50s 3% apart are inside the timing noise
+    rows = [_row(0.9025, 0.100, 12_493), _row(0.8635, 0.097, 12_501), _row(0.9610, 0.180, 28_467),
+            _row(0.9415, 0.176, 28_470)]
+    assert pareto_front(rows, "gzip_bytes") == [0, 2]
+    assert pareto_front(rows, "p50_ms") == [0, 2]
+    # beyond the tolerance a cheaper, less accurate trial is a trade-off again
+    rows[1]["gzip_bytes"], rows[1]["p50_ms"] = 11_000, 0.08
+    assert pareto_front(rows, "gzip_bytes") == [1, 0, 2] and pareto_front(rows, "p50_ms") == [1, 0, 2]
+
+
 def test_results_are_written_as_json_markdown_and_pictures(tmp_path):
     run = tmp_path / "trial"
     run.mkdir()
@@ -83,6 +95,7 @@ def test_results_are_written_as_json_markdown_and_pictures(tmp_path):
     assert json.loads(files["json"].read_text())["best"] == 0
     markdown = files["md"].read_text()
     assert "| 3 | model.alpha=2 | failed |" in markdown and "Best within the budgets: trial 1" in markdown
+    assert "not trade-offs" in markdown and "1% for gzip size" in markdown
     assert "Ray nodes: none recorded." in markdown  # rows without a node (as here) are not counted
     assert files["pareto_latency.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert yaml.safe_load(files["recipe"].read_text())["name"] == "tiny"

@@ -28,6 +28,7 @@ from edgecnn.handoff.card import model_card
 from edgecnn.handoff.snippets import write_snippets
 from edgecnn.run import REPORT_JSON, RunFolder
 from edgecnn.verify import ArtifactResult
+from edgecnn.verify.budgets import Gate
 from edgecnn.verify.judge import select_best
 
 CARD_FILE = "MODEL_CARD.md"
@@ -117,7 +118,7 @@ def _chosen(report: dict) -> tuple[list[HandedFile], str]:
                              "loosen the budgets or improve the model before handing it off")
     recipe = report["recipe"]
     phone_rows = [row for row in report["artifacts"] if row["path"].endswith(".tflite") and _loads_in_mediapipe(row)]
-    phone = select_best([ArtifactResult.from_dict(row) for row in phone_rows], recipe["verify"]["budgets"],
+    phone = select_best([ArtifactResult.from_dict(row) for row in phone_rows], Gate.from_dict(report["gate"]),
                         recipe["optimize"]["objective"]).name
     if phone is None:
         raise VerificationError("no .tflite in this run both meets the budgets and loads in MediaPipe Tasks (see "

@@ -16,16 +16,23 @@ PARETO_PNGS = {"p50_ms": "pareto_latency.png", "gzip_bytes": "pareto_gzip.png"}
 _LOWER_IS_BETTER = {"accuracy": False, "latency": True, "gzip_bytes": True}
 
 
+# How much cheaper a trial must be to count as cheaper on a front. Sizes: two trials whose weights are equal
+# (an input size changes no weight) differ by a few bytes of file header. Latency: the sweep's re-measured
+# p50s of one file differ by a few percent from one timing to the next (the A/B gate's default limit is 5%).
+COST_TOLERANCE = {"gzip_bytes": 0.01, "p50_ms": 0.05}
+
+
 def pareto_front(rows: list[dict], cost: str) -> list[int]:
-    """Indices of the finished trials no other trial beats on both accuracy (higher) and `cost` (lower)."""
+    """Indices of the finished trials no other trial beats: one beats another when it is at least as accurate
+    and not dearer beyond the cost's tolerance, and either more accurate or cheaper beyond the tolerance."""
     done = [i for i, row in enumerate(rows) if row["status"] == "done"]
-    front = []
-    for i in done:
-        a = rows[i]
-        beaten = any(rows[j]["accuracy"] >= a["accuracy"] and rows[j][cost] <= a[cost]
-                     and (rows[j]["accuracy"] > a["accuracy"] or rows[j][cost] < a[cost]) for j in done)
-        if not beaten:
-            front.append(i)
+    tolerance = COST_TOLERANCE[cost]
+
+    def beats(b: dict, a: dict) -> bool:
+        cheaper, not_dearer = b[cost] < a[cost] * (1 - tolerance), b[cost] <= a[cost] * (1 + tolerance)
+        return b["accuracy"] >= a["accuracy"] and not_dearer and (b["accuracy"] > a["accuracy"] or cheaper)
+
+    front = [i for i in done if not any(beats(rows[j], rows[i]) for j in done if j != i)]
     return sorted(front, key=lambda i: rows[i][cost])
 
 
@@ -107,7 +114,11 @@ def sweep_markdown(summary: dict) -> str:
     lines += ["", f"Best within the budgets: trial {best + 1} ({describe(summary['trials'][best]['overrides'])}); its "
               f"recipe: [{BEST_RECIPE}]({BEST_RECIPE}), its run folder: `{summary['trials'][best]['folder']}`."
               if best is not None else "No trial met the budgets.", ""]
-    lines += [f"Pareto fronts: [accuracy vs p50]({PARETO_PNGS['p50_ms']}), [accuracy vs gzip]({PARETO_PNGS['gzip_bytes']}).",
+    lines += [f"Pareto fronts: [accuracy vs p50]({PARETO_PNGS['p50_ms']}), [accuracy vs gzip]({PARETO_PNGS['gzip_bytes']}). "
+              "A trial leaves a front when another is at least as accurate and either more accurate or cheaper, "
+              f"counting a cost as cheaper only beyond {COST_TOLERANCE['gzip_bytes']:.0%} for gzip size (files with "
+              f"the same weights differ by a few header bytes) and {COST_TOLERANCE['p50_ms']:.0%} for p50 (the "
+              "timing noise between measurements of one file): differences inside them are not trade-offs.",
               "", placement_text(summary) + ".", ""]
     return "\n".join(lines)
 

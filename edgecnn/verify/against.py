@@ -23,6 +23,7 @@ from edgecnn.formats import OPTIMIZED_DIR
 from edgecnn.verify import file_sizes
 from edgecnn.verify.baseline import parse_fraction
 from edgecnn.verify.budgets import BudgetCheck, Gate
+from edgecnn.verify.judge import judge_best_again
 from edgecnn.verify.files import EXPORTED_SUFFIXES, artifact_names
 
 ROUND_SECONDS = 0.01  # each side of a round times about this long
@@ -149,10 +150,23 @@ def add_against(report: dict, against: dict) -> dict:
             record["ratio"], 1 + against["max_slowdown"], record["verdict"] != "slower", artifact in gate.artifacts,
             inconclusive=record["verdict"] == "inconclusive"))
     report["gate"] = gate.to_dict()
-    return report
+    return judge_best_again(report)
 
 
-_VERDICTS = {"slower": "**slower**", "within": "ok", "inconclusive": "inconclusive, noise too high"}
+def _bold_if(text: str, bold: bool) -> str:
+    return f"**{text}**" if bold else text
+
+
+def verdict_text(record: dict) -> str:
+    """What a comparison found, in words: the gate's verdict (slower beyond the limit, inconclusive) and, when
+    it passed, whether the new file is faster, slower within the limit, or the same within the noise (the
+    95% interval below 1, above 1, or around it)."""
+    if record["verdict"] == "slower":
+        return "slower"
+    if record["verdict"] == "inconclusive":
+        return "inconclusive, noise too high"
+    low, high = record["ci95"]
+    return "faster" if high < 1 else "slower, within the limit" if low > 1 else "same within noise"
 
 
 def against_lines(report: dict) -> list[str]:
@@ -167,6 +181,6 @@ def against_lines(report: dict) -> list[str]:
         accuracy = r.get("accuracy") or {}
         accuracy_text = (f"{100 * accuracy['old']:.2f}% → {100 * accuracy['new']:.2f}%" if accuracy else "-")
         lines.append(f"| {r['artifact']} | {Path(r['old']).name} | {r['ratio']:.3f} | {r['ci95'][0]:.3f}-"
-                     f"{r['ci95'][1]:.3f} | {r['rounds']} | {_VERDICTS[r['verdict']]} | {size:+.1%} | {accuracy_text} |")
+                     f"{r['ci95'][1]:.3f} | {r['rounds']} | {_bold_if(verdict_text(r), r['verdict'] == 'slower')} | {size:+.1%} | {accuracy_text} |")
     return lines + ["", "Each round times both files back to back, in alternating order; the interval is a bootstrap "
                     "over rounds. Only an interval wholly above the limit fails.", ""]

@@ -6,11 +6,13 @@ A weak class is the first thing to look for when a model disappoints; top-1 accu
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from edgecnn.fileio import atomic_path
+from edgecnn.plots import can_draw, pyplot
 
 
 def class_results(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
@@ -84,15 +86,12 @@ def _cell(text: str) -> str:
 
 
 def draw_confusion(report: dict, path: Path) -> Path | None:
-    """One PNG: a row-normalized confusion matrix per distinct matrix, counts written in the cells."""
+    """One PNG: a row-normalized confusion matrix per distinct matrix, counts written in the cells. None when
+    there is no matrix or matplotlib is not installed (the Markdown tables hold the same counts)."""
     groups = _identical_matrices(report)
-    if not groups:
+    if not groups or not can_draw():
         return None
-    import matplotlib  # lazy: matplotlib (1 s) only when a picture is drawn
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # lazy: matplotlib (1 s) only when a picture is drawn
-
+    plt = pyplot()
     panels = groups
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
@@ -128,6 +127,12 @@ def _confusion_panel(axis, members: list[dict]):
     axis.set_yticks(ticks, [n[:10] for n in names], fontsize=7)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    title = ", ".join(a["name"] for a in members)
-    axis.set_title(title if len(title) <= 60 else f"{members[0]['name']} and {len(members) - 1} more", fontsize=8)
+    # Every file named, wrapped over lines: a panel shared by six files says which six.
+    axis.set_title(textwrap.fill(", ".join(a["name"] for a in members), 48), fontsize=8)
     return image
+
+
+def confusion_panels_caption(report: dict) -> str:
+    """Which files each panel of confusion.png shows, in the panels' order (left to right, top to bottom)."""
+    groups = _identical_matrices(report)
+    return "; ".join(f"panel {i}: {', '.join(a['name'] for a in members)}" for i, members in enumerate(groups, 1))
