@@ -28,6 +28,14 @@ def atomic_path(path: Path):
             os.remove(tmp)
 
 
+def staging_folder(parent: Path, prefix: str) -> Path:
+    """A new empty folder in `parent` to fill and then rename into place, with the permissions the user's umask
+    gives a new folder (mkdtemp makes 0700 folders: a bundle or a shared cache entry is meant to be shared)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

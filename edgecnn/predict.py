@@ -11,20 +11,25 @@ from rich.table import Table
 from edgecnn.artifacts import open_artifact
 from edgecnn.console import console
 from edgecnn.data.contract import normalize
-from edgecnn.data.images import BadImage, ImageFormat, is_image_name, load_image
+from edgecnn.data.images import IMAGE_SUFFIXES, BadImage, ImageFormat, is_image_name, load_image
 from edgecnn.errors import DataError
 from edgecnn.fileio import read_user_text
 
 
 def image_paths(targets: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to the images inside them, sorted."""
+    """Files as given; folders expanded to the images inside them, sorted. The kinds of image are those the
+    handoff bundle's snippets read too (IMAGE_SUFFIXES), so an app developer can compare the two on any file."""
     paths: list[Path] = []
+    kinds = ", ".join(suffix.lstrip(".").upper() for suffix in IMAGE_SUFFIXES)
     for target in targets:
         if target.is_dir():
             found = sorted(p for p in target.rglob("*") if p.is_file() and is_image_name(p))
             if not found:
-                raise DataError(f"{target}: no images (PNG, JPEG, BMP, GIF) in this folder")
+                raise DataError(f"{target}: no images ({kinds}) in this folder")
             paths += found
+        elif target.exists() and not is_image_name(target):
+            raise DataError(f"{target}: not one of the image kinds predict and the app snippets read ({kinds}); "
+                            "convert it to PNG")
         else:
             paths.append(target)
     return paths

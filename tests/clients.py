@@ -20,12 +20,13 @@ def rgb(images: np.ndarray) -> np.ndarray:
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
-def write_pngs(images: np.ndarray, folder: Path) -> list[Path]:
+def write_pngs(images: np.ndarray, folder: Path, suffixes: list[str] = (".png",)) -> list[Path]:
+    """The images as files, PNG by default; with several suffixes, each kind in turn (JPEG at quality 95)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(images):
-        paths.append(folder / f"{i:04d}.png")
-        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(paths[-1])
+        paths.append(folder / f"{i:04d}{suffixes[i % len(suffixes)]}")
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(paths[-1], quality=95)
     return paths
 
 
@@ -63,18 +64,16 @@ def mediapipe_refusal(model: Path) -> str | None:
     return None
 
 
-def node_top1(snippet: Path, model: Path, images: np.ndarray, folder: Path) -> np.ndarray:
-    """Run the bundle's Node snippet on `model` with the images written as binary PPM files."""
-    node_modules = snippet.parent / "node_modules"
-    if not node_modules.exists():
-        node_modules.symlink_to(NODE_MODULES, target_is_directory=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, image in enumerate(rgb(images)):
-        paths.append(folder / f"{i:04d}.ppm")
-        paths[-1].write_bytes(f"P6\n{image.shape[1]} {image.shape[0]}\n255\n".encode() + image.tobytes())
-    done = subprocess.run([shutil.which("node"), str(snippet), str(model), *map(str, paths)], capture_output=True,
-                          text=True, timeout=300, check=False)
+def node_top1(snippet: Path, model: Path, paths: list[Path], app_dir: Path) -> np.ndarray:
+    """Run the bundle's Node snippet, copied with its package.json into `app_dir` (the tests' installed
+    node_modules standing in for its `npm install`), on `model` with the image files, as its usage line says."""
+    app_dir.mkdir(parents=True, exist_ok=True)
+    for name in (snippet.name, "package.json"):
+        shutil.copy(snippet.parent / name, app_dir / name)
+    if not (app_dir / "node_modules").exists():
+        (app_dir / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
+    done = subprocess.run([shutil.which("node"), snippet.name, str(model), *map(str, paths)], cwd=app_dir,
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return np.array([json.loads(line)["predictions"][0]["index"] for line in done.stdout.splitlines()])
 

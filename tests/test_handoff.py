@@ -1,7 +1,9 @@
 """`edgecnn handoff`: the app developer's bundle, its model card, and its snippets run for real."""
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -10,16 +12,21 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecnn_cli.main import app
-from tests.clients import node_top1, predict_top1, write_pngs
+from tests.clients import NODE_MODULES, node_top1, predict_top1, write_pngs
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def bundle(tiny_build, tmp_path_factory):
+    # a folder name with a space, as an app developer's "my app" folder
     run_dir, _ = tiny_build
-    out = tmp_path_factory.mktemp("handoff") / "bundle"
-    result = runner.invoke(app, ["handoff", str(run_dir), "--out", str(out), "--json"])
+    out = tmp_path_factory.mktemp("handoff") / "my app" / "bundle"
+    old = os.umask(0o022)
+    try:
+        result = runner.invoke(app, ["handoff", str(run_dir), "--out", str(out), "--json"])
+    finally:
+        os.umask(old)
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
 
@@ -33,7 +40,11 @@ def test_bundle_holds_the_best_file_the_float_files_labels_card_and_snippets(bun
     assert record["phone"] == {"tflite_int8": "model_int8.tflite", "tflite_float32": "model_float32.tflite"}[best]
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted({record["phone"], "model_float32.tflite", "model_float32.onnx", "model_float32.ort",
-                            "model_float32.required_operators.config", "labels.txt", "MODEL_CARD.md", "snippets"})
+                            "model_float32.required_operators.config", "labels.txt", "recipe.yaml", "MODEL_CARD.md",
+                            "snippets"})
+    # made under umask 022: the folders and files others may read, as every other folder the user makes
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755 and stat.S_IMODE((out / "snippets").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "labels.txt").stat().st_mode) == 0o644
     assert sorted(p.name for p in (out / "snippets").iterdir()) == [
         "classify.py", "classify_android.kt", "classify_ios.swift", "classify_node.mjs", "package.json"]
 
@@ -42,13 +53,36 @@ def test_model_card_states_use_data_accuracy_per_class_latency_machine_and_contr
     out, _ = bundle
     _, report = tiny_build
     card = (out / "MODEL_CARD.md").read_text()
-    for heading in ("Intended use", "Files", "Input", "Data and splits", "Accuracy per runtime", "Accuracy per class",
-                    "Latency", "How the files were made", "Limitations"):
+    for heading in ("Intended use", "Files", "Input and output", "Data and splits", "Accuracy per runtime",
+                    "Accuracy per class", "Latency", "How the files were made", "Limitations"):
         assert f"## {heading}\n" in card, heading
-    assert report["machine"]["cpu"] in card and "[1, 16, 16, 3]" in card and "0.299 R" in card
+    assert report["machine"]["cpu"] in card and "0.299 R" in card
     rows = [line for line in card.splitlines() if line.startswith("| 7 |")]  # the class "7" row
     int8 = next(r for r in report["artifacts"] if r["name"] == "tflite_int8")
     assert f"{int8['per_class']['7']['accuracy']:.2%}" in rows[0]
+
+
+def test_model_card_describes_each_shipped_file_by_what_the_file_says(bundle):
+    # setup: every model file in the bundle, read by its own runtime
+    from edgecnn.artifacts import open_artifact
+
+    out, _ = bundle
+    card = (out / "MODEL_CARD.md").read_text()
+    shipped = sorted(p for p in out.iterdir() if p.suffix in (".tflite", ".onnx"))
+    # assert: one input row per shipped file, with the tensor names, types and shapes the file really has
+    for model in shipped:
+        io = open_artifact(model).runner().io()
+        row = next(line for line in card.splitlines() if line.startswith(f"| `{model.name}` | `{io.input_name}`"))
+        assert f"`{io.output_name}`" in row and io.input_dtype in row and io.output_dtype in row
+    assert "| `model_float32.onnx` | `input` | float32 | [?, 16, 16, 3] |" in card
+    assert "`StatefulPartitionedCall:0`" in card  # the .tflite output's real name, not an invented one
+    # only what is in the bundle: no run-folder files, no unshipped artifact in the accuracy table
+    assert "splits.csv" not in card and "`recipe.yaml` in this folder" in card
+    accuracy = card.split("## Accuracy per runtime")[1].split("##")[0]
+    listed = [line.split("`")[1] for line in accuracy.splitlines() if line.startswith("| `")]
+    assert sorted(listed) == [p.name for p in shipped]
+    # a grayscale model (digits): frames go in as RGB, and the training images are white on black
+    assert "Convert a grayscale picture to RGB" in card and "white (bright) handwritten digits on a black" in card
 
 
 def test_snippets_are_filled_in_for_the_files(bundle):
@@ -61,24 +95,46 @@ def test_snippets_are_filled_in_for_the_files(bundle):
     assert "HEIGHT = 16, WIDTH = 16, CHANNELS = 3" in node and "@@" not in android + ios + node
 
 
-def test_python_snippet_classifies_like_predict(bundle, tiny_dataset, tmp_path):
+def test_python_snippet_copied_into_an_app_classifies_like_predict(bundle, tiny_dataset, tmp_path):
+    # setup: the snippet copied out of the bundle into the app's own folder, as an app developer does
     out, record = bundle
-    pngs = write_pngs(tiny_dataset.x_test[:5], tmp_path)
-    done = subprocess.run([sys.executable, str(out / "snippets" / "classify.py"), *map(str, pngs)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    app_dir = tmp_path / "my app"
+    app_dir.mkdir()
+    shutil.copy(out / "snippets" / "classify.py", app_dir / "classify.py")
+    pngs = write_pngs(tiny_dataset.x_test[:5], tmp_path / "images")
+    # execute: as its usage line says, run from the app's folder
+    done = subprocess.run([sys.executable, "classify.py", str(out / record["phone"]), *map(str, pngs)], cwd=app_dir,
+                          capture_output=True, text=True, timeout=120, check=False)
+    # assert
     assert done.returncode == 0, done.stderr
     labels = [line.split(" [('", 1)[1].split("'", 1)[0] for line in done.stdout.splitlines()]
     assert labels == [str(i) for i in predict_top1(out / record["phone"], pngs)]
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed: the Node snippet cannot run")
-def test_node_snippet_runs_onnx_and_ort_like_predict(bundle, tiny_dataset, tmp_path):
+def test_node_snippet_copied_into_an_app_runs_onnx_and_ort_like_predict(bundle, tiny_dataset, tmp_path):
+    # setup: the bundle sits in "my app/" (a space in the path); images as PNG, JPEG, BMP and GIF files
     out, _ = bundle
-    images = tiny_dataset.x_test[:50]
-    expected = predict_top1(out / "model_float32.onnx", write_pngs(images, tmp_path / "png"))
+    images = tiny_dataset.x_test[:48]
+    kinds = [".png", ".jpg", ".bmp", ".gif"]
+    paths = write_pngs(images, tmp_path / "images", suffixes=kinds)
+    expected = predict_top1(out / "model_float32.onnx", paths)
+    # execute, assert: the snippet's own package.json names the packages the tests installed
+    package = json.loads((out / "snippets" / "package.json").read_text())
+    assert package["dependencies"] == json.loads((NODE_MODULES.parent / "package.json").read_text())["dependencies"]
     for model in ("model_float32.onnx", "model_float32.ort"):
-        found = node_top1(out / "snippets" / "classify_node.mjs", out / model, images, tmp_path / "ppm")
+        found = node_top1(out / "snippets" / "classify_node.mjs", out / model, paths, tmp_path / "app")
         np.testing.assert_array_equal(found, expected)
+    assert "npm install --ignore-scripts" in (out / "snippets" / "classify_node.mjs").read_text()
+
+
+def test_predict_and_the_snippets_read_the_same_kinds_of_image(bundle, tmp_path):
+    out, record = bundle
+    ppm = tmp_path / "frame.ppm"
+    ppm.write_bytes(b"P6\n16 16\n255\n" + bytes(16 * 16 * 3))
+    result = runner.invoke(app, ["predict", str(out / record["phone"]), str(ppm)])
+    assert result.exit_code == 2 and "not one of the image kinds predict and the app snippets read" in result.stderr
+    assert '[".png", ".jpg", ".jpeg", ".bmp", ".gif"]' in (out / "snippets" / "classify_node.mjs").read_text()
 
 
 def test_handoff_names_a_missing_report(tmp_path):

@@ -55,8 +55,8 @@ def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
         bundle = write_handoff(run_dir, scratch / "bundle")
         expected = predict_top1(bundle.folder / "model_float32.onnx", pngs[:50])
         for model in ("model_float32.onnx", "model_float32.ort"):
-            found = node_top1(bundle.folder / "snippets" / "classify_node.mjs", bundle.folder / model, images[:50],
-                              scratch / "ppm")
+            found = node_top1(bundle.folder / "snippets" / "classify_node.mjs", bundle.folder / model, pngs[:50],
+                              scratch / "app")
             assert (found == expected).all(), model
     return agreement
 

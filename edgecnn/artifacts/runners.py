@@ -7,6 +7,7 @@ quantized and int8 outputs dequantized with the scale and zero point stored in t
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,29 @@ def dequantized(raw: np.ndarray, quantization: tuple) -> np.ndarray:
     return (values - zero_point) * scale if scale else values
 
 
+@dataclass(frozen=True)
+class TensorIO:
+    """A model file's image input and score output as an app addresses them: names, element types, shapes
+    (None for a dynamic dimension)."""
+
+    input_name: str
+    input_dtype: str
+    input_shape: tuple
+    output_name: str
+    output_dtype: str
+    output_shape: tuple
+
+
+def _dims(shape) -> tuple:
+    return tuple(int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None for d in shape)
+
+
+def _onnx_element(type_text: str) -> str:
+    """'tensor(float)' -> 'float32', 'tensor(uint8)' -> 'uint8'."""
+    element = type_text.removeprefix("tensor(").removesuffix(")")
+    return "float32" if element == "float" else element
+
+
 class TFLiteRunner:
     runtime = "litert"
 
@@ -58,6 +82,12 @@ class TFLiteRunner:
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         return to_tensor_dtype(images, self.input)
+
+    def io(self) -> TensorIO:
+        # shape_signature holds -1 for a dynamic batch; shape holds the batch of 1 the tensors were allocated for
+        inp, out = (_dims(t.get("shape_signature", t["shape"])) for t in (self.input, self.output))
+        return TensorIO(self.input["name"], np.dtype(self.input["dtype"]).name, inp,
+                        self.output["name"], np.dtype(self.output["dtype"]).name, out)
 
     def invoke(self, prepared_one: np.ndarray) -> None:
         """One batch-1 inference on an already prepared input: what the latency harness times."""
@@ -106,6 +136,11 @@ class OnnxRunner:
         self.input_shape = tuple(dims[1:] + dims[:1]) if self.layout == "NCHW" else tuple(dims)
         self.input_dtype = "float32"
         self.output_size = int(np.prod([d for d in self.session.get_outputs()[0].shape[1:] if isinstance(d, int)]))
+
+    def io(self) -> TensorIO:
+        output = self.session.get_outputs()[0]
+        return TensorIO(self.input.name, _onnx_element(self.input.type), _dims(self.input.shape), output.name,
+                        _onnx_element(output.type), _dims(output.shape))
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         images = images.astype(np.float32)

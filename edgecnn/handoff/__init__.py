@@ -5,7 +5,7 @@
       <best .tflite MediaPipe loads>      e.g. model_int8.tflite: the phone SDKs' file, when the best is not one
       model_float32.tflite                the float file, to compare against
       model_float32.onnx / .ort           for ONNX Runtime (web, Node, Mobile), with its operator config
-      labels.txt  MODEL_CARD.md
+      labels.txt  recipe.yaml (the merged recipe)  MODEL_CARD.md
       snippets/   classify_android.kt  classify_ios.swift  classify_node.mjs  package.json  classify.py
 
 Reads only the run folder (report.json, recipe.yaml and the files): no TensorFlow.
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecnn.artifacts.metadata import read_metadata
 from edgecnn.errors import BudgetExceeded, VerificationError
 from edgecnn.export.onnx import ort_paths
-from edgecnn.fileio import atomic_path, read_user_text, write_text
+from edgecnn.fileio import atomic_path, read_user_text, staging_folder, write_text
 from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.handoff.card import model_card
 from edgecnn.handoff.snippets import write_snippets
@@ -63,7 +62,7 @@ def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
         raise VerificationError(f"--out {out_dir}: exists and is not an earlier handoff bundle; choose a new folder")
     handed, phone = _chosen(report)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = staging_folder(out_dir.parent, f".{out_dir.name}.")
     try:
         written = _fill(run_dir, report, handed, phone, staging)
         if out_dir.exists():
@@ -89,8 +88,9 @@ def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, fol
             for companion in ort_paths(run_dir / ALL_ARTIFACTS[f.name].filename):
                 if companion.is_file():
                     written.append(_copy(companion, folder / companion.name))
-    labels = RunFolder(run_dir).labels_path
-    written.append(_copy(labels, folder / labels.name))
+    run = RunFolder(run_dir)
+    for shipped in (run.labels_path, run.recipe_path):
+        written.append(_copy(shipped, folder / shipped.name))
     handoff = _bundle(folder, handed, phone, run_dir)
     written.append(write_text(folder / CARD_FILE, model_card(report, handoff)))
     return written + write_snippets(report, handoff, folder / SNIPPETS_DIR)

@@ -3,6 +3,16 @@ where it falls short, from the run's own report (the figures are the ones verifi
 
 from __future__ import annotations
 
+from edgecnn.artifacts import open_artifact
+
+# What the training images of the built-in sets look like, so an app can hand over frames that look alike.
+LOOKS = {
+    "digits": "white (bright) handwritten digits on a black background, centred and filling most of the image",
+    "mnist": "white (bright) handwritten digits on a black background, centred",
+    "fashion_mnist": "light clothing on a black background, centred",
+    "shapes": "one coloured shape on a noisy background of another colour",
+}
+
 
 def model_card(report: dict, handoff) -> str:
     recipe, data = report["recipe"], report["data"]
@@ -16,13 +26,15 @@ def model_card(report: dict, handoff) -> str:
              f"version {info.get('version') or metadata.get('recipe_hash') or report['recipe_hash']}, "
              f"author {info.get('author', 'edgecnn')}"
              + (f", license {info['license']}" if info.get("license") else ", no license stated") + ".", ""]
-    lines += _use(recipe, data, labels) + _files(handoff) + _contract(contract) + _data(recipe, data)
+    lines += _use(recipe, data, labels) + _files(handoff) + _inputs(handoff, contract, recipe) + _data(recipe, data)
     lines += _accuracy(report, handoff) + _per_class(handoff, labels) + _latency(report, handoff)
     lines += _making(handoff) + _limitations(recipe, data, handoff)
     lines += ["## Integration", "", "Snippets in `snippets/`, filled in for these files: `classify_android.kt` "
               "(Kotlin, MediaPipe Tasks), `classify_ios.swift` (Swift, MediaPipe Tasks), `classify_node.mjs` "
-              "(onnxruntime-node; the same code runs in the browser with onnxruntime-web) and `classify.py` (LiteRT).",
-              ""]
+              "(onnxruntime-node, with jimp to decode images; `npm install --ignore-scripts` beside it) and "
+              "`classify.py` (LiteRT). The Node and Python snippets take the model file's path and find what they "
+              "need from it (labels inside the `.tflite`, `labels.txt` beside the `.onnx`), so they run wherever "
+              "you copy them.", ""]
     return "\n".join(lines)
 
 
@@ -49,22 +61,42 @@ def _files(handoff) -> list[str]:
                        else "no ONNX file in this run."), ""]
 
 
-def _contract(contract: dict) -> list[str]:
+def _inputs(handoff, contract: dict, recipe: dict) -> list[str]:
+    """How to feed each shipped file (they differ: the int8 .tflite takes uint8, the ONNX files float32) and
+    what its tensors are really called, read from the files themselves."""
     if not contract:
         return []
+    lines = ["## Input and output", "",
+             "| file | input tensor | type | shape | output tensor | type | shape |", "|---|---|---|---|---|---|---|"]
+    for f in handoff.handed:
+        io = open_artifact(handoff.folder / f.filename).runner().io()
+        lines.append(f"| `{f.filename}` | `{io.input_name}` | {io.input_dtype} | {_shape(io.input_shape)} | "
+                     f"`{io.output_name}` | {io.output_dtype} | {_shape(io.output_shape)} |")
     inside = contract.get("inside") or {}
-    lines = ["## Input", "",
-             f"- Shape `{contract['shape']}`, {contract['layout']}, {contract['color'].upper()}, "
-             f"{contract['dtype']} values 0..255: the pixels as decoded, nothing subtracted or divided.",
-             f"- Resize: {contract['resize']} to {contract['height']}x{contract['width']}, bilinear.",
-             "- Inside the model, first: " + (f"{inside['color']}, then " if inside.get("color") else "")
-             + f"{inside.get('formula', 'nothing')}.",
-             "- Output `probabilities`: one softmax score per label, in `labels.txt` order.", ""]
+    lines += ["", f"- Every file takes {contract['layout']} {contract['color'].upper()} pixels 0..255 as decoded, nothing "
+              "subtracted or divided (uint8 or float32 values alike); the output is one softmax score per label, in "
+              "`labels.txt` order. A batch of `?` takes any number of images.",
+              f"- Resize: {contract['resize']} to {contract['height']}x{contract['width']}, bilinear.",
+              "- Inside the model, first: " + (f"{inside['color']}, then " if inside.get("color") else "")
+              + f"{inside.get('formula', 'nothing')}."]
     quantization = contract.get("quantization")
     if quantization:
-        lines.insert(-1, f"- Quantized input: scale {quantization['scale']:g}, zero point {quantization['zero_point']} "
-                         "(the uint8 values are the pixels).")
-    return lines
+        lines.append(f"- `{handoff.phone.filename}`'s quantized input: scale {quantization['scale']:g}, zero point "
+                     f"{quantization['zero_point']} (the uint8 values are the pixels).")
+    if recipe["data"]["channels"] == 1:
+        lines.append("- A grayscale model with an RGB input: hand over RGB (or RGBA) frames; the luminance is taken "
+                     "inside. Convert a grayscale picture to RGB before classifying it: MediaPipe Tasks does not (a "
+                     "one-channel image fails with `TfLiteTensor dims [1,H,W,3] vs MP Tensor dims [1,H,W,1]`, and the "
+                     "classifier then refuses every later image).")
+    looks = LOOKS.get(recipe["data"]["source"])
+    if looks:
+        lines.append(f"- The training images are {looks}: frames that look otherwise (dark on light, say) are "
+                     "classified poorly; invert or crop them to look alike.")
+    return lines + [""]
+
+
+def _shape(dims: tuple) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
 def _data(recipe, data) -> list[str]:
@@ -72,18 +104,20 @@ def _data(recipe, data) -> list[str]:
     return ["## Data and splits", "",
             f"Source `{data['source']}`, {data['classes']} classes, images {data['image_shape']}: train {data['train']}, "
             f"validation {data['val']}, test {data['test']} (seeded stratified split, seed {recipe['seed']}, "
-            f"val {split['val']:.0%} / test {split['test']:.0%}; `splits.csv` in the run folder lists every image).",
+            f"val {split['val']:.0%} / test {split['test']:.0%}).",
             ""]
 
 
 def _accuracy(report, handoff) -> list[str]:
+    float_text = "-" if report.get("float_accuracy") is None else _pct(report["float_accuracy"])
     lines = ["## Accuracy per runtime", "",
-             f"On the {report['data']['test']} test images, each file in the runtime that runs it; agreement is top-1 "
-             "agreement with the float Keras model.", "",
-             "| artifact | runtime | accuracy | vs float | agreement |", "|---|---|---:|---:|---:|"]
-    for row in report["artifacts"]:
-        change = row.get("accuracy_change")
-        lines.append(f"| {row['name']} | {row['runtime']} | {_pct(row['accuracy'])} | "
+             f"On the {report['data']['test']} test images, each shipped file in the runtime that runs it; 'vs float' "
+             f"is the change in points against the float Keras model the files were made from ({float_text}; not "
+             "shipped), agreement is top-1 agreement with it.", "",
+             "| file | runtime | accuracy | vs float | agreement |", "|---|---|---:|---:|---:|"]
+    for f in handoff.handed:
+        row, change = f.row, f.row.get("accuracy_change")
+        lines.append(f"| `{f.filename}` | {row['runtime']} | {_pct(row['accuracy'])} | "
                      f"{'-' if change is None else f'{change * 100:+.2f}'} | {_pct(row['agreement'])} |")
     return lines + [""]
 
@@ -123,7 +157,8 @@ def _making(handoff) -> list[str]:
         if row.get("calibration"):
             made += f", calibrated on {row['calibration']['samples']} images of the {row['calibration']['source']}"
         lines.append(f"- `{f.filename}`: {made}.")
-    return lines + ["- The merged recipe is `recipe.yaml` in the run folder; `edgecnn build` on it remakes the files.", ""]
+    return lines + ["- `recipe.yaml` in this folder is the merged recipe the files were built from: `edgecnn build "
+                    "recipe.yaml` remakes them from the same data.", ""]
 
 
 def _limitations(recipe, data, handoff) -> list[str]:

@@ -1,7 +1,7 @@
 '''Integration snippets, filled in with the handed files' names, input size and pre-processing.
 
-Placeholders are `@@NAME@@` (Kotlin and Swift use `$` and braces themselves). The Node snippet is run
-by the tests through onnxruntime-node; the Android and iOS ones use MediaPipe Tasks, whose C++ core the
+Placeholders are `@@NAME@@` (Kotlin and Swift use `$` and braces themselves). The Node and Python snippets
+are run by the tests copied out of the bundle, as an app developer copies them; the Android and iOS ones use MediaPipe Tasks, whose C++ core the
 tests run through the `mediapipe` Python package.
 '''
 
@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+from edgecnn.data.images import IMAGE_SUFFIXES
 from edgecnn.fileio import write_text
 
 ANDROID = """\
@@ -71,22 +72,45 @@ final class @@CLASS@@Classifier {
 """
 
 NODE = """\
-// Classify images with @@ONNX@@ (or its .ort copy) in Node with onnxruntime-node; in a browser the same
-// code runs with onnxruntime-web (import * as ort from "onnxruntime-web").
+// Classify image files with @@ONNX@@ (or its .ort copy) in Node: onnxruntime-node runs the model, jimp
+// (pure JavaScript) decodes @@IMAGE_TYPES_TEXT@@ files of any size, the same kinds `edgecnn predict` reads.
 // Input "input": float32 [1, @@HEIGHT@@, @@WIDTH@@, @@CHANNELS@@] (NHWC), @@COLOR@@ pixels 0..255 as decoded;
-// the model normalizes inside (@@INSIDE@@). Output "probabilities": one score per line of labels.txt.
-// Resize to @@WIDTH@@x@@HEIGHT@@ first ("@@RESIZE@@"@@RESIZE_NOTE@@).
-//   npm install            (in this folder: onnxruntime-node)
-//   node classify_node.mjs ../@@ONNX@@ image.ppm ...     binary PPM (P6) at @@WIDTH@@x@@HEIGHT@@; one JSON line each
+// the model normalizes inside (@@INSIDE@@). Output "probabilities": one score per line of the
+// labels.txt beside the model file. Images are resized to @@WIDTH@@x@@HEIGHT@@ ("@@RESIZE@@"@@RESIZE_NOTE@@), bilinear.
+//   npm install --ignore-scripts      in this folder (onnxruntime-node's install script only fetches CUDA
+//                                     files; its CPU build ships in the package)
+//   node classify_node.mjs path/to/@@ONNX@@ photo.png ...     one JSON line per image
 import * as ort from "onnxruntime-node";
+import { Jimp, ResizeStrategy } from "jimp";
 import { readFileSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const HEIGHT = @@HEIGHT@@, WIDTH = @@WIDTH@@, CHANNELS = @@CHANNELS@@;
-export const LABELS = readFileSync(new URL("../labels.txt", import.meta.url), "utf8").split("\\n").filter(Boolean);
+export const HEIGHT = @@HEIGHT@@, WIDTH = @@WIDTH@@, CHANNELS = @@CHANNELS@@, RESIZE = "@@RESIZE@@";
+export const IMAGE_TYPES = @@IMAGE_TYPES@@;
 
-// rgb: HEIGHT * WIDTH * 3 bytes, row by row (a canvas's getImageData without every 4th byte).
-export async function classify(session, rgb, topK = 3) {
+/** The labels.txt next to the model file, one label per line, in output order. */
+export function readLabels(modelPath) {
+  return readFileSync(join(dirname(modelPath), "labels.txt"), "utf8").split("\\n").filter(Boolean);
+}
+
+/** An image file -> RGB bytes at the model's size, row by row. */
+export async function loadImage(path) {
+  if (!IMAGE_TYPES.includes(extname(path).toLowerCase())) {
+    throw new Error(`${path}: expected one of ${IMAGE_TYPES.join(", ")}`);
+  }
+  const image = await Jimp.read(path);
+  const size = { w: WIDTH, h: HEIGHT, mode: ResizeStrategy.BILINEAR };
+  if (RESIZE === "crop") image.cover(size);
+  else if (RESIZE === "pad") image.contain(size);  // the border stays transparent black: black once alpha is dropped
+  else image.resize(size);
+  const rgba = image.bitmap.data, rgb = new Uint8Array(HEIGHT * WIDTH * 3);
+  for (let i = 0; i < HEIGHT * WIDTH; i++) rgb.set(rgba.subarray(4 * i, 4 * i + 3), 3 * i);
+  return rgb;
+}
+
+/** Top-k labels and scores for RGB bytes at the model's size (grayscale models take the luminance). */
+export async function classify(session, labels, rgb, topK = 3) {
   const pixels = new Float32Array(HEIGHT * WIDTH * CHANNELS);
   for (let i = 0; i < HEIGHT * WIDTH; i++) {
     if (CHANNELS === 3) pixels.set(rgb.subarray(3 * i, 3 * i + 3), 3 * i);
@@ -95,58 +119,49 @@ export async function classify(session, rgb, topK = 3) {
   const output = await session.run({ input: new ort.Tensor("float32", pixels, [1, HEIGHT, WIDTH, CHANNELS]) });
   const scores = Array.from(output.probabilities.data);
   const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  return order.slice(0, topK).map((i) => ({ label: LABELS[i], index: i, score: scores[i] }));
+  return order.slice(0, topK).map((i) => ({ label: labels[i], index: i, score: scores[i] }));
 }
 
-// A binary PPM (P6, maxval 255) -> its RGB bytes; apps decode PNG/JPEG with a canvas or `sharp` instead.
-export function readPpm(path) {
-  const data = readFileSync(path);
-  const fields = [];
-  let at = 0;
-  while (fields.length < 4) {
-    while (/\\s/.test(String.fromCharCode(data[at]))) at++;
-    if (data[at] === 0x23) { while (data[at] !== 0x0a) at++; continue; }  // a comment line
-    const start = at;
-    while (!/\\s/.test(String.fromCharCode(data[at]))) at++;
-    fields.push(data.toString("latin1", start, at));
-  }
-  const [magic, width, height] = [fields[0], Number(fields[1]), Number(fields[2])];
-  if (magic !== "P6" || width !== WIDTH || height !== HEIGHT) {
-    throw new Error(`${path}: expected a P6 PPM of ${WIDTH}x${HEIGHT}, got ${magic} ${width}x${height}`);
-  }
-  return data.subarray(at + 1, at + 1 + width * height * 3);
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (resolve(process.argv[1] ?? "") === fileURLToPath(import.meta.url)) {
   const [model, ...images] = process.argv.slice(2);
-  const session = await ort.InferenceSession.create(model ?? new URL("../@@ONNX@@", import.meta.url).pathname);
+  if (!model || !images.length) {
+    console.error("usage: node classify_node.mjs MODEL.onnx IMAGE...");
+    process.exit(2);
+  }
+  const session = await ort.InferenceSession.create(model);
+  const labels = readLabels(model);
   for (const image of images) {
-    console.log(JSON.stringify({ image, predictions: await classify(session, readPpm(image)) }));
+    console.log(JSON.stringify({ image, predictions: await classify(session, labels, await loadImage(image)) }));
   }
 }
 """
 
 PACKAGE_JSON = {"name": "@@NAME@@-classifier", "private": True, "type": "module",
-                "dependencies": {"onnxruntime-node": "^1.30.0"}}
+                "dependencies": {"onnxruntime-node": "1.30.0", "jimp": "1.6.1"}}  # the versions the tests run
 
 PYTHON = '''\
 """Classify images with @@TFLITE@@ in Python with the LiteRT interpreter (pip install ai-edge-litert pillow).
 
 Input: @@COLOR@@ pixels 0..255, @@WIDTH@@x@@HEIGHT@@ (resize "@@RESIZE@@"), @@DTYPE@@; the model normalizes inside
-(@@INSIDE@@). Output: one probability per line of labels.txt.
-    python classify.py image.png ...
+(@@INSIDE@@). Output: one probability per label; the labels are packed inside the .tflite file (its metadata
+zip), so the model file is all this script needs, wherever the two are.
+    python classify.py path/to/@@TFLITE@@ image.png ...
 """
 
 import sys
-from pathlib import Path
+import zipfile
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image, ImageOps
 
-HERE = Path(__file__).resolve().parent.parent
-MODEL, HEIGHT, WIDTH, MODE, RESIZE = HERE / "@@TFLITE@@", @@HEIGHT@@, @@WIDTH@@, "@@PIL_MODE@@", "@@RESIZE@@"
-LABELS = (HERE / "labels.txt").read_text(encoding="utf-8").split("\\n")[:-1]
+HEIGHT, WIDTH, MODE, RESIZE = @@HEIGHT@@, @@WIDTH@@, "@@PIL_MODE@@", "@@RESIZE@@"
+
+
+def read_labels(model_path) -> list[str]:
+    """The labels packed in the model file (a .tflite with metadata is also a zip holding labels.txt)."""
+    with zipfile.ZipFile(model_path) as packed:
+        return packed.read("labels.txt").decode("utf-8").splitlines()
 
 
 def load(path) -> np.ndarray:
@@ -162,19 +177,23 @@ def load(path) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def classify(interpreter, pixels: np.ndarray, top_k: int = 3) -> list[tuple[str, float]]:
+def classify(interpreter, labels: list[str], pixels: np.ndarray, top_k: int = 3) -> list[tuple[str, float]]:
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     interpreter.set_tensor(source["index"], pixels[None].astype(source["dtype"]))  # uint8 or float32, 0..255
     interpreter.invoke()
     scores = interpreter.get_tensor(target["index"])[0].astype(np.float32)
-    return [(LABELS[i], float(scores[i])) for i in np.argsort(-scores)[:top_k]]
+    return [(labels[i], float(scores[i])) for i in np.argsort(-scores)[:top_k]]
 
 
 if __name__ == "__main__":
-    interpreter = Interpreter(model_path=str(MODEL))
+    if len(sys.argv) < 3:
+        sys.exit("usage: python classify.py MODEL.tflite IMAGE...")
+    model, images = sys.argv[1], sys.argv[2:]
+    interpreter = Interpreter(model_path=model)
     interpreter.allocate_tensors()
-    for name in sys.argv[1:]:
-        print(name, classify(interpreter, load(name)))
+    labels = read_labels(model)
+    for name in images:
+        print(name, classify(interpreter, labels, load(name)))
 '''
 
 RESIZE_NOTES = {"stretch": "", "crop": ": centre-crop other aspect ratios to square first",
@@ -202,6 +221,8 @@ def _values(report: dict, handoff) -> dict:
         "COLOR": contract["color"].upper(), "PIL_MODE": "RGB" if contract["channels"] == 3 else "L",
         "DTYPE": contract["dtype"], "RESIZE": contract["resize"], "RESIZE_NOTE": RESIZE_NOTES[contract["resize"]],
         "INSIDE": (f"{inside['color']}, then " if inside.get("color") else "") + inside.get("formula", "nothing"),
+        "IMAGE_TYPES": json.dumps(list(IMAGE_SUFFIXES)),
+        "IMAGE_TYPES_TEXT": ", ".join(s.lstrip(".").upper() for s in IMAGE_SUFFIXES),
     }
 
 

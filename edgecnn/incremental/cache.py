@@ -17,13 +17,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecnn.errors import RecipeError
-from edgecnn.fileio import atomic_path, file_sha256
+from edgecnn.fileio import atomic_path, file_sha256, staging_folder
 from edgecnn.incremental.keys import StagePlan
 
 CACHE_ENV, CACHE_SIZE_ENV = "EDGECNN_CACHE", "EDGECNN_CACHE_SIZE"
@@ -97,7 +96,7 @@ class StageCache:
         if (folder / ENTRY_FILE).is_file():
             return
         folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+        staging = staging_folder(folder.parent, ".staging-")
         try:
             for name in entry["outputs"]:
                 (staging / FILES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
