@@ -36,6 +36,10 @@ def _ray():
     return ray
 
 
+RAY_TOKEN_HINT = ("set RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN (or a file named by "
+                  "RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it)")
+
+
 @contextlib.contextmanager
 def ray_session(ray, address: str | None, where: str, error: type[Exception], **init_options):
     """The Ray already running in this process, else one joined at `address` (None: RAY_ADDRESS, or a local
@@ -44,8 +48,13 @@ def ray_session(ray, address: str | None, where: str, error: type[Exception], **
     if started:
         try:
             ray.init(address=address, **init_options)
+        except ray.exceptions.AuthenticationError:  # a cluster with token authentication, and no token here
+            raise error(f"{where}: the Ray cluster there asks for its authentication token and none is set here; "
+                        f"{RAY_TOKEN_HINT}") from None
         except ConnectionError as exc:  # no cluster there, or one that refuses us
-            raise error(f"{where}: cannot join a Ray cluster there ({str(exc).splitlines()[0]})") from None
+            token_mode = os.environ.get("RAY_AUTH_MODE") == "token"
+            hint = "" if token_mode else f"; if it uses token authentication, {RAY_TOKEN_HINT}"
+            raise error(f"{where}: cannot join a Ray cluster there ({str(exc).splitlines()[0]}){hint}") from None
     try:
         yield
     finally:

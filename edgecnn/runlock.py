@@ -1,10 +1,11 @@
-"""One writer per run folder: a lock file holding the writer's process id, and scratch space inside it.
+"""One writer per run folder: a kernel lock on a file in it, and scratch space inside it.
 
-Two builds into the same `--out` would interleave their files; the second is refused with the
-holder's process id. A lock whose process is gone (killed, crashed) is stale and taken over. While
-the lock is held, every temporary file (ours and the converters', through `tempfile`) lives in the
-run folder's `.edgecnn-tmp/`, and whatever a killed run left there or as a half-written `.NAME.*.tmp*`
-file is removed when the next writer starts, so nothing outlives a rerun.
+Two builds into the same `--out` would interleave their files; the second is refused, naming the holder's
+process id. The lock is `filelock`'s (flock on Unix): the kernel releases it when its process dies, however it
+dies, so there are no stale locks to guess about. While the lock is held, every temporary file (ours and the
+converters', through `tempfile`) lives in the run folder's `.edgecnn-tmp/`, and whatever a killed run left
+there or as a half-written `.NAME.*.tmp*` file is removed when the next writer starts, so nothing outlives a
+rerun.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from edgecnn.errors import RecipeError
 
-LOCK_FILE = ".edgecnn.lock"
+LOCK_FILE = ".edgecnn.lock"  # stays in the folder between writers: removing a flock'ed file races its next taker
 SCRATCH_DIR = ".edgecnn-tmp"
 
 
@@ -35,35 +38,47 @@ def prepare_folder(folder: Path, flag: str = "--out") -> Path:
 
 @contextlib.contextmanager
 def run_lock(folder: Path):
-    """Hold `folder`'s lock while the block writes into it; a folder made here and left empty by a
-    failure is removed again, so bad input writes nothing."""
-    created = not Path(folder).exists()
+    """Hold `folder`'s lock while the block writes into it; folders made here (the run folder and any missing
+    parents, e.g. `runs/`) that a failure left empty are removed again, so bad input writes nothing."""
+    folder = Path(folder)
+    made = _missing_ancestors(folder)
     path = prepare_folder(folder) / LOCK_FILE
-    while True:
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            holder = _holder(path)
-            if holder is not None and _alive(holder):
-                raise RecipeError(f"{folder}: another edgecnn (process {holder}) is writing this run folder; "
-                                  "wait for it to finish or choose another --out") from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-        except OSError as exc:
-            raise RecipeError(f"{folder}: cannot write here ({exc.strerror})") from None
-    with os.fdopen(descriptor, "w") as lock:
-        lock.write(str(os.getpid()))
-    scratch, previous = remove_leftovers(Path(folder)), tempfile.tempdir
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RecipeError(f"{folder}: another edgecnn (process {_holder(path) or '?'}) is writing this run folder; "
+                          "wait for it to finish or choose another --out") from None
+    except OSError as exc:
+        raise RecipeError(f"{folder}: cannot write here ({exc.strerror})") from None
+    path.write_text(str(os.getpid()))  # for the message a second writer gets; the kernel lock is what counts
+    scratch, previous = remove_leftovers(folder), tempfile.tempdir
     scratch.mkdir()
+    # Converters (TFLiteConverter's SavedModel, tf2onnx, ONNX Runtime's tools) make their temporary files through
+    # `tempfile` with no folder argument: pointing `tempfile` here for the lock's duration keeps them inside
+    # the run folder, where the next writer removes what a killed run left. One writer per process at a time.
     tempfile.tempdir = str(scratch)
     try:
         yield
     finally:
         tempfile.tempdir = previous
         shutil.rmtree(scratch, ignore_errors=True)
-        path.unlink(missing_ok=True)
-        if created and not any(Path(folder).iterdir()):
-            Path(folder).rmdir()
+        if made and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+            path.unlink()  # the folder goes too: nobody can be waiting on a folder this writer made
+        lock.release()
+        for created in made:  # innermost first
+            with contextlib.suppress(OSError):  # not empty: a file landed; keep it
+                created.rmdir()
+
+
+def _missing_ancestors(folder: Path) -> list[Path]:
+    """`folder` and its parents that do not exist yet, innermost first."""
+    missing = []
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
 
 
 def remove_leftovers(folder: Path) -> Path:
@@ -86,15 +101,3 @@ def _holder(path: Path) -> int | None:
         return int(path.read_text().strip() or "x")
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True

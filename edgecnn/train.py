@@ -177,10 +177,22 @@ def predict_probabilities(model, images, contract) -> np.ndarray:
     return np.concatenate([model(normalize(chunk, contract), training=False).numpy() for chunk in images.chunks(256)])
 
 
+def training_progress(label: str, out=None) -> Progress:
+    """The training bar: label, bar, step count, epoch and elapsed time, which fit in 80 columns (the epoch's
+    metrics are printed above the bar when it ends, not squeezed in beside it)."""
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                    TimeElapsedColumn(), console=out or console(), transient=False)
+
+
+def epoch_line(epoch: int, epochs: int, logs: dict) -> str:
+    return (f"epoch {epoch + 1}/{epochs} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+            f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}")
+
+
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):
 
     class RichProgress(K.callbacks.Callback):
-        """One bar over all training steps; the latest epoch's metrics beside it."""
+        """One bar over all training steps; each epoch's metrics printed above it as the epoch ends."""
 
         def __init__(self):
             super().__init__()
@@ -193,26 +205,24 @@ def progress_callback(K, epochs: int, steps: int, label: str = "train"):
             if not is_interactive():
                 self.progress = None
                 return
-            self.progress = Progress(
-                TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                TimeElapsedColumn(), console=console(), transient=False,
-            )
+            self.progress = training_progress(label)
             self.progress.start()
-            self.task = self.progress.add_task("", total=epochs * steps)
+            self.task = self.progress.add_task(f"epoch 1/{epochs}", total=epochs * steps)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
+            if self.progress:
+                self.progress.update(self.task, description=f"epoch {epoch + 1}/{epochs}")
 
         def on_train_batch_end(self, batch, logs=None):
             if self.progress:  # by index: with steps_per_execution Keras calls this once per N steps
                 self.progress.update(self.task, completed=self.epoch * steps + batch + 1)
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = {key: float(value) for key, value in (logs or {}).items()}
-            line = (f"epoch {epoch + 1}/{epochs} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
-                    f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}")
+            line = epoch_line(epoch, epochs, {key: float(value) for key, value in (logs or {}).items()})
             if self.progress:
-                self.progress.update(self.task, description=line, completed=(epoch + 1) * steps)
+                self.progress.update(self.task, completed=(epoch + 1) * steps)
+                self.progress.console.print(line)  # above the live bar
             else:
                 console().print(line)
 

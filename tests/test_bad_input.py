@@ -118,28 +118,42 @@ def test_out_that_cannot_be_a_folder_is_named(tmp_path, flag_target):
     assert blocker.read_text() == "keep"
 
 
-def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
+def test_a_second_writer_is_refused_and_a_killed_writers_lock_is_free(tmp_path):
+    # setup: another process takes the run folder's lock and holds it
     from edgecnn.errors import RecipeError
-    from edgecnn.runlock import LOCK_FILE, run_lock
+    from edgecnn.runlock import run_lock
 
     folder = tmp_path / "run"
     folder.mkdir()
-    with run_lock(folder):
-        holder = (folder / LOCK_FILE).read_text()
-        with pytest.raises(RecipeError, match=f"another edgecnn \\(process {holder}\\) is writing"):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom edgecnn.runlock import run_lock\n"
+                               f"with run_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        # execute, assert: refused, naming the holder's process
+        with pytest.raises(RecipeError, match=f"another edgecnn \\(process {holder.pid}\\) is writing"):
             with run_lock(folder):
                 pass
-    assert not (folder / LOCK_FILE).exists()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (folder / LOCK_FILE).write_text(dead.stdout.strip())  # a process that has exited
+    finally:
+        holder.kill()  # SIGKILL: no cleanup of its own; the kernel frees the lock
+        holder.wait()
     with run_lock(folder):
-        assert (folder / LOCK_FILE).read_text() == str(os.getpid())
+        assert (folder / ".edgecnn-tmp").is_dir()
+
+
+def test_a_failed_first_write_leaves_no_folders_behind(tmp_path):
+    from edgecnn.runlock import run_lock
+
+    with pytest.raises(RuntimeError):
+        with run_lock(tmp_path / "runs" / "digits"):
+            raise RuntimeError("bad image")
+    assert list(tmp_path.iterdir()) == []  # neither runs/digits nor runs/
 
 
 def test_leftovers_of_a_killed_writer_go_when_the_next_one_starts(tmp_path):
     import tempfile
 
-    from edgecnn.runlock import SCRATCH_DIR, run_lock
+    from edgecnn.runlock import LOCK_FILE, SCRATCH_DIR, run_lock
 
     folder = tmp_path / "run"
     (folder / SCRATCH_DIR / "edgecnn-savedmodel-x").mkdir(parents=True)
@@ -151,7 +165,8 @@ def test_leftovers_of_a_killed_writer_go_when_the_next_one_starts(tmp_path):
         assert Path(tempfile.gettempdir()) == folder / SCRATCH_DIR  # converters' temp files land here
         assert not (folder / ".model.keras.abc123.tmp.keras").exists()
         assert not list((folder / "optimized").iterdir())
-    assert sorted(p.name for p in folder.iterdir()) == ["model.keras", "optimized"]
+    # the lock's file stays (removing a flock'ed file would race its next taker), empty of locks once released
+    assert sorted(p.name for p in folder.iterdir()) == [LOCK_FILE, "model.keras", "optimized"]
     assert Path(tempfile.gettempdir()) != folder / SCRATCH_DIR
 
 

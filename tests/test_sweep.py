@@ -194,3 +194,39 @@ def test_the_concurrency_limit_reaches_the_search(search):
     searcher = _tune_config(settings, validate_recipe(raw)).search_alg
     # Ray drops max_concurrent_trials silently for a generator (grid, random): the limit must be on the searcher.
     assert searcher.max_concurrent == 1
+
+
+@pytest.mark.slow
+def test_a_token_cluster_without_a_token_is_one_line_and_exit_2(tmp_path, tiny_recipe_file):
+    # setup: a Ray head with token authentication (its own temp folder and port), and a client with none
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import tempfile
+
+    ray_cli = Path(sys.executable).parent / "ray"
+    ray_temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must stay under 108 bytes
+    server = {**os.environ, "HOME": str(tmp_path / "head"), "RAY_AUTH_MODE": "token",
+              "RAY_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}
+    started = subprocess.run([ray_cli, "start", "--head", "--port", "6391", "--num-cpus", "1",
+                              "--include-dashboard=false", "--disable-usage-stats", "--temp-dir",
+                              str(ray_temp)], env=server, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    client = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH_TOKEN")}
+    client.update({"HOME": str(tmp_path / "client"), "RAY_AUTH_MODE": "token"})
+    try:
+        # execute
+        done = subprocess.run([shutil.which("edgecnn") or Path(sys.executable).parent / "edgecnn", "sweep",
+                               str(tiny_recipe_file), "--grid", "model.alpha=[0.5]", "--address", "127.0.0.1:6391",
+                               "--out", str(tmp_path / "sweep")], env=client, capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=server, capture_output=True, timeout=120)
+        shutil.rmtree(ray_temp, ignore_errors=True)
+    # assert: one named line saying how to give the token; nothing written
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2, done.stderr
+    assert len(errors) == 1 and "--address 127.0.0.1:6391" in errors[0] and "RAY_AUTH_TOKEN" in errors[0]
+    assert "Traceback" not in done.stderr and not (tmp_path / "sweep").exists()

@@ -18,7 +18,8 @@ from edgecnn.artifacts.runners import dequantized, to_tensor_dtype
 from edgecnn.data.contract import is_pixel_input
 from edgecnn.data.images import array_image
 from edgecnn.errors import VerificationError
-from edgecnn.fileio import atomic_path, captured_native_stderr
+from edgecnn.fileio import atomic_path
+from edgecnn.modelfile import litert_interpreter
 
 TILE = 48  # pixels per map or kernel tile
 LABEL = 12  # pixels of caption under each tile
@@ -39,14 +40,10 @@ class Activations:
     def __init__(self, artifact):
         self.path, self.layers = artifact.path, {layer.name: layer for layer in artifact.layers}
         if self.path.suffix == ".tflite":
-
-            from ai_edge_litert.interpreter import Interpreter  # lazy: LiteRT (0.16 s) only for .tflite files
-
-            with captured_native_stderr(), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 # Keeping every intermediate tensor is the point here, not a debugging accident.
                 warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-                self.interpreter = Interpreter(model_path=str(self.path), experimental_preserve_all_tensors=True)
-                self.interpreter.allocate_tensors()
+                self.interpreter = litert_interpreter(self.path, experimental_preserve_all_tensors=True)
             self.input = self.interpreter.get_input_details()[0]
         elif self.path.suffix == ".keras":
             self.model = artifact.runner().model

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.data.contract import PIXEL_INPUT_LAYER, is_pixel_input
-from edgecnn.fileio import captured_native_stderr
-from edgecnn.modelfile import load_onnx
+from edgecnn.modelfile import litert_interpreter, load_onnx
 
 _PREFIXES = ("quant_", "prune_low_magnitude_", "cluster_")
 
@@ -100,14 +99,10 @@ _TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CON
 def builtin_interpreter(path: Path, allocate: bool = False):
     """A LiteRT interpreter without delegates, for reading a file's graph and stored tensors:
     XNNPACK would repack the weights; the builtin kernels keep them as stored."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # lazy: LiteRT (0.16 s) only for .tflite files
+    from ai_edge_litert.interpreter import OpResolverType  # lazy: LiteRT (0.16 s) only for .tflite files
 
-    with captured_native_stderr():
-        interpreter = Interpreter(model_path=str(path),
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        if allocate:
-            interpreter.allocate_tensors()
-    return interpreter
+    return litert_interpreter(path, allocate=allocate,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
 def _tflite_kernels(interpreter) -> list[Kernel]:

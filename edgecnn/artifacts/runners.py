@@ -14,8 +14,7 @@ import numpy as np
 
 from edgecnn._tf import tensorflow
 from edgecnn.errors import VerificationError
-from edgecnn.fileio import captured_native_stderr
-from edgecnn.modelfile import check_image_input, check_model_file, load_keras
+from edgecnn.modelfile import check_image_input, check_model_file, litert_interpreter, load_keras
 
 
 def to_tensor_dtype(images: np.ndarray, details: dict) -> np.ndarray:
@@ -62,15 +61,8 @@ class TFLiteRunner:
     runtime = "litert"
 
     def __init__(self, path: Path, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter  # lazy: LiteRT (0.16 s) only for .tflite files
-
         start = time.perf_counter_ns()
-        try:
-            with captured_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate" on every load
-                self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
-                self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise VerificationError(f"{path}: LiteRT cannot load it: {exc}") from None
+        self.interpreter = litert_interpreter(path, num_threads=threads)
         self.init_ms = (time.perf_counter_ns() - start) / 1e6
         self.settings = {"num_threads": threads, "delegate": "XNNPACK (LiteRT default CPU delegate)"}
         self.input = self.interpreter.get_input_details()[0]

@@ -1,0 +1,27 @@
+"""The training progress bar at 80 columns: bar, step count and elapsed time all whole."""
+
+import io
+
+from rich.console import Console
+
+from edgecnn.train import epoch_line, training_progress
+
+
+def test_the_training_bar_keeps_bar_steps_and_time_at_80_columns():
+    # setup: the longest state of a long training (MNIST: 20 epochs of 469 steps), on an 80-column terminal
+    out = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    progress = training_progress("train x2", out)
+    task = progress.add_task("epoch 20/20", total=20 * 469)
+    progress.update(task, completed=9_000)
+    # execute
+    out.print(progress.get_renderable())
+    # assert
+    line = out.file.getvalue().splitlines()[0]
+    assert "9000/9380" in line and "epoch 20/20" in line and "0:00:00" in line and "..." not in line
+    assert line.count("━") >= 20  # a bar, not 2 characters of one
+    assert len(line) <= 80
+
+
+def test_the_epoch_metrics_line_names_every_metric():
+    line = epoch_line(2, 20, {"loss": 0.1234, "accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.95})
+    assert line == "epoch 3/20 loss 0.1234 acc 0.9000 val_loss 0.2000 val_acc 0.9500"
