@@ -1,7 +1,6 @@
 """Bad input, table-driven: each case exits 2 with one line naming the culprit, no traceback, and writes
 nothing. Recipe and CLI cases need no model, so the table runs in seconds."""
 
-import os
 from pathlib import Path
 import subprocess
 import sys
