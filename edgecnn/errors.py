@@ -2,9 +2,18 @@
 
 
 class EdgeCNNError(Exception):
-    """Base class: a problem the user can fix; the message says how."""
+    """Base class: a problem the user can fix; the message says how, in one line."""
 
     exit_code = 2
+
+    def __init__(self, message: str = ""):
+        super().__init__(one_line(str(message)))
+
+
+def one_line(text: str) -> str:
+    """Line breaks and other control characters shown escaped (`\\n`): a key a user typed with a newline in it,
+    or a library's two-line message, must not break the CLI's one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class RecipeError(EdgeCNNError):

@@ -594,6 +594,9 @@ def _read_yaml(path: Path) -> dict:
         raw = load_yaml_text(text)
     except YamlProblem as exc:
         raise RecipeError(f"{path}: {exc}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; its own text spans two lines
+        raise RecipeError(f"{path}: not valid YAML: character #x{exc.character:04x} at position {exc.position} is "
+                          "not allowed in YAML text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -109,6 +109,9 @@ class Artifact:
         `normalization` (unit when not given); `labels` name the outputs when the file does not."""
         runner, recorded = self.runner(), self.recorded_contract  # the runtime's refusals come first
         recorded = dataclasses.replace(recorded) if recorded is not None else None  # the kept one stays as read
+        if recorded is not None and recorded.shape != tuple(runner.input_shape):
+            raise VerificationError(f"{self.path}: its metadata records input {list(recorded.shape)}, the model takes "
+                                    f"{list(runner.input_shape)}; re-export it with edgecnn, or strip the metadata")
         if recorded is not None and normalization not in (None, recorded.normalization):
             raise VerificationError(f"--normalization {normalization}: {self.path} records {recorded.normalization}; "
                                     "drop the option to use the file's own")

@@ -281,6 +281,8 @@ def read_list(path: Path, classes: list[str] | None, skip_bad: bool, allow_outsi
                 raise DataError(f"{where}: {problem} (pass --skip-bad-files to skip such rows)")
             skipped.append({"path": item, "problem": problem})
             continue
+        if "\x00" in item:  # no file system takes it; os calls raise ValueError on it
+            raise DataError(f"{where}: the path {item[:80]!r} holds a NUL character")
         image = (base / item) if not os.path.isabs(item) else Path(item)
         if not allow_outside and not image.resolve().is_relative_to(base.resolve()):
             raise DataError(f"{where}: {item[:80]!r} lies outside the list's folder {base}; move it in, or set "
