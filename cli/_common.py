@@ -39,7 +39,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ou
 @contextlib.contextmanager
 def user_errors():
     """Errors -> one line on stderr and an exit code: 2 bad input, 1 missed budget, 3 anything unforeseen."""
-    from edgecnn.errors import EdgeCNNError
+    from edgecnn.errors import DiskFull, EdgeCNNError, Terminated, no_space_cause
 
     try:
         yield
@@ -48,14 +48,22 @@ def user_errors():
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): every finally has run by now
+        signal_name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("Ctrl-C", 130)
+        typer.echo(f"interrupted ({signal_name}): no half-written file or lock left; a rerun reuses the finished "
+                   "stages", err=True)
+        raise typer.Exit(code) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug or an unforeseen library failure: still one line, distinct exit code
         if os.environ.get("EDGECNN_DEBUG"):
             raise
+        full = no_space_cause(exc)
+        if full is not None:  # a library's own write (a converter's scratch files) ran out of space
+            error = DiskFull(f"out of space while writing {full.filename or 'a scratch file'}: {full.strerror or full}; "
+                             "free some space and rerun (finished stages are reused)")
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with EDGECNN_DEBUG=1 for the traceback)", err=True)
         raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 

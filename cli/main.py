@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import signal
 import sys
 
 import typer
@@ -121,10 +122,17 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Turn a small image data set into a verified, phone-ready TFLite and ONNX model."""
 
 
+def _terminate(signum, frame):
+    from edgecnn.errors import Terminated
+
+    raise Terminated()
+
+
 def run():
     from edgecnn.memory import cap_malloc_arenas
 
     cap_malloc_arenas()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except SystemExit as done:

@@ -44,3 +44,29 @@ class BudgetExceeded(EdgeCNNError):
     """A verification budget was missed: exit code 1, so CI fails the job."""
 
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that, as with Ctrl-C, every `finally` runs: half-written files and
+    scratch folders are removed and the run folder's lock released before the process exits (143)."""
+
+
+class DiskFull(EdgeCNNError):
+    """A write failed for want of space: the disk or quota is full, or the file size limit (ulimit -f) was hit."""
+
+
+NO_SPACE_ERRNOS = {28, 27, 122}  # ENOSPC, EFBIG (RLIMIT_FSIZE), EDQUOT on Linux
+
+
+def no_space_cause(exc: BaseException) -> OSError | None:
+    """The out-of-space OSError behind `exc` (itself, or in its chain of causes: libraries wrap it), or None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            return exc
+        text = str(exc)
+        if "No space left on device" in text or "File too large" in text:
+            return OSError(28 if "No space" in text else 27, text.splitlines()[0] if text else "")
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -2,12 +2,17 @@
 files a user hands over (labels, lists, reports) with named errors."""
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import resource
+import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from edgecnn.errors import DiskFull, no_space_cause
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: archives do not depend on the clock
 
@@ -23,9 +28,33 @@ def atomic_path(path: Path):
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; artifacts are meant to be shared
         os.replace(tmp, path)
+    except Exception as exc:
+        full = no_space_cause(exc)
+        if full is None:
+            raise
+        written = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+        raise DiskFull(out_of_space_text(path, full, written)) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def out_of_space_text(path: Path, error: OSError, written: int) -> str:
+    """One line: which file, what ran out, and how much it needed at least."""
+    where = Path(path).parent
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        free = None
+    if error.errno == errno.EFBIG:
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        shown = f"{limit:,} bytes" if limit != resource.RLIM_INFINITY else "a limit"
+        what, advice = f"the file size limit (ulimit -f: {shown}) was reached", "raise the limit"
+    else:
+        what = "the disk is full" + (f" ({free:,} bytes free on {where})" if free is not None else "")
+        advice = "free some space"
+    return (f"{path}: not written: {what} after {written:,} bytes, and the file needs more; {advice} and rerun "
+            "(finished stages are reused)")
 
 
 def staging_folder(parent: Path, prefix: str) -> Path:

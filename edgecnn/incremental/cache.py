@@ -79,15 +79,19 @@ class StageCache:
         except (OSError, ValueError):
             return None
         outputs = entry.get("outputs", {})
-        if entry.get("key") != plan.key or any(not _intact(folder / FILES_DIR / name, o) for name, o in outputs.items()):
-            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            if entry.get("key") != plan.key or any(not _intact(folder / FILES_DIR / name, o)
+                                                   for name, o in outputs.items()):
+                shutil.rmtree(folder, ignore_errors=True)
+                return None
+            for name in outputs:
+                target = Path(run_root) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(target) as staged:
+                    shutil.copyfile(folder / FILES_DIR / name, staged)
+            os.utime(folder / ENTRY_FILE)  # last use, for eviction
+        except FileNotFoundError:  # another build evicted or dropped the entry meanwhile: a miss, not a failure
             return None
-        for name in outputs:
-            target = Path(run_root) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(target) as staged:
-                shutil.copyfile(folder / FILES_DIR / name, staged)
-        os.utime(folder / ENTRY_FILE)  # last use, for eviction
         return entry
 
     def store(self, plan: StagePlan, run_root: Path, entry: dict, recipe_name: str) -> None:
