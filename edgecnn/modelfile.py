@@ -47,8 +47,11 @@ def litert_interpreter(path: str | Path, allocate: bool = True, **options):
             interpreter = Interpreter(model_path=str(path), **options)
             if allocate:
                 interpreter.allocate_tensors()
+        interpreter.get_tensor_details()  # LiteRT decodes every tensor's name here and in every details call
     except (ValueError, RuntimeError) as exc:
         raise VerificationError(f"{path}: LiteRT cannot load it: {exc}") from None
+    except UnicodeDecodeError:
+        raise VerificationError(f"{path}: a tensor name in it is not UTF-8 text; the file is damaged") from None
     return interpreter
 
 

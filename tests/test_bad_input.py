@@ -353,3 +353,19 @@ def test_metadata_missing_contract_fields_is_named(tiny_build, tmp_path):
         archive.writestr("metadata.json", json.dumps({"input": {"height": 16}, "labels": ["a", "b"]}))
     result = runner.invoke(app, ["predict", str(path), str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "input contract lacks width, channels, normalization, mean, std" in result.stderr
+
+
+def test_a_build_that_fails_on_a_bad_image_leaves_no_runs_folder(tmp_path, monkeypatch):
+    # setup: a folder data set with one broken image, and the default run folder (runs/NAME) under the cwd
+    from edgecnn.data.shapes import write_shapes_folder
+
+    write_shapes_folder(tmp_path / "photos", 20, ["circle", "square"], seed=0, sides=(16, 24))
+    (tmp_path / "photos" / "circle" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
+    recipe = tmp_path / "photos.yaml"
+    recipe.write_text(f"name: photos\ndata: {{source: folder, path: {tmp_path / 'photos'}, image_size: [16, 16]}}\n")
+    monkeypatch.chdir(tmp_path)
+    # execute
+    result = runner.invoke(app, ["build", str(recipe)])
+    # assert: one named line, exit 2, and no runs/ left behind
+    assert result.exit_code == 2 and "broken.png" in result.stderr, result.output
+    assert not (tmp_path / "runs").exists()
