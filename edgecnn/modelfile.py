@@ -47,11 +47,12 @@ def litert_interpreter(path: str | Path, allocate: bool = True, **options):
             interpreter = Interpreter(model_path=str(path), **options)
             if allocate:
                 interpreter.allocate_tensors()
-        interpreter.get_tensor_details()  # LiteRT decodes every tensor's name here and in every details call
+        # LiteRT decodes tensor names in every details call (get_tensor_details skips a tensor it cannot decode)
+        interpreter.get_input_details(), interpreter.get_output_details()
+    except UnicodeDecodeError:  # a ValueError: named before the general case
+        raise VerificationError(f"{path}: a tensor name in it is not UTF-8 text; the file is damaged") from None
     except (ValueError, RuntimeError) as exc:
         raise VerificationError(f"{path}: LiteRT cannot load it: {exc}") from None
-    except UnicodeDecodeError:
-        raise VerificationError(f"{path}: a tensor name in it is not UTF-8 text; the file is damaged") from None
     return interpreter
 
 

@@ -352,3 +352,14 @@ def test_cli_exit_codes_on_damaged_models(entry, flips, model_files, tmp_path_fa
     if result.exit_code:
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
     assert listing(folder) == ["frame.png", "model.tflite"]
+
+
+@pytest.mark.build
+def test_a_tensor_name_that_is_not_utf8_is_named(model_files, tmp_path):
+    # found by the fuzzing: LiteRT's details calls raised UnicodeDecodeError on such a name
+    data = bytearray(model_files["model_int8.tflite"])
+    data[data.find(b"StatefulPartitionedCall:0")] = 0x80
+    path = tmp_path / "model.tflite"
+    path.write_bytes(bytes(data))
+    message = assert_named_or_fine(lambda: read_everything(path), str(path))
+    assert message is not None and "not UTF-8" in message
