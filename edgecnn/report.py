@@ -14,9 +14,9 @@ from rich.text import Text
 from edgecnn.console import console
 from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json, write_text
+from edgecnn.plots import MATPLOTLIB_MISSING
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.verify.against import against_lines, verdict_text
-from edgecnn.plots import MATPLOTLIB_MISSING
 from edgecnn.verify.classes import confusion_lines, confusion_panels_caption, draw_confusion, per_class_lines
 from edgecnn.verify.junit import write_junit
 
@@ -165,10 +165,10 @@ def _print_against(report: dict) -> None:
     table = Table(title=f"p50 new/old, interleaved (max slowdown {against['max_slowdown']:.0%})")
     for header in ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"):
         table.add_column(header, justify="right" if header in ("ratio", "95% interval", "rounds") else "left")
-    styles = {"slower": "bold red", "within": None, "inconclusive": "yellow"}
+    styles = {"slower": "bold red", "within": "", "inconclusive": "yellow"}
     for r in against["comparisons"]:
         table.add_row(r["artifact"], Path(r["old"]).name, f"{r['ratio']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}",
-                      str(r["rounds"]), Text(verdict_text(r), style=styles[r["verdict"]] or ""))
+                      str(r["rounds"]), Text(verdict_text(r), style=styles[r["verdict"]]))
     console().print(table)
 
 
