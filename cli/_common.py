@@ -39,7 +39,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ou
 @contextlib.contextmanager
 def user_errors():
     """Errors -> one line on stderr and an exit code: 2 bad input, 1 missed budget, 3 anything unforeseen."""
-    from edgecnn.errors import DiskFull, EdgeCNNError, Terminated, no_space_cause
+    from edgecnn.errors import EdgeCNNError, Terminated, no_space_cause
 
     try:
         yield
@@ -59,9 +59,13 @@ def user_errors():
         if os.environ.get("EDGECNN_DEBUG"):
             raise
         full = no_space_cause(exc)
-        if full is not None:  # a library's own write (a converter's scratch files) ran out of space
-            error = DiskFull(f"out of space while writing {full.filename or 'a scratch file'}: {full.strerror or full}; "
-                             "free some space and rerun (finished stages are reused)")
+        if full is not None:  # a library's own write (a converter's scratch files) ran out of space: bad input, 2
+            import tempfile
+
+            from edgecnn.errors import DiskFull
+            from edgecnn.fileio import out_of_space_text
+
+            error = DiskFull(out_of_space_text(full.filename or tempfile.gettempdir(), full))
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with EDGECNN_DEBUG=1 for the traceback)", err=True)

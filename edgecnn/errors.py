@@ -1,5 +1,7 @@
 """The errors edgecnn raises on purpose. The CLI turns each into one line and an exit code."""
 
+import errno
+
 
 class EdgeCNNError(Exception):
     """Base class: a problem the user can fix; the message says how, in one line."""
@@ -55,7 +57,7 @@ class DiskFull(EdgeCNNError):
     """A write failed for want of space: the disk or quota is full, or the file size limit (ulimit -f) was hit."""
 
 
-NO_SPACE_ERRNOS = {28, 27, 122}  # ENOSPC, EFBIG (RLIMIT_FSIZE), EDQUOT on Linux
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, the file size limit (RLIMIT_FSIZE), a quota
 
 
 def no_space_cause(exc: BaseException) -> OSError | None:
@@ -67,6 +69,6 @@ def no_space_cause(exc: BaseException) -> OSError | None:
             return exc
         text = str(exc)
         if "No space left on device" in text or "File too large" in text:
-            return OSError(28 if "No space" in text else 27, text.splitlines()[0] if text else "")
+            return OSError(errno.ENOSPC if "No space" in text else errno.EFBIG, text.splitlines()[0])
         exc = exc.__cause__ or exc.__context__
     return None

@@ -39,22 +39,22 @@ def atomic_path(path: Path):
             os.remove(tmp)
 
 
-def out_of_space_text(path: Path, error: OSError, written: int) -> str:
-    """One line: which file, what ran out, and how much it needed at least."""
-    where = Path(path).parent
-    try:
-        free = shutil.disk_usage(where).free
-    except OSError:
-        free = None
+def out_of_space_text(path: Path | str, error: OSError, written: int | None = None) -> str:
+    """One line: which file (or scratch folder), what ran out, how much it needed at least when known (`written`
+    bytes landed before the write failed), and what to do: the one wording for every out-of-space failure."""
+    where = Path(path) if written is None else Path(path).parent
     if error.errno == errno.EFBIG:
         limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         shown = f"{limit:,} bytes" if limit != resource.RLIM_INFINITY else "a limit"
         what, advice = f"the file size limit (ulimit -f: {shown}) was reached", "raise the limit"
     else:
-        what = "the disk is full" + (f" ({free:,} bytes free on {where})" if free is not None else "")
-        advice = "free some space"
-    return (f"{path}: not written: {what} after {written:,} bytes, and the file needs more; {advice} and rerun "
-            "(finished stages are reused)")
+        try:
+            free = f" ({shutil.disk_usage(where).free:,} bytes free on {where})"
+        except OSError:
+            free = ""
+        what, advice = f"the disk is full{free}", "free some space"
+    needed = "" if written is None else f" after {written:,} bytes, and the file needs more"
+    return f"{path}: not written: {what}{needed}; {advice} and rerun (finished stages are reused)"
 
 
 def staging_folder(parent: Path, prefix: str) -> Path:

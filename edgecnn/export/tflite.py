@@ -17,7 +17,7 @@ from edgecnn.errors import DiskFull, ExportError, no_space_cause
 from edgecnn.export.gpu_delegate import gpu_compatibility
 from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.export.tflite_graph import pin_pixel_input
-from edgecnn.fileio import captured_native_stderr, write_bytes
+from edgecnn.fileio import captured_native_stderr, out_of_space_text, write_bytes
 
 
 def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | None = None, io_dtype: str = "uint8",
@@ -32,9 +32,10 @@ def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | No
     try:
         saved_model = _SAVED_MODEL.folder(model, file_input)
     except Exception as exc:  # tracing can fail in many ways; one line names the stage
-        if no_space_cause(exc):  # the SavedModel goes to the run folder's scratch space first
-            raise DiskFull(f"TFLite {mode} conversion: the disk is full writing the SavedModel to "
-                           f"{tempfile.gettempdir()}; free some space and rerun (finished stages are reused)") from None
+        full = no_space_cause(exc)
+        if full is not None:  # the SavedModel goes to the run folder's scratch space first
+            raise DiskFull(f"TFLite {mode} conversion's SavedModel: {out_of_space_text(tempfile.gettempdir(), full)}") \
+                from None
         raise ExportError(f"TFLite {mode} conversion failed while tracing the model: {exc}") from exc
     flatbuffer = _convert_saved_model(tf, saved_model, mode, calibration, io_dtype, allow_float_ops)
     return pin_pixel_input(flatbuffer)
