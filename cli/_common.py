@@ -87,6 +87,15 @@ MaxP50Option = _budget_option("--max-p50-ms", "Slowest batch-1 p50 in ms, at eve
 MaxP90Option = _budget_option("--max-p90-ms", "Slowest batch-1 p90 in ms, at every thread count.")
 MaxSizeOption = _budget_option("--max-size", "Largest file in bytes.")
 MaxGzipOption = _budget_option("--max-gzip", "Largest gzip-compressed file in bytes.")
+MaxAppGapOption = _budget_option("--max-app-gap", "Largest loss from a .tflite's accuracy to what an app gets through "
+                                 "MediaPipe Tasks, 0..1 (0.005 = half a point; needs the clients extra).")
+CameraScaleOption = Annotated[Optional[float], typer.Option(
+    "--camera-scale", min=1.0, max=16.0, help="Camera frames for the MediaPipe Tasks check are the test split's "
+    "source images enlarged this many times \\[default: 4].")]
+
+
+def camera_overrides(camera_scale: float | None) -> list[str]:
+    return [] if camera_scale is None else [f"verify.camera_scale={camera_scale}"]
 JunitOption = Annotated[
     Optional[Path], typer.Option("--junit", help="Also write the budget checks as JUnit XML here (a junit.xml is "
                                  "always written beside report.json).")
@@ -97,7 +106,7 @@ def budget_overrides(**limits) -> list[str]:
     """CLI budget flags -> `--set verify.budgets.KEY=VALUE` overrides (flags win over the recipe)."""
     keys = {"min_accuracy": "min_accuracy", "max_accuracy_drop": "max_accuracy_drop", "min_agreement": "min_agreement",
             "max_p50_ms": "max_latency_p50_ms", "max_p90_ms": "max_latency_p90_ms", "max_size": "max_size_bytes",
-            "max_gzip": "max_gzip_bytes"}
+            "max_gzip": "max_gzip_bytes", "max_app_gap": "max_app_gap"}
     out = []
     for flag, value in limits.items():
         if value is not None:

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn_cli._common import (
-    DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, RecipeArgument, SkipBadOption,
-    data_overrides, data_source_overrides, print_json, user_errors,
+    CameraScaleOption, DataSourceOption, JsonOption, OutOption, OverridesOption, QuietOption, RecipeArgument, SkipBadOption,
+    camera_overrides, data_overrides, data_source_overrides, print_json, user_errors,
 )
 
 ForceOption = Annotated[Optional[list[str]], typer.Option(
@@ -27,7 +27,7 @@ HandoffOption = Annotated[bool, typer.Option("--handoff", help="Also write the a
 def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOption = None,
           as_json: JsonOption = False, quiet: QuietOption = False,
           skip_bad_files: SkipBadOption = False, data: DataSourceOption = None, handoff: HandoffOption = False,
-          force: ForceOption = None, cache: CacheOption = None):
+          force: ForceOption = None, cache: CacheOption = None, camera_scale: CameraScaleOption = None):
     """Train, export (TFLite float32/int8, ONNX), make the optimized variants, and verify every artifact
     in its runtime; the report names the best variant under the budgets.
 
@@ -42,7 +42,8 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
         from edgecnn.report import print_report
         from edgecnn.verify.judge import enforce_gate
 
-        built = api.build(recipe, out, data_source_overrides(data) + data_overrides(overrides, skip_bad_files),
+        built = api.build(recipe, out, data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
+                          + camera_overrides(camera_scale),
                           show_progress=not quiet, force=force, cache=cache)
         if not quiet:
             print_report(built.report)

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn_cli._common import (
-    JsonOption, JunitOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
+    CameraScaleOption, JsonOption, JunitOption, MaxAppGapOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
     MinAccuracyOption, MinAgreementOption, Normalization, OverridesOption, QuietOption, SkipBadOption,
-    budget_overrides, data_overrides, print_json, user_errors,
+    budget_overrides, camera_overrides, data_overrides, print_json, user_errors,
 )
 
 TargetsArgument = Annotated[
@@ -58,7 +58,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
            max_p50_ms: MaxP50Option = None, max_p90_ms: MaxP90Option = None, max_size: MaxSizeOption = None,
            max_gzip: MaxGzipOption = None, baseline: BaselineOption = None, tolerance: ToleranceOption = "10%",
            against: AgainstOption = None, max_slowdown: MaxSlowdownOption = "5%", ab_seconds: AbSecondsOption = 20.0,
-           gpu_check: GpuCheckOption = False):
+           gpu_check: GpuCheckOption = False, max_app_gap: MaxAppGapOption = None,
+           camera_scale: CameraScaleOption = None):
     """Verify a run folder's artifacts, or any image-classification .tflite / .onnx / .ort files, in their own
     runtimes (LiteRT, onnxruntime; no TensorFlow needed). Writes report.json, report.md, junit.xml and
     confusion.png to a folder of its own (--out), never over a build's reports.
@@ -83,7 +84,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
             raise RecipeError(f"--junit {junit}: is a folder; name the XML file to write, e.g. {junit / 'junit.xml'}")
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
-                                  max_size=max_size, max_gzip=max_gzip)
+                                  max_size=max_size, max_gzip=max_gzip, max_app_gap=max_app_gap)
+        limits += camera_overrides(camera_scale)
         if gpu_check:
             overrides = [*(overrides or []), "verify.gpu_check=always"]
         verified = api.verify(

@@ -20,6 +20,7 @@ from edgecnn.run import TEST_IMAGE_PNG, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
 from edgecnn.verify import ArtifactResult, verify_artifact
+from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
 
 
@@ -88,6 +89,8 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
         raise VerificationError(f"{run.root}: nothing to verify; run `edgecnn export {run.root}` first")
     results = [verify_in_run(artifact, name, precision, dataset, reference, recipe.verify, show_progress)
                for name, (artifact, precision) in opened.items()]
+    frames = app_frames_for(recipe.verify, recipe.data, dataset, recipe.seed)
+    add_app_results(zip((artifact for artifact, _ in opened.values()), results), frames)
     float_accuracy = None if reference is None else float((reference.argmax(1) == dataset.y_test).mean())
     report = build_report(recipe, dataset.summary(), results, timings, float_accuracy)
     float_file = opened.get("tflite_float32", (None,))[0]

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgecnn.data.contract import NORMALIZATIONS
+from edgecnn.data.frames import DEFAULT_CAMERA_SCALE
 from edgecnn.data.sources import data_section_for
 from edgecnn.errors import ModelError, RecipeError
 from edgecnn.fileio import read_user_text
@@ -157,11 +158,15 @@ class AugmentConfig(_Section):
     translation: float = Field(0.0, ge=0.0, le=0.5, description="Max shift, as a fraction of the side.")
     brightness: float = Field(0.0, ge=0.0, le=1.0, description="Max brightness change, as a fraction of 255.")
     contrast: float = Field(0.0, ge=0.0, le=1.0, description="Max contrast change, as a fraction.")
+    camera_frames: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Share of training images shown as an app's camera frame would reach the model: enlarged 1-10x, "
+        "then shrunk back by MediaPipe's sampling or another resizer apps use (with or without anti-aliasing).")
 
     @property
     def enabled(self) -> bool:
         return self.flip_horizontal or self.flip_vertical or any(
-            (self.rotation, self.zoom, self.translation, self.brightness, self.contrast))
+            (self.rotation, self.zoom, self.translation, self.brightness, self.contrast, self.camera_frames))
 
 
 class ModelConfig(_Section):
@@ -389,6 +394,9 @@ class BudgetConfig(_Section):
     latency: list[LatencyBudget] = Field(default_factory=list, description="Latency limits per runtime/threads.")
     max_size_bytes: int | None = Field(None, gt=0, description="Largest file.")
     max_gzip_bytes: int | None = Field(None, gt=0, description="Largest gzip-compressed file.")
+    max_app_gap: float | None = Field(
+        None, ge=0.0, le=1.0, description="Largest loss from the file's test accuracy to what an app gets through "
+        "MediaPipe Tasks (source images at their own size and camera frames; 0.005 = half a point).")
 
 
 class VerifyConfig(_Section):
@@ -404,6 +412,11 @@ class VerifyConfig(_Section):
         None, description="Artifacts whose missed budgets fail the run (exit 1); default: export.formats. "
         "Optimized variants are compared, not gated, unless listed here."
     )
+    app_check: Literal["auto", "always", "never"] = Field(
+        "auto", description="Classify the test split's source images and camera frames through MediaPipe Tasks for "
+        "every .tflite (what an app gets): auto when the clients extra is installed; always fails without it.")
+    camera_scale: float = Field(DEFAULT_CAMERA_SCALE, ge=1.0, le=16.0,
+                                description="How many times larger than the source images the camera frames are.")
     gpu_check: Literal["auto", "always", "never"] = Field(
         "auto", description="LiteRT GPU-delegate check of .tflite files: auto reads the verdict the export recorded "
         "in the file (no TensorFlow); always runs TensorFlow's analyzer (an 8 s import); never skips it.")

@@ -214,6 +214,7 @@ def report_markdown(report: dict, out_dir: Path | None = None) -> str:
         lines += ["Top-5 accuracy: " + ", ".join(top5) + ".", ""]
     if best_line(report):
         lines += [best_line(report), ""]
+    lines += app_lines(report)
     lines += _gate_lines(report) + against_lines(report) + _baseline_lines(report) + per_class_lines(report)
     lines += confusion_lines(report) + _readiness_lines(report) + _calibration_lines(report) + _sparsity_lines(report)
     lines += _timing_lines(report) + _stage_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
@@ -368,6 +369,31 @@ def _baseline_lines(report: dict) -> list[str]:
         lines.append(f"| {r['artifact']} | {r['metric']} | {_num(r['old'])} | {_num(r['new'])} | {r['change']:+.1%} | "
                      f"{'**regressed**' if r['regressed'] else 'ok'} |")
     return lines + [""]
+
+
+def app_lines(report: dict) -> list[str]:
+    """What an app gets through MediaPipe Tasks per `.tflite`, and the gap to the file's reported accuracy."""
+    measured = [a for a in report["artifacts"] if (a.get("app") or {}).get("camera")]
+    skipped = [a for a in report["artifacts"] if (a.get("app") or {}).get("skipped")]
+    if not measured and not skipped:
+        return []
+    scale = measured[0]["app"]["camera_scale"] if measured else None
+    lines = ["## What an app gets (via MediaPipe Tasks)", "",
+             f"| file | report | own-size images | agreement | camera frames {_num(scale)}x | agreement | gap |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for a in measured:
+        app = a["app"]
+        lines.append(_md_row([a["name"], _pct(a["accuracy"]), _pct(app["own_size"]["accuracy"]),
+                              _pct(app["own_size"]["agreement"]), _pct(app["camera"]["accuracy"]),
+                              _pct(app["camera"]["agreement"]), _points(-app["gap"] if app["gap"] is not None else None)]))
+    lines += [f"- **{a['name']}**: {a['app']['skipped']}" for a in skipped]
+    client = measured[0]["app"]["client"] if measured else "MediaPipe Tasks"
+    lines += ["", f"{client}'s ImageClassifier on the test split's source images at their own size and on camera "
+              f"frames {_num(scale)} times larger (bicubic enlargements), each handed over as the model card says "
+              "(whole, with the centred region of interest, or letterboxed by the app). Agreement is top-1 agreement "
+              "with `edgecnn predict` on the same frames; gap is the lower app figure minus the report's accuracy, "
+              "in points (budget `max_app_gap`).", ""]
+    return lines
 
 
 def _readiness_lines(report: dict) -> list[str]:

@@ -139,9 +139,13 @@ def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
     mean = tf.constant(np.asarray(dataset.contract.mean, dtype=np.float32))
     std = tf.constant(np.asarray(dataset.contract.std, dtype=np.float32))
     augment = _augmenter(cfg.augment, seed) if training and cfg.augment.enabled else None
+    frames = camera_frames(tf, dataset, cfg.augment.camera_frames, seed) if (
+        training and cfg.augment.camera_frames) else None
 
     def prepare(x, y):  # one map per batch: every map is a step of tf.data's own
         x = tf.cast(x, tf.float32)
+        if frames is not None:
+            x = frames(x)
         if augment is not None:
             x = augment(x, training=True)
         # The same formula as data.normalize, which calibration, verification and prediction use.
@@ -157,6 +161,27 @@ def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
     # AUTOTUNE then means one map per core and a prefetch buffer that grows as needed.
     options.autotune.enabled = False
     return ds.with_options(options)
+
+
+def camera_frames(tf, dataset: Dataset, share: float, seed: int):
+    """A batch function: `share` of the images replaced by what an app's frame `scale` times larger becomes once
+    shrunk back by one of the resizers apps use (`frames.frame_matrices`: one random (scale, resizer) per image,
+    two small matmuls), rounded to whole pixel values as a decoded frame is."""
+    from edgecnn.data.frames import frame_matrices
+
+    rows, cols = (tf.constant(m) for m in frame_matrices(tuple(dataset.contract.shape[:2]), dataset.source_size))
+    count = int(rows.shape[0])
+
+    def apply(x):
+        batch = tf.shape(x)[0]
+        choice = tf.random.uniform([batch], 0, count, dtype=tf.int32, seed=seed)
+        framed = tf.einsum("bij,bjkc->bikc", tf.gather(rows, choice), x)
+        framed = tf.einsum("blk,bikc->bilc", tf.gather(cols, choice), framed)
+        framed = tf.clip_by_value(tf.round(framed), 0.0, 255.0)
+        chosen = tf.random.uniform([batch, 1, 1, 1], seed=seed + 1) < share
+        return tf.where(chosen, framed, x)
+
+    return apply
 
 
 def _augmenter(options, seed: int):

@@ -34,6 +34,7 @@ class Dataset:
     contract: InputContract
     source: str = ""
     skipped: list[dict] = field(default_factory=list)
+    source_size: tuple[int, int] | None = None  # (height, width) most images are stored at
 
     @property
     def num_classes(self) -> int:
@@ -90,7 +91,9 @@ def load_dataset(data_config, seed: int) -> Dataset:
     fmt = ImageFormat(tuple(data_config.image_size), data_config.channels, data_config.resize)
     parts = [_subset(source, indices, fmt) for indices in (splits.train, splits.val, splits.test)]
     contract = InputContract.from_config(data_config, source.class_names)
-    return Dataset(*parts, source.class_names, contract, data_config.describe_source(), source.skipped)
+    stored = source.image_sizes.most_common(1)
+    return Dataset(*parts, source.class_names, contract, data_config.describe_source(), source.skipped,
+                   (stored[0][0][1], stored[0][0][0]) if stored else None)
 
 
 def _subset(source: SourceData, indices: np.ndarray, fmt: ImageFormat):

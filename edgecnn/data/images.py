@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from edgecnn.data.frames import frame_to_input
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -61,23 +63,13 @@ def load_image(path: str | Path, fmt: ImageFormat) -> np.ndarray:
 
 
 def to_model_pixels(image: Image.Image, fmt: ImageFormat) -> np.ndarray:
-    image = _to_mode(image, "L" if fmt.channels == 1 else "RGB")
-    image = fit(image, fmt.size, fmt.resize)
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[..., None] if pixels.ndim == 2 else pixels
-
-
-def fit(image: Image.Image, size: tuple[int, int], policy: str) -> Image.Image:
-    """Resize to (height, width): stretch ignores the aspect ratio, crop takes the centred box of the
-    target aspect, pad letterboxes onto black. Bilinear filtering throughout."""
-    height, width = size
-    if policy == "crop":
-        image = image.crop(_centre_box(image.size, width / height))
-    elif policy == "pad":
-        image = _letterbox(image, width / height)
-    if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
-    return image
+    """A decoded image -> the model's uint8 input pixels: converted to the model's colours, then brought to its
+    size by `frames.frame_to_input`, MediaPipe's own sampling (so the pixels match what the phone SDK feeds)."""
+    pixels = np.asarray(_to_mode(image, "L" if fmt.channels == 1 else "RGB"), dtype=np.uint8)
+    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+    if pixels.shape[:2] == tuple(fmt.size):
+        return pixels
+    return frame_to_input(pixels, fmt.size, fmt.resize)
 
 
 def _to_mode(image: Image.Image, mode: str) -> Image.Image:
@@ -89,27 +81,6 @@ def _to_mode(image: Image.Image, mode: str) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         image = Image.alpha_composite(background, rgba)
     return image.convert(mode)
-
-
-def _centre_box(size: tuple[int, int], aspect: float) -> tuple[int, int, int, int]:
-    width, height = size
-    if width / height > aspect:  # too wide: trim the sides
-        keep = max(1, round(height * aspect))
-        left = (width - keep) // 2
-        return (left, 0, left + keep, height)
-    keep = max(1, round(width / aspect))
-    top = (height - keep) // 2
-    return (0, top, width, top + keep)
-
-
-def _letterbox(image: Image.Image, aspect: float) -> Image.Image:
-    width, height = image.size
-    if width / height > aspect:
-        canvas = Image.new(image.mode, (width, max(height, round(width / aspect))))
-    else:
-        canvas = Image.new(image.mode, (max(width, round(height * aspect)), height))
-    canvas.paste(image, ((canvas.width - width) // 2, (canvas.height - height) // 2))
-    return canvas
 
 
 def array_image(pixels: np.ndarray) -> Image.Image:

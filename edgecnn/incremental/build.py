@@ -30,6 +30,7 @@ from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.train import train_model
 from edgecnn.verify import ArtifactResult
+from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
 
 
@@ -55,6 +56,10 @@ class Materials:
     @cached_property
     def reference(self):
         return self.run.load_reference(self.dataset.test_fingerprint())
+
+    @cached_property
+    def app_frames(self):
+        return app_frames_for(self.recipe.verify, self.recipe.data, self.dataset, self.recipe.seed)
 
     @cached_property
     def file_input(self) -> FileInput:
@@ -115,6 +120,7 @@ def _run_verify(materials: Materials, plan: StagePlan):
     artifact = open_artifact(path, materials.trained if fmt is None else None)
     result = verify_in_run(artifact, plan.name, precision, materials.dataset, materials.reference,
                            materials.recipe.verify, show_progress=False)  # the stage's line names it
+    add_app_results([(artifact, result)], materials.app_frames)
     return [], result.to_dict()
 
 

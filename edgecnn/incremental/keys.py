@@ -27,7 +27,7 @@ _LIBRARIES = {  # the packages whose version shapes each kind of output
     "litert": ("tensorflow", "tf-keras", "flatbuffers"),
     "onnxruntime": ("tensorflow", "tf-keras", "tf2onnx", "onnx", "onnxruntime"),
     "optimize": ("tensorflow-model-optimization", "ai-edge-quantizer", "onnxruntime"),
-    "verify": ("numpy", "ai-edge-litert", "onnxruntime", "tensorflow"),
+    "verify": ("numpy", "ai-edge-litert", "onnxruntime", "tensorflow", "mediapipe"),
     "inspect": ("numpy", "ai-edge-litert", "matplotlib", "pillow"),
 }
 
@@ -116,7 +116,8 @@ def verify_plan(recipe, name: str, tokens: dict[str, str]) -> StagePlan:
     are not read here; the machine is, since latency belongs to the CPU it was measured on."""
     settings = recipe.verify
     values = {"artifact": name, "threads": settings.thread_counts(), "warmup": settings.warmup,
-              "runs": settings.runs, "max_seconds": settings.max_seconds}
+              "runs": settings.runs, "max_seconds": settings.max_seconds, "app_check": settings.app_check,
+              "camera_scale": settings.camera_scale}
     fmt = ALL_ARTIFACTS.get(name)
     producer = "train" if fmt is None else f"{'optimize' if fmt.is_variant else 'export'}:{name}"
     upstream = tuple(dict.fromkeys(("data", "train", producer)))

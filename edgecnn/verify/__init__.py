@@ -52,6 +52,12 @@ class ArtifactResult:
         return cls(**{k: row.get(k) for k in names}, extra={k: v for k, v in row.items() if k not in names})
 
     @property
+    def app_accuracy(self) -> float | None:
+        """What an app gets through MediaPipe Tasks (the lower of its two figures) when measured, else the accuracy."""
+        measured = (self.extra.get("app") or {}).get("accuracy")
+        return self.accuracy if measured is None else measured
+
+    @property
     def latencies(self) -> list[dict]:
         """Latency at each thread count measured (files verified before per-thread timing: the one row)."""
         return self.extra.get("latency") or [{"threads": self.threads, **self.latency_ms}]

@@ -55,6 +55,7 @@ def check_budgets(result, budgets: dict) -> list[BudgetCheck]:
         ("min_agreement", result.agreement, "min"),
         ("max_size_bytes", result.size_bytes, "max"),
         ("max_gzip_bytes", result.gzip_bytes, "max"),
+        ("max_app_gap", (result.extra.get("app") or {}).get("gap"), "max"),
     ]
     checks = [_check(result.name, key, value, budgets.get(key), kind) for key, value, kind in simple]
     for timing in result.latencies:

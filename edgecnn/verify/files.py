@@ -21,6 +21,7 @@ from edgecnn.data.contract import InputContract
 from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.recipe import OptimizeConfig, data_recipe, verify_settings
 from edgecnn.verify import verify_artifact
+from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import assemble_report
 
 EXPORTED_SUFFIXES = (".tflite", ".onnx", ".ort")
@@ -37,11 +38,17 @@ class TestImages:
     summary: dict
     normalization: str | None = None  # --normalization, for files that record none
     seed: int = 0
+    dataset: object = None  # the loaded --data (for the app's view of its source images)
+    data_config: object = None
+
+    def app_frames(self, settings):
+        return app_frames_for(settings, self.data_config, self.dataset, self.seed)
 
     @classmethod
-    def of(cls, dataset, normalization: str | None = None, seed: int = 0) -> TestImages:
+    def of(cls, dataset, normalization: str | None = None, seed: int = 0, data_config=None) -> TestImages:
         """A loaded data set's test split."""
-        return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed)
+        return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed,
+                   dataset if data_config is not None else None, data_config)
 
     def feed(self, artifact: Artifact) -> tuple[np.ndarray, InputContract]:
         """uint8 images of the file's input size, and the contract that turns them into its input."""
@@ -68,6 +75,7 @@ def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, setti
             console().print(f"verify {name:<15} {artifact.path}")
         images, contract = test.feed(artifact)
         results.append(verify_artifact(artifact, name, artifact.kind, images, test.labels, contract, None, settings))
+    add_app_results(zip(artifacts, results), test.app_frames(settings))
     report = assemble_report(record, None, settings, OptimizeConfig().objective, names, test.summary, results)
     report["mode"] = "files"
     return report
@@ -106,7 +114,7 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
                                     f"{len(dataset.class_names)} classes; pass the data the model was trained on")
     record = {"name": "files", "seed": recipe.seed, "data": recipe.to_dict()["data"],
               "verify": recipe.verify.model_dump(mode="json")}
-    return TestImages.of(dataset, normalization, seed), record, recipe.verify
+    return TestImages.of(dataset, normalization, seed, recipe.data), record, recipe.verify
 
 
 def _data_recipe(artifact: Artifact, data: str, normalization: str | None, seed: int, overrides: list[str]):

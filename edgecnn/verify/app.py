@@ -1,0 +1,167 @@
+"""What an app gets: the test split's source images (at their own size, before edgecnn resized them) and camera
+frames k times larger, prepared only as the model card tells the app, classified by MediaPipe Tasks'
+ImageClassifier itself (the C++ core of the Android and iOS SDKs) when the `clients` extra is installed.
+
+A camera frame k times larger is the source image enlarged k times with Pillow's bicubic filter, a smooth
+stand-in for a sharper camera; the app then hands it over whole (stretch), with the centred region of interest
+(crop), or letterboxed onto black by hand (pad: MediaPipe's Tasks API cannot pad), and MediaPipe samples it.
+NumPy, Pillow and MediaPipe only: no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edgecnn.data.frames import centre_region, frame_to_input, letterbox
+from edgecnn.data.contract import normalize
+from edgecnn.data.images import ImageFormat, open_image, to_model_pixels
+from edgecnn.errors import VerificationError
+
+
+@dataclass
+class AppFrames:
+    """The test split as an app meets it: source images at their own size, and camera frames `scale` times larger."""
+
+    own_size: list[np.ndarray]
+    camera: list[np.ndarray]
+    scale: float
+    labels: np.ndarray
+
+    @classmethod
+    def of(cls, data_config, dataset, seed: int, scale: float) -> AppFrames:
+        own = source_images(data_config, dataset, seed)
+        return cls(own, [camera_frame(image, scale) for image in own], scale, dataset.y_test)
+
+
+def app_frames_for(settings, data_config, dataset, seed: int) -> AppFrames | None:
+    """The frames to measure apps on, or None: no labelled data, `app_check: never`, or (auto) no MediaPipe."""
+    if settings.app_check == "never" or dataset is None:
+        return None
+    if not mediapipe_available():
+        if settings.app_check == "always":
+            raise VerificationError("verify.app_check: always needs MediaPipe Tasks; install it with "
+                                    "pip install 'edgecnn[clients]', or set app_check: auto")
+        return None
+    return AppFrames.of(data_config, dataset, seed, settings.camera_scale)
+
+
+def add_app_results(pairs, frames: AppFrames | None) -> None:
+    """`result.extra["app"]` for every (artifact, result) pair that is a `.tflite` MediaPipe loads."""
+    if frames is None:
+        return
+    for artifact, result in pairs:
+        if artifact.kind != "tflite":
+            continue
+        if not ((result.extra.get("readiness") or {}).get("mediapipe") or {}).get("loads", True):
+            result.extra["app"] = {"skipped": "MediaPipe Tasks refuses this file (see its readiness)"}
+            continue
+        result.extra["app"] = measure_app(artifact, frames, result.accuracy)
+
+
+def measure_app(artifact, frames: AppFrames, accuracy: float | None) -> dict:
+    """MediaPipe Tasks' accuracy on the source images and the camera frames, each prepared as the card says;
+    the top-1 agreement with `edgecnn predict`'s pre-processing of the same frames; the gap to `accuracy`."""
+    import mediapipe
+
+    contract = artifact.contract()
+    record = {"client": f"MediaPipe Tasks {mediapipe.__version__}", "camera_scale": frames.scale}
+    with MediaPipeClassifier(artifact.path) as classifier:
+        for key, images in (("own_size", frames.own_size), ("camera", frames.camera)):
+            theirs = np.array([classifier.scores(*app_request(frame, asdict(contract))).argmax() for frame in images])
+            ours = predict_top1(artifact, contract, images)
+            record[key] = {"accuracy": float((theirs == frames.labels).mean()),
+                           "agreement": float((theirs == ours).mean())}
+    lowest = min(record["own_size"]["accuracy"], record["camera"]["accuracy"])
+    record["accuracy"] = lowest
+    record["gap"] = None if accuracy is None else round(accuracy - lowest, 6)
+    return record
+
+
+def predict_top1(artifact, contract, frames: list[np.ndarray]) -> np.ndarray:
+    """Top-1 of `edgecnn predict`'s path on decoded frames: the one pre-processing, the file's own runtime."""
+    fmt = ImageFormat((contract.height, contract.width), contract.channels, contract.resize)
+    runner = artifact.runner(1)
+    pixels = np.stack([to_model_pixels(Image.fromarray(frame), fmt) for frame in frames])
+    return np.concatenate([runner.predict(normalize(pixels[i:i + 256], contract)).argmax(1)
+                           for i in range(0, len(pixels), 256)])
+
+
+def mediapipe_available() -> bool:
+    """Whether the clients extra is installed (found, not imported: importing MediaPipe takes seconds)."""
+    return importlib.util.find_spec("mediapipe") is not None
+
+
+def source_images(data_config, dataset, seed: int) -> list[np.ndarray]:
+    """The test split's images as the source stores them (RGB uint8, grayscale repeated: what a phone frame
+    holds): files decoded at their own size; array sources (digits, npz, shapes) at their stored size."""
+    test = dataset.test
+    if hasattr(test, "paths"):
+        return [_rgb(np.asarray(open_image(path).convert("RGB"))) for path in test.paths]
+    from edgecnn.data.sources import read_source
+
+    stored = read_source(data_config, seed, native=True).images
+    return [_rgb(stored[i]) for i in test.ids]
+
+
+def camera_frame(image: np.ndarray, scale: float) -> np.ndarray:
+    """`image` enlarged `scale` times (bicubic), as a camera with that many more pixels would see it."""
+    if scale == 1:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
+
+
+def app_request(frame: np.ndarray, contract: dict) -> tuple[np.ndarray, tuple | None]:
+    """The frame and region of interest an app following the card hands MediaPipe, for the file's resize policy."""
+    size = (contract["height"], contract["width"])
+    policy = contract.get("resize", "stretch")
+    if policy == "crop":
+        return frame, centre_region(frame.shape[:2], size)
+    if policy == "pad":
+        return letterbox(frame, size[1] / size[0]), None
+    return frame, None
+
+
+class MediaPipeClassifier:
+    """MediaPipe Tasks' ImageClassifier on one `.tflite`: all scores per frame, in label order."""
+
+    def __init__(self, path: Path):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1)
+        self._classifier = vision.ImageClassifier.create_from_options(options)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._classifier.close()
+
+    def scores(self, frame: np.ndarray, region: tuple | None = None) -> np.ndarray:
+        import mediapipe as mp
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.components.containers.rect import RectF
+
+        extra = {}
+        if region is not None:
+            left, top, right, bottom = region
+            extra["image_processing_options"] = vision.ImageProcessingOptions(
+                region_of_interest=RectF(left=left, top=top, right=right, bottom=bottom))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        categories = self._classifier.classify(image, **extra).classifications[0].categories
+        out = np.zeros(len(categories), dtype=np.float32)
+        for category in categories:
+            out[category.index] = category.score
+        return out
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
