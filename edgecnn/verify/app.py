@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgecnn.data.frames import centre_region, frame_to_input, letterbox
+from edgecnn.data.frames import centre_region, letterbox
 from edgecnn.data.contract import normalize
 from edgecnn.data.images import ImageFormat, open_image, to_model_pixels
 from edgecnn.errors import VerificationError
