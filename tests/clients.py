@@ -106,3 +106,29 @@ def mediapipe_metadata(model: Path) -> dict:
         "color_space": image.content.contentProperties.colorSpace == meta_fb.ColorSpaceType.RGB and "RGB" or "other",
         "mean": list(normalization.mean), "std": list(normalization.std), "labels": labels, "packed": packed,
     }
+
+
+def identity_probe(path: Path, height: int, width: int) -> Path:
+    """A `.tflite` MediaPipe's ImageClassifier loads whose "scores" are its own input tensor, flattened: what
+    MediaPipe's pre-processing feeds a model, read back category by category (float input, mean 0 and std 1 in
+    the standard metadata, so the tensor holds the sampled pixel values themselves). Needs TensorFlow."""
+    from edgecnn._tf import keras, tensorflow
+    from edgecnn.export.tflite_metadata import ModelDescription, populate
+
+    K, tf = keras(), tensorflow()
+    inputs = K.Input((height, width, 3), batch_size=1)
+    model = K.Model(inputs, K.layers.Reshape((height * width * 3,))(inputs))
+    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    description = ModelDescription("probe", "identity", "1", "edgecnn tests", None, "rgb", [0.0], [1.0], (0.0, 255.0),
+                                   "labels.txt")
+    labels = "\n".join(str(i) for i in range(height * width * 3)).encode()
+    path.write_bytes(populate(flatbuffer, description, {"labels.txt": labels}))
+    return path
+
+
+def mediapipe_input_tensor(probe: Path, frame: np.ndarray, region: tuple | None = None) -> np.ndarray:
+    """The (height, width, 3) tensor MediaPipe Tasks makes of an RGB frame (and normalized region of interest)."""
+    from edgecnn.verify.app import MediaPipeClassifier
+
+    with MediaPipeClassifier(probe) as classifier:
+        return classifier.scores(frame, region)

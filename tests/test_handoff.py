@@ -128,6 +128,79 @@ def test_node_snippet_copied_into_an_app_runs_onnx_and_ort_like_predict(bundle, 
     assert "npm install --ignore-scripts" in (out / "snippets" / "classify_node.mjs").read_text()
 
 
+FRAME_SIZES = [(16, 16), (17, 23), (40, 120), (97, 131), (120, 40), (333, 777), (480, 640)]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed: the Node snippet cannot run")
+@pytest.mark.parametrize("policy", ["stretch", "crop", "pad"])
+def test_node_snippet_brings_full_size_frames_to_the_model_input_as_edgecnn_does(bundle, policy, tmp_path):
+    # setup: the snippet copied into an app, its resize policy set as a crop or pad model's bundle sets it;
+    # photo-like frames (smooth gradients, a shape, noise) of several sizes and aspects, as PNG files
+    from PIL import Image, ImageDraw
+
+    from edgecnn.data.frames import frame_to_input
+
+    out, _ = bundle
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    source = (out / "snippets" / "classify_node.mjs").read_text()
+    assert 'RESIZE = "stretch"' in source
+    (app_dir / "classify_node.mjs").write_text(source.replace('RESIZE = "stretch"', f'RESIZE = "{policy}"'))
+    (app_dir / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
+    rng, paths, expected = np.random.default_rng(0), [], []
+    for i, (height, width) in enumerate(FRAME_SIZES):
+        ramp = np.linspace(0, 255, width)[None, :, None] * np.linspace(0.2, 1, height)[:, None, None]
+        image = Image.fromarray(np.clip(ramp + rng.normal(0, 20, (height, width, 3)), 0, 255).astype(np.uint8))
+        ImageDraw.Draw(image).ellipse((width * 0.3, height * 0.3, width * 0.7, height * 0.7), fill=(250, 30, 90))
+        paths.append(tmp_path / f"frame{i}.png")
+        image.save(paths[-1])
+        expected.append(frame_to_input(np.asarray(image), (16, 16), policy))
+    (app_dir / "dump.mjs").write_text(
+        'import { loadImage } from "./classify_node.mjs";\n'
+        "for (const path of process.argv.slice(2)) console.log(JSON.stringify(Array.from(await loadImage(path))));\n")
+    # execute
+    done = subprocess.run([shutil.which("node"), "dump.mjs", *map(str, paths)], cwd=app_dir, capture_output=True,
+                          text=True, timeout=120, check=False)
+    # assert: the same bytes, frame by frame
+    assert done.returncode == 0, done.stderr
+    for line, want, size in zip(done.stdout.splitlines(), expected, FRAME_SIZES):
+        got = np.array(json.loads(line), dtype=np.uint8).reshape(16, 16, 3)
+        np.testing.assert_array_equal(got, want, err_msg=f"frame {size}, {policy}")
+
+
+@pytest.mark.parametrize("policy", ["stretch", "crop", "pad"])
+def test_python_snippet_hands_mediapipe_the_frame_and_region_that_give_edgecnns_model_input(bundle, policy, tmp_path):
+    # setup: the snippet's own module, its policy set as a crop or pad bundle sets it; an identity model whose
+    # scores are the input tensor MediaPipe made, so the snippet's exact call shows what the model would see
+    import importlib.util
+
+    pytest.importorskip("mediapipe")
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from edgecnn.data.frames import frame_to_input
+    from tests.clients import identity_probe
+
+    out, _ = bundle
+    spec = importlib.util.spec_from_file_location("classify_snippet", out / "snippets" / "classify.py")
+    snippet = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(snippet)
+    snippet.RESIZE = policy
+    probe = identity_probe(tmp_path / "probe.tflite", 16, 16)
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(probe)), max_results=-1)
+    rng = np.random.default_rng(1)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for height, width in FRAME_SIZES:
+            frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            # execute: the snippet's classify, every category kept
+            found = snippet.classify(classifier, frame, top_k=16 * 16 * 3)
+            tensor = np.zeros(16 * 16 * 3)
+            for name, score in found:
+                tensor[int(name)] = score
+            # assert
+            np.testing.assert_array_equal(tensor.reshape(16, 16, 3), frame_to_input(frame, (16, 16), policy),
+                                          err_msg=f"frame {height}x{width}, {policy}")
+
+
 def test_predict_and_the_snippets_read_the_same_kinds_of_image(bundle, tmp_path):
     out, record = bundle
     ppm = tmp_path / "frame.ppm"

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from edgecnn.data.frames import app_steps
+
 # Normalization as (pixel - mean) / std in pixel units, so every scheme is one formula an app can copy.
 NORMALIZATIONS = {
     "unit": (0.0, 255.0),  # [0, 1]
@@ -67,7 +69,9 @@ class InputContract:
                   "pad": "padded with black to the aspect, then resized"}[self.resize]
         formula = (f"x = (pixel - {_text(self.mean)}) / {_text(self.std)}, pixel in 0..255" if self.normalization != "raw"
                    else "x = pixel, 0..255 as decoded (the model normalizes inside)")
-        record["preprocessing"] = f"{self.color}, {resize} to {self.height}x{self.width} bilinear, {formula}, {self.layout}"
+        record["preprocessing"] = (f"{self.color}, {resize} to {self.height}x{self.width} by MediaPipe Tasks' sampling "
+                                   f"(bilinear, corner-aligned, no anti-aliasing), {formula}, {self.layout}")
+        record["app_steps"] = app_steps(self.resize, self.height, self.width)
         if record["inside"] is None:
             del record["inside"]
         return record

@@ -23,6 +23,8 @@ the frame onto black first (MediaPipe's Tasks API has no padding: the app does t
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # OpenCV's INTER_BITS: source coordinates are rounded to 1/32 pixel; weights are products of 32nds scaled to
@@ -48,12 +50,9 @@ def sample_region(frame: np.ndarray, out_size: tuple[int, int],
                   region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
     """uint8 (H, W, C) frame -> uint8 (out_h, out_w, C): MediaPipe's bilinear sampling of the normalized
     `region` (left, top, right, bottom) onto the output grid."""
+    rows, cols = source_positions(frame.shape[:2], out_size, tuple(float(v) for v in region))
     frame_h, frame_w = frame.shape[:2]
-    out_h, out_w = out_size
-    left, top, right, bottom = (np.float32(v) for v in region)
-    rows = _axis_taps(out_h, *_roi_span(top, bottom, frame_h), frame_h)
-    cols = _axis_taps(out_w, *_roi_span(left, right, frame_w), frame_w)
-    return _bilinear(frame, rows, cols)
+    return _bilinear(frame, _taps(rows, frame_h), _taps(cols, frame_w))
 
 
 def frame_to_input(frame: np.ndarray, out_size: tuple[int, int], policy: str) -> np.ndarray:
@@ -79,33 +78,119 @@ def letterbox(frame: np.ndarray, aspect: float) -> np.ndarray:
     return canvas
 
 
-def _roi_span(start: np.float32, stop: np.float32, frame_len: int) -> tuple[float, float]:
-    """First sampled coordinate and the ROI's length in pixels, in float32 as MediaPipe computes them from the
-    normalized rectangle (centre and size, then the corner), so the 1/32-pixel rounding lands the same way."""
-    centre = np.float32((start + stop) / np.float32(2)) * np.float32(frame_len)
-    length = np.float32(stop - start) * np.float32(frame_len)
-    return float(centre - length * np.float32(0.5)), float(length)
+@functools.lru_cache(maxsize=256)
+def source_positions(frame_size: tuple[int, int], out_size: tuple[int, int],
+                     region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Where each output pixel samples the frame, in 1/32 pixels (y and x, each (out_h, out_w)), computed as
+    MediaPipe computes them: the region as float32 corners, OpenCV's `getPerspectiveTransform` (an 8x8 solve by
+    Gaussian elimination), its 3x3 inverse by cofactors, and `warpPerspective`'s per-pixel double arithmetic
+    rounded to nearest-even. Exact halves of a 1/32 step are common (37 pixels onto 64: steps of 18.5/32) and
+    fall whichever way the floating-point noise of that solve puts them, so the noise is reproduced, not just
+    the ideal positions (the same operations in the same order; pure Python floats are IEEE doubles)."""
+    matrix = _inverse3(_perspective(_region_corners(frame_size, region), out_size))
+    out_h, out_w = out_size
+    # warpPerspective walks blocks of columns (1024 / min(16, rows) wide) and starts each row's sums at the block
+    block_w = min(1024 // min(16, out_h), out_w)
+    columns = np.arange(out_w)
+    start = (columns // block_w * block_w).astype(np.float64)[None, :]
+    offset = (columns % block_w).astype(np.float64)[None, :]
+    y = np.arange(out_h, dtype=np.float64)[:, None]
+    m = matrix
+    x0 = m[0] * start + m[1] * y + m[2]
+    y0 = m[3] * start + m[4] * y + m[5]
+    w0 = m[6] * start + m[7] * y + m[8]
+    weight = w0 + m[6] * offset
+    with np.errstate(divide="ignore"):
+        weight = np.where(weight != 0, SUBPIXELS / weight, 0.0)
+    limits = (np.iinfo(np.int32).min, np.iinfo(np.int32).max)
+    xs = np.rint(np.clip((x0 + m[0] * offset) * weight, *limits)).astype(np.int64)
+    ys = np.rint(np.clip((y0 + m[3] * offset) * weight, *limits)).astype(np.int64)
+    return ys, xs
 
 
-def _axis_taps(out_len: int, first: float, length: float, frame_len: int):
-    """Per output index along one axis: the two source indices (border replicated) and the 1/32 fraction."""
-    positions = first + np.arange(out_len, dtype=np.float64) * (length / out_len)
-    # To the nearest 1/32. Exact halves (e.g. 23 pixels onto 64: steps of 11.5/32) land where the float noise of
-    # OpenCV's matrix solve and inversion puts them, which is not reproduced here: rounding them up matched
-    # MediaPipe on every whole-frame size tried; with a region of interest some go the other way (see the test).
-    fixed = np.floor(positions * SUBPIXELS + 0.5).astype(np.int64)
+def _region_corners(frame_size: tuple[int, int], region) -> list[tuple[float, float]]:
+    """The region's corners in pixels as MediaPipe gets them: Tasks turns the normalized rectangle (float32) into
+    a centre and size ((left + right) / 2.0 in double, stored as float32), scales them by the frame size in
+    float32, and `cv::RotatedRect::points` gives bottom-left, top-left, top-right, bottom-right in float32."""
+    frame_h, frame_w = frame_size
+    left, top, right, bottom = (float(np.float32(v)) for v in region)
+    f32 = np.float32
+    centre_x, centre_y = f32(f32((left + right) / 2.0) * f32(frame_w)), f32(f32((top + bottom) / 2.0) * f32(frame_h))
+    width, height = f32(f32(right - left) * f32(frame_w)), f32(f32(bottom - top) * f32(frame_h))
+    half_w, half_h = f32(0.5) * width, f32(0.5) * height
+    p0 = (f32(f32(centre_x - f32(0)) - half_w), f32(f32(centre_y + half_h) - f32(0)))
+    p1 = (f32(f32(centre_x + f32(0)) - half_w), f32(f32(centre_y - half_h) - f32(0)))
+    p2 = (f32(f32(2) * centre_x - p0[0]), f32(f32(2) * centre_y - p0[1]))
+    p3 = (f32(f32(2) * centre_x - p1[0]), f32(f32(2) * centre_y - p1[1]))
+    return [(float(x), float(y)) for x, y in (p0, p1, p2, p3)]
+
+
+def _perspective(corners, out_size: tuple[int, int]) -> list[float]:
+    """OpenCV's getPerspectiveTransform from the corners to the output's (0, h), (0, 0), (w, 0), (w, h)."""
+    out_h, out_w = out_size
+    targets = [(0.0, float(out_h)), (0.0, 0.0), (float(out_w), 0.0), (float(out_w), float(out_h))]
+    a = [[0.0] * 8 for _ in range(8)]
+    b = [0.0] * 8
+    for i, ((x, y), (u, v)) in enumerate(zip(corners, targets)):
+        a[i][0] = a[i + 4][3] = x
+        a[i][1] = a[i + 4][4] = y
+        a[i][2] = a[i + 4][5] = 1.0
+        # float times float in C++: rounded to float32 before it is stored as a double
+        a[i][6], a[i][7] = float(np.float32(-x * u)), float(np.float32(-y * u))
+        a[i + 4][6], a[i + 4][7] = float(np.float32(-x * v)), float(np.float32(-y * v))
+        b[i], b[i + 4] = u, v
+    return [*_gauss_solve(a, b), 1.0]
+
+
+def _gauss_solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """OpenCV's LU solve (partial pivoting, rows eliminated with -1/pivot, back substitution), op for op."""
+    m = len(a)
+    for i in range(m):
+        pivot = max(range(i, m), key=lambda j: (abs(a[j][i]), -j))
+        a[i], a[pivot], b[i], b[pivot] = a[pivot], a[i], b[pivot], b[i]
+        d = -1.0 / a[i][i]
+        for j in range(i + 1, m):
+            alpha = a[j][i] * d
+            for k in range(i + 1, m):
+                a[j][k] += alpha * a[i][k]
+            b[j] += alpha * b[i]
+    for i in range(m - 1, -1, -1):
+        total = b[i]
+        for k in range(i + 1, m):
+            total -= a[i][k] * b[k]
+        b[i] = total / a[i][i]
+    return b
+
+
+def _inverse3(s: list[float]) -> list[float]:
+    """OpenCV's invert of a 3x3 double matrix: cofactors times 1 / determinant."""
+    def e(r, c):
+        return s[3 * r + c]
+    det = (e(0, 0) * (e(1, 1) * e(2, 2) - e(1, 2) * e(2, 1)) - e(0, 1) * (e(1, 0) * e(2, 2) - e(1, 2) * e(2, 0))
+           + e(0, 2) * (e(1, 0) * e(2, 1) - e(1, 1) * e(2, 0)))
+    d = 1.0 / det
+    return [(e(1, 1) * e(2, 2) - e(1, 2) * e(2, 1)) * d, (e(0, 2) * e(2, 1) - e(0, 1) * e(2, 2)) * d,
+            (e(0, 1) * e(1, 2) - e(0, 2) * e(1, 1)) * d, (e(1, 2) * e(2, 0) - e(1, 0) * e(2, 2)) * d,
+            (e(0, 0) * e(2, 2) - e(0, 2) * e(2, 0)) * d, (e(0, 2) * e(1, 0) - e(0, 0) * e(1, 2)) * d,
+            (e(1, 0) * e(2, 1) - e(1, 1) * e(2, 0)) * d, (e(0, 0) * e(2, 1) - e(0, 1) * e(2, 0)) * d,
+            (e(0, 0) * e(1, 1) - e(0, 1) * e(1, 0)) * d]
+
+
+def _taps(fixed: np.ndarray, frame_len: int):
+    """1/32-pixel positions -> the two source indices (border replicated) and the fraction."""
     base, fraction = fixed >> 5, fixed & (SUBPIXELS - 1)
     return np.clip(base, 0, frame_len - 1), np.clip(base + 1, 0, frame_len - 1), fraction
 
 
 def _bilinear(frame: np.ndarray, rows, cols) -> np.ndarray:
+    """OpenCV's fixed-point bilinear remap: weights (32 - f) and f per axis, times 32 (15 bits in all), rounded."""
     row0, row1, fy = rows
     col0, col1, fx = cols
     pixels = frame.astype(np.int64)
-    wy0, wy1 = (SUBPIXELS - fy)[:, None, None], fy[:, None, None]
-    wx0, wx1 = (SUBPIXELS - fx)[None, :, None], fx[None, :, None]
-    total = (pixels[row0][:, col0] * wy0 * wx0 + pixels[row0][:, col1] * wy0 * wx1
-             + pixels[row1][:, col0] * wy1 * wx0 + pixels[row1][:, col1] * wy1 * wx1) * SUBPIXELS
+    wy0, wy1 = (SUBPIXELS - fy)[..., None], fy[..., None]
+    wx0, wx1 = (SUBPIXELS - fx)[..., None], fx[..., None]
+    total = (pixels[row0, col0] * wy0 * wx0 + pixels[row0, col1] * wy0 * wx1
+             + pixels[row1, col0] * wy1 * wx0 + pixels[row1, col1] * wy1 * wx1) * SUBPIXELS
     return ((total + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).astype(np.uint8)
 
 
@@ -125,10 +210,10 @@ FRAME_SCALES = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 RESIZERS = ("mediapipe", "bilinear", "bilinear_aa", "lanczos_aa", "area")
 
 
-def sampling_matrix(out_len: int, in_len: int, first: float = 0.0, length: float | None = None) -> np.ndarray:
-    """MediaPipe's sampling along one axis as an (out_len x in_len) weight matrix (the taps `sample_region`
-    uses, without its rounding to uint8)."""
-    low, high, fraction = _axis_taps(out_len, first, float(in_len if length is None else length), in_len)
+def sampling_matrix(out_len: int, in_len: int) -> np.ndarray:
+    """MediaPipe's whole-frame sampling along one axis as an (out_len x in_len) weight matrix (`sample_region`'s
+    taps along its first row, without its rounding to uint8)."""
+    low, high, fraction = _taps(source_positions((1, in_len), (1, out_len))[1][0], in_len)
     matrix = np.zeros((out_len, in_len))
     rows = np.arange(out_len)
     np.add.at(matrix, (rows, low), (SUBPIXELS - fraction) / SUBPIXELS)
@@ -178,3 +263,17 @@ def frame_matrices(size: tuple[int, int], source_size: tuple[int, int] | None = 
                 frame_len = max(source, round(source * scale))
                 out.append(resize_matrix(length, frame_len, resizer) @ resize_matrix(frame_len, source, "bicubic") @ back)
     return np.asarray(rows, dtype=np.float32), np.asarray(cols, dtype=np.float32)
+
+
+def app_steps(policy: str, height: int, width: int) -> str:
+    """What an app does with a camera frame for this resize policy, in one sentence (card, snippets, metadata)."""
+    sampling = (f"MediaPipe Tasks then samples it to {width}x{height} (bilinear, corner-aligned, no anti-aliasing), "
+                "exactly as training did")
+    if policy == "crop":
+        return ("Hand over the whole frame with the centred region of interest of aspect "
+                f"{width}:{height} (normalized left, top, right, bottom; the snippets compute it); {sampling}.")
+    if policy == "pad":
+        return (f"Letterbox the frame onto black to aspect {width}:{height} yourself (MediaPipe Tasks cannot pad: "
+                "canvas max(W, H x aspect) by max(H, W / aspect), rounded, frame pasted at ((canvas W - W) // 2, "
+                f"(canvas H - H) // 2)), then hand it over whole; {sampling}.")
+    return f"Hand over the whole frame as it is, any size or aspect; {sampling}."

@@ -3,6 +3,7 @@ where it falls short, from the run's own report (the figures are the ones verifi
 
 from __future__ import annotations
 
+from edgecnn.data.frames import app_steps
 from edgecnn.artifacts import open_artifact
 
 # What the training images of the built-in sets look like, so an app can hand over frames that look alike.
@@ -76,7 +77,9 @@ def _inputs(handoff, contract: dict, recipe: dict) -> list[str]:
     lines += ["", f"- Every file takes {contract['layout']} {contract['color'].upper()} pixels 0..255 as decoded, nothing "
               "subtracted or divided (uint8 or float32 values alike); the output is one softmax score per label, in "
               "`labels.txt` order. A batch of `?` takes any number of images.",
-              f"- Resize: {contract['resize']} to {contract['height']}x{contract['width']}, bilinear.",
+              f"- Resize policy `{contract['resize']}` to {contract['height']}x{contract['width']}: "
+              + app_steps(contract["resize"], contract["height"], contract["width"])
+              + " `edgecnn predict` and the Node snippet sample the same way, pixel for pixel.",
               "- Inside the model, first: " + (f"{inside['color']}, then " if inside.get("color") else "")
               + f"{inside.get('formula', 'nothing')}."]
     quantization = contract.get("quantization")
