@@ -179,6 +179,26 @@ def test_budgets_reject_variants_that_lose_too_much():
     assert select_best(rows, gate(rows, {"max_accuracy_drop": 0.01, "max_gzip_bytes": 5}, []), "gzip_bytes").name is None
 
 
+def test_the_best_pick_judges_files_by_what_an_app_gets_when_mediapipe_measured_it():
+    from edgecnn.verify import ArtifactResult
+    from edgecnn.verify.judge import gate, select_best
+
+    def row(name, accuracy, app_accuracy=None):
+        record = {"name": name, "runtime": "litert", "accuracy": accuracy, "accuracy_change": 0.0, "agreement": 1.0,
+                  "latency_ms": {"p50": 1.0, "p90": 1.1}, "threads": 1, "size_bytes": 10, "gzip_bytes": 10}
+        if app_accuracy is not None:
+            record["app"] = {"accuracy": app_accuracy, "gap": round(accuracy - app_accuracy, 6)}
+        return ArtifactResult.from_dict(record)
+
+    # the same size: the report's accuracy alone would pick "looks_best"; its app figure is the lowest
+    rows = [row("looks_best", 0.99, app_accuracy=0.95), row("steady", 0.98, app_accuracy=0.979)]
+    assert select_best(rows, gate(rows, {}, []), "accuracy").name == "steady"
+    assert select_best(rows, gate(rows, {}, []), "gzip_bytes").name == "steady"  # ties on size: the app figure
+    checks = gate(rows, {"max_app_gap": 0.005}, ["looks_best"])
+    assert [(c.artifact, c.passed) for c in checks.checks] == [("looks_best", False), ("steady", True)]
+    assert checks.missed[0].missed_text() == "measured 0.04, limit 0.005"
+
+
 @pytest.mark.parametrize(
     "calibration, message",
     [

@@ -1,6 +1,8 @@
 """Phone readiness: edgecnn's MediaPipe verdict for a `.tflite` agrees with MediaPipe Tasks itself, on files
 it loads and on each kind of file it refuses; the standard metadata reads back through MediaPipe's schema."""
 
+import json
+
 import pytest
 
 from edgecnn.export.tflite_metadata import MIN_PARSER_VERSION, read_standard_metadata
@@ -67,3 +69,37 @@ def test_standard_metadata_reads_the_same_through_mediapipe_and_edgecnn(tiny_bui
         "mean": [0.0], "std": [1.0]}
     assert ours["inputs"][0]["color_space"] == theirs["color_space"] == "RGB"
     assert ours["outputs"][0]["associated_files"] == [{"name": "labels.txt", "type": "TENSOR_AXIS_LABELS"}]
+
+
+def test_builds_report_what_an_app_gets_through_mediapipe_for_every_tflite(tiny_build):
+    # The tiny run's digits are stored at 8x8: MediaPipe enlarges the source images itself, as training did, so
+    # the app's own-size accuracy is the report's; camera frames 4x larger go through MediaPipe's region sampling.
+    pytest.importorskip("mediapipe")
+    run_dir, report = tiny_build
+    rows = {row["name"]: row for row in report["artifacts"]}
+    for name in ("tflite_float32", "tflite_int8"):
+        app = rows[name]["app"]
+        assert app["client"].startswith("MediaPipe Tasks") and app["camera_scale"] == 4.0
+        assert app["own_size"]["accuracy"] == rows[name]["accuracy"]
+        # edgecnn predict's pre-processing is MediaPipe's: the same top-1 on every frame, both sizes
+        assert app["own_size"]["agreement"] == app["camera"]["agreement"] == 1.0
+        assert app["gap"] == pytest.approx(rows[name]["accuracy"] - min(app["own_size"]["accuracy"],
+                                                                        app["camera"]["accuracy"]))
+    assert "app" not in rows["onnx_float32"]
+    assert "## What an app gets (via MediaPipe Tasks)" in (run_dir / "report.md").read_text()
+
+
+def test_max_app_gap_gates_on_the_app_figure(tiny_build, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgecnn_cli.main import app
+
+    pytest.importorskip("mediapipe")
+    run_dir, report = tiny_build
+    gap = max(row["app"]["gap"] for row in report["artifacts"] if "app" in row)
+    result = CliRunner().invoke(app, ["verify", str(run_dir), "--out", str(tmp_path / "v"), "--camera-scale", "4",
+                                      "--max-app-gap", str(max(gap, 0.0) + 0.01), "--quiet"])
+    assert result.exit_code == 0, result.output
+    checks = [c for c in json.loads((tmp_path / "v" / "report.json").read_text())["gate"]["checks"]
+              if c["budget"] == "max_app_gap"]
+    assert {c["artifact"] for c in checks} == {"tflite_float32", "tflite_int8"} and all(c["passed"] for c in checks)
