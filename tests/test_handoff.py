@@ -78,9 +78,13 @@ def test_model_card_describes_each_shipped_file_by_what_the_file_says(bundle):
     assert "`StatefulPartitionedCall:0`" in card  # the .tflite output's real name, not an invented one
     # only what is in the bundle: no run-folder files, no unshipped artifact in the accuracy table
     assert "splits.csv" not in card and "`recipe.yaml` in this folder" in card
-    accuracy = card.split("## Accuracy per runtime")[1].split("##")[0]
+    accuracy, app = card.split("## Accuracy per runtime")[1].split("##")[0].split("Through MediaPipe Tasks")
     listed = [line.split("`")[1] for line in accuracy.splitlines() if line.startswith("| `")]
     assert sorted(listed) == [p.name for p in shipped]
+    # what an app gets through MediaPipe, for each shipped .tflite, with the card's own calling steps below
+    assert sorted(line.split("`")[1] for line in app.splitlines() if line.startswith("| `")) == [
+        p.name for p in shipped if p.suffix == ".tflite"]
+    assert "Resize policy `stretch` to 16x16: Hand over the whole frame as it is" in card
     # a grayscale model (digits): frames go in as RGB, and the training images are white on black
     assert "Convert a grayscale picture to RGB" in card and "white (bright) handwritten digits on a black" in card
 

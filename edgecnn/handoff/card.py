@@ -122,6 +122,23 @@ def _accuracy(report, handoff) -> list[str]:
         row, change = f.row, f.row.get("accuracy_change")
         lines.append(f"| `{f.filename}` | {row['runtime']} | {_pct(row['accuracy'])} | "
                      f"{'-' if change is None else f'{change * 100:+.2f}'} | {_pct(row['agreement'])} |")
+    return lines + [""] + _app_accuracy(handoff)
+
+
+def _app_accuracy(handoff) -> list[str]:
+    """What an app got through MediaPipe Tasks with each shipped .tflite, frames prepared as this card says."""
+    measured = [f for f in handoff.handed if (f.row.get("app") or {}).get("camera")]
+    if not measured:
+        return []
+    scale = measured[0].row["app"]["camera_scale"]
+    lines = [f"Through MediaPipe Tasks' ImageClassifier, as an app calls it (below): the test split's source images at "
+             f"their own size, and camera frames {scale:g} times larger.", "",
+             f"| file | source images | camera frames {scale:g}x | top-1 = `edgecnn predict` |", "|---|---:|---:|---:|"]
+    for f in measured:
+        app = f.row["app"]
+        agreement = min(app["own_size"]["agreement"], app["camera"]["agreement"])
+        lines.append(f"| `{f.filename}` | {_pct(app['own_size']['accuracy'])} | {_pct(app['camera']['accuracy'])} | "
+                     f"{_pct(agreement)} |")
     return lines + [""]
 
 
