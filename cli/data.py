@@ -74,19 +74,20 @@ def _print_summary(summary: dict) -> None:
 
 @data_app.command()
 def demo(folder: Annotated[Path, typer.Argument(help="Folder to create, one subfolder per class.", show_default=False)],
-         count: Annotated[int, typer.Option("--count", min=20, max=1_000_000, help="Images in all.")] = 1400,
+         count: Annotated[int, typer.Option("--count", min=20, max=1_000_000, help="Images in all.")] = 2000,
          seed: Annotated[int, typer.Option("--seed", help="Seed of the generator.")] = 0):
-    """Write a folder of PNG and JPEG shape photos of mixed sizes (48 to 160 px), one subfolder per class:
-    an offline stand-in for your own photos, to try recipes/photos.yaml and `data inspect`.
+    """Write a folder of PNG and JPEG shape photos, one subfolder per class: camera-shaped frames (square, 4:3,
+    16:9, landscape and portrait; short side 64 to 160 px) with the shape framed in the centre square, as a
+    person photographs a subject. An offline stand-in for your own photos, to try recipes/photos.yaml and
+    `data inspect`.
 
     Example: edgecnn data demo photos && edgecnn build recipes/photos.yaml
     """
     with user_errors():
-        from edgecnn.data.shapes import write_shapes_folder
+        from edgecnn.data.shapes import write_photo_demo
         from edgecnn.errors import DataError
 
         if folder.exists() and any(folder.iterdir()):
             raise DataError(f"{folder}: exists and is not empty; choose a new folder")
-        paths = write_shapes_folder(folder, count, ["circle", "square", "triangle", "cross", "star"], seed,
-                                    sides=(48, 160))
+        paths = write_photo_demo(folder, count, ["circle", "square", "triangle", "cross", "star"], seed)
         typer.echo(f"wrote {len(paths)} images to {folder}/ (5 classes)", err=True)

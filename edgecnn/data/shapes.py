@@ -101,7 +101,8 @@ def generate_shapes(
     return images, labels.astype(np.int64), list(classes)
 
 
-def _render(shape, size, channels, rng, noise, size_range):
+def _render(shape, size, channels, rng, noise, size_range, centred: bool = False):
+    """One image; `centred` keeps the shape inside the frame's centred square, as a photographer frames a subject."""
     height, width = size
     big_h, big_w = height * SUPERSAMPLE, width * SUPERSAMPLE
     background, foreground = _contrasting_colours(rng, channels)
@@ -109,8 +110,9 @@ def _render(shape, size, channels, rng, noise, size_range):
     canvas = Image.new(mode, (big_w, big_h), background)
     side = min(big_h, big_w)
     radius = rng.uniform(*size_range) * side / 2
-    cx = rng.uniform(radius, big_w - radius)
-    cy = rng.uniform(radius, big_h - radius)
+    left, top = ((big_w - side) / 2, (big_h - side) / 2) if centred else (0, 0)
+    cx = left + rng.uniform(radius, (side if centred else big_w) - radius)
+    cy = top + rng.uniform(radius, (side if centred else big_h) - radius)
     SHAPES[shape](ImageDraw.Draw(canvas), cx, cy, radius, rng.uniform(0, 2 * math.pi), foreground)
     small = np.asarray(canvas.resize((width, height), Image.Resampling.BOX), dtype=np.float32)
     small = small.reshape(height, width, channels)
@@ -147,5 +149,30 @@ def write_shapes_folder(root, count: int, classes: list[str], seed: int, sides=(
         path = folder / f"{i:05d}.{extension}"
         image = array_image(pixels)
         image.save(path, quality=jpeg_quality) if extension in ("jpg", "jpeg") else image.save(path)
+        paths.append(str(path))
+    return paths
+
+
+# Camera frame shapes (width:height) for the photo demo: square, 4:3 and 16:9, landscape and portrait.
+CAMERA_ASPECTS = (1.0, 4 / 3, 3 / 4, 16 / 9, 9 / 16)
+
+
+def write_photo_demo(root, count: int, classes: list[str], seed: int, short_sides=(64, 160)) -> list[str]:
+    """`edgecnn data demo photos`: shapes photographed as a person frames a subject: camera-shaped frames (square,
+    4:3, 16:9, either way up; the short side drawn from `short_sides`), the shape anywhere inside the centred
+    square, its radius 40-80% of half the short side; PNG and JPEG alternately."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % len(classes)
+    rng.shuffle(labels)
+    paths = []
+    for i, label in enumerate(labels):
+        short, aspect = int(rng.integers(short_sides[0], short_sides[1] + 1)), CAMERA_ASPECTS[i % len(CAMERA_ASPECTS)]
+        size = (short, round(short * aspect)) if aspect >= 1 else (round(short / aspect), short)
+        pixels = _render(classes[label], size, 3, rng, 0.05, (0.4, 0.8), centred=True)
+        folder = root / classes[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{i:05d}.{('png', 'jpg')[i % 2]}"
+        array_image(pixels).save(path, quality=90)
         paths.append(str(path))
     return paths
