@@ -152,6 +152,8 @@ def print_report(report: dict, wide: bool = False) -> None:
     console().print(table, width=_table_width(widths, shown) if wide else None, crop=not wide)
     if best_line(report):
         console().print(best_line(report))
+    if app_line(report):
+        console().print(app_line(report))
     _print_baseline(report)
     _print_against(report)
     if report.get("confusion_png_skipped"):
@@ -369,6 +371,17 @@ def _baseline_lines(report: dict) -> list[str]:
         lines.append(f"| {r['artifact']} | {r['metric']} | {_num(r['old'])} | {_num(r['new'])} | {r['change']:+.1%} | "
                      f"{'**regressed**' if r['regressed'] else 'ok'} |")
     return lines + [""]
+
+
+def app_line(report: dict) -> str:
+    """One line for the terminal: what an app gets through MediaPipe Tasks per .tflite (own size / camera frames)."""
+    measured = [a for a in report["artifacts"] if (a.get("app") or {}).get("camera")]
+    if not measured:
+        return ""
+    scale = _num(measured[0]["app"]["camera_scale"])
+    parts = [f"{a['name']} {_pct(a['app']['own_size']['accuracy'])} / {_pct(a['app']['camera']['accuracy'])} "
+             f"(gap {_points(-a['app']['gap'])})" for a in measured]
+    return f"What an app gets via MediaPipe Tasks (source images / camera frames {scale}x): " + ", ".join(parts) + "."
 
 
 def app_lines(report: dict) -> list[str]:

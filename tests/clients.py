@@ -20,8 +20,9 @@ def rgb(images: np.ndarray) -> np.ndarray:
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
-def write_pngs(images: np.ndarray, folder: Path, suffixes: list[str] = (".png",)) -> list[Path]:
-    """The images as files, PNG by default; with several suffixes, each kind in turn (JPEG at quality 95)."""
+def write_pngs(images, folder: Path, suffixes: list[str] = (".png",)) -> list[Path]:
+    """uint8 HxWxC images (an array or a list of any sizes) as files, PNG by default; with several suffixes, each
+    kind in turn (JPEG at quality 95)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(images):
@@ -34,22 +35,6 @@ def predict_top1(model: Path, paths: list[Path]) -> np.ndarray:
     from edgecnn.predict import predict_files
 
     return np.array([r["predictions"][0]["index"] for r in predict_files(model, paths, top_k=1)])
-
-
-def mediapipe_top1(model: Path, images: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Top-1 index and label name of MediaPipe's ImageClassifier for each image (at the model's size)."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(model)), max_results=1)
-    indices, names = [], []
-    with vision.ImageClassifier.create_from_options(options) as classifier:
-        for image in rgb(images):
-            found = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
-            best = found.classifications[0].categories[0]
-            indices.append(best.index)
-            names.append(best.category_name)
-    return np.array(indices), names
 
 
 def mediapipe_refusal(model: Path) -> str | None:

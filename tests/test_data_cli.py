@@ -155,6 +155,19 @@ def test_demo_writes_a_mixed_folder_and_refuses_a_full_one(tmp_path):
     files = sorted((tmp_path / "photos").rglob("*.*"))
     assert len(files) == 25 and {f.suffix for f in files} == {".png", ".jpg"}
     assert len({Image.open(f).size for f in files}) > 5  # mixed sizes
+    # camera-shaped frames, the subject framed in the centre square: what a crop recipe keeps holds all of it
+    aspects = {round(max(Image.open(f).size) / min(Image.open(f).size), 1) for f in files}
+    assert aspects == {1.0, 1.3, 1.8}  # 1:1, 4:3, 16:9 (rounded to whole pixels)
+    for f in files:
+        pixels = np.asarray(Image.open(f).convert("RGB")).astype(int)
+        height, width = pixels.shape[:2]
+        side = min(height, width)
+        inside = np.zeros((height, width), bool)
+        inside[(height - side) // 2:(height + side) // 2, (width - side) // 2:(width + side) // 2] = True
+        outside = pixels[~inside]
+        if len(outside):
+            far = np.abs(outside - np.median(outside, axis=0)).max(axis=1) > 80  # 6 noise deviations
+            assert far.mean() < 0.01, f
     again = runner.invoke(app, ["data", "demo", str(tmp_path / "photos")])
     assert again.exit_code == 2 and "exists and is not empty" in again.output
 

@@ -131,7 +131,7 @@ def _app_accuracy(handoff) -> list[str]:
     if not measured:
         return []
     scale = measured[0].row["app"]["camera_scale"]
-    lines = [f"Through MediaPipe Tasks' ImageClassifier, as an app calls it (below): the test split's source images at "
+    lines = [f"Through MediaPipe Tasks' ImageClassifier, called as 'Input and output' above says: the test split's source images at "
              f"their own size, and camera frames {scale:g} times larger.", "",
              f"| file | source images | camera frames {scale:g}x | top-1 = `edgecnn predict` |", "|---|---:|---:|---:|"]
     for f in measured:

@@ -19,7 +19,7 @@ ANDROID = """\
 // Android (Kotlin): classify a camera Bitmap with @@TFLITE@@ through MediaPipe Tasks.
 // app/build.gradle.kts: implementation("com.google.mediapipe:tasks-vision:0.10.26")
 // Copy @@TFLITE@@ into app/src/main/assets/. Labels, input size (@@WIDTH@@x@@HEIGHT@@ @@COLOR@@) and
-// normalization are read from the file's metadata. Hand over the full-size frame, not one you shrank:
+// normalization are read from the file's metadata. Give it the full-size frame, not one you shrank.
 // @@APP_STEPS@@
 import android.content.Context
 import android.graphics.Bitmap
@@ -79,7 +79,7 @@ IOS = """\
 // iOS (Swift): classify a camera UIImage with @@TFLITE@@ through MediaPipe Tasks.
 // Podfile: pod 'MediaPipeTasksVision'. Add @@TFLITE@@ to the app target (Copy Bundle Resources).
 // Labels, input size (@@WIDTH@@x@@HEIGHT@@ @@COLOR@@) and normalization come from the file's metadata.
-// Hand over the full-size frame, not one you shrank: @@APP_STEPS@@
+// Give it the full-size frame, not one you shrank. @@APP_STEPS@@
 import MediaPipeTasksVision
 import UIKit
 
@@ -297,7 +297,7 @@ PYTHON = '''\
 Android and iOS SDKs (pip install mediapipe).
 
 Labels, input size (@@WIDTH@@x@@HEIGHT@@ @@COLOR@@) and normalization come from the file's metadata. Hand over the
-full-size image: @@APP_STEPS@@
+full-size image, not one you shrank. @@APP_STEPS@@
     python classify.py path/to/@@TFLITE@@ image.png ...
 """
 
