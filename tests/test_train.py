@@ -59,24 +59,26 @@ def test_the_training_stream_gives_the_epochs_fit_gives_a_finite_pipeline():
     assert plain_repeat != finite  # what the one-iterator change did: a test that can fail
 
 
-# The digits recipe as it was before label smoothing (rate 4e-3, no smoothing), seed 1, float32 TFLite accuracy
-# on the 359 test images, measured on the 2-core Intel Xeon (2026-12-05): the code before the one-iterator change
-# (4e83c6a) and after this fix 99.72% alike (seeds 0-3 equal too); the regressed code (4b1cbc6) 97.77%. The floor
-# allows two test images for another CPU's float rounding; the seeds' own spread (97.5-99.7%) would hide it.
-BEFORE_THE_CHANGE, TWO_IMAGES = 0.9972, 2 / 359
+# The shipped digits recipe, seed 1, float32 TFLite accuracy on the 359 test images: 99.44%, measured on the
+# 2-core Intel Xeon (2026-12-05) with the MediaPipe-matched pre-processing and camera-frame augmentation. The floor
+# allows two test images for another CPU's float rounding. (Before that pre-processing, the guard was the code
+# before the one-iterator change, 99.72% with rate 4e-3 and no smoothing, against 97.77% for the regressed code;
+# with the new pre-processing that comparison no longer separates the two orders: 97.21% for fit's epochs and
+# 98.05% for a plain repeat, so the batch-for-batch test above is the guard of the order, and this one guards the
+# accuracy of the recipe as shipped.)
+SHIPPED_SEED_1, TWO_IMAGES = 0.9944, 2 / 359
 
 
 @pytest.mark.slow
-def test_a_fixed_seed_digits_training_keeps_the_accuracy_of_the_code_before_the_one_iterator_change(tmp_path):
+def test_a_fixed_seed_digits_training_keeps_its_accuracy(tmp_path):
     # setup
     from edgecnn.incremental.build import build
     from edgecnn.recipe import load_recipe
 
     recipe = load_recipe(REPO / "recipes" / "digits.yaml", [
-        "seed=1", "train.label_smoothing=0", "train.learning_rate=4e-3", "optimize.variants=[]",
-        "export.formats=[tflite_float32]", "verify.runs=20"])
+        "seed=1", "optimize.variants=[]", "export.formats=[tflite_float32]", "verify.runs=20"])
     # execute
     report = build(recipe, tmp_path, show_progress=False)
     # assert
     accuracy = next(a["accuracy"] for a in report["artifacts"] if a["name"] == "tflite_float32")
-    assert accuracy >= BEFORE_THE_CHANGE - TWO_IMAGES - 1e-9, accuracy
+    assert accuracy >= SHIPPED_SEED_1 - TWO_IMAGES - 1e-9, accuracy
