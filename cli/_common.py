@@ -39,10 +39,11 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ou
 @contextlib.contextmanager
 def user_errors():
     """Errors -> one line on stderr and an exit code: 2 bad input, 1 missed budget, 3 anything unforeseen."""
-    from edgecnn.errors import EdgeCNNError, Terminated, no_space_cause
+    from edgecnn.errors import EdgeCNNError, Terminated, no_space_cause, raise_if_stop_requested
 
     try:
         yield
+        raise_if_stop_requested()  # a signal whose exception Python dropped in a __del__ still stops with its code
     except EdgeCNNError as exc:
         if os.environ.get("EDGECNN_DEBUG"):
             raise

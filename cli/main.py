@@ -122,17 +122,14 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Turn a small image data set into a verified, phone-ready TFLite and ONNX model."""
 
 
-def _terminate(signum, frame):
-    from edgecnn.errors import Terminated
-
-    raise Terminated()
-
-
 def run():
     from edgecnn.memory import cap_malloc_arenas
 
+    from edgecnn.errors import stop_on_signal
+
     cap_malloc_arenas()
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, stop_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     try:
         app()
     except SystemExit as done:

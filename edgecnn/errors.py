@@ -1,6 +1,7 @@
 """The errors edgecnn raises on purpose. The CLI turns each into one line and an exit code."""
 
 import errno
+import signal
 
 
 class EdgeCNNError(Exception):
@@ -51,6 +52,24 @@ class BudgetExceeded(EdgeCNNError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an exception so that, as with Ctrl-C, every `finally` runs: half-written files and
     scratch folders are removed and the run folder's lock released before the process exits (143)."""
+
+
+_stop_requested: type[KeyboardInterrupt] | None = None
+
+
+def stop_on_signal(signum, frame) -> None:
+    """The CLI's SIGINT and SIGTERM handler: the stop is remembered, then raised (KeyboardInterrupt, Terminated).
+    Python prints and drops an exception raised while it runs a `__del__` (TensorFlow deletes a dataset iterator at
+    every epoch's end), so a signal landing there would be lost and the build would run on; the checkpoints
+    (`raise_if_stop_requested`: every training batch, every stage, the command's end) raise it again."""
+    global _stop_requested
+    _stop_requested = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    raise _stop_requested()
+
+
+def raise_if_stop_requested() -> None:
+    if _stop_requested is not None:
+        raise _stop_requested()
 
 
 class DiskFull(EdgeCNNError):

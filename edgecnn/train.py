@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
+from edgecnn.errors import raise_if_stop_requested
 from edgecnn.models import create_model
 from edgecnn.plots import plot_history, pyplot
 from edgecnn.run import RunFolder
@@ -91,7 +92,8 @@ def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=Non
         monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
         restore_best_weights=True,
     )
-    every = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper, *callbacks]
+    every = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper,
+             stop_checker(K), *callbacks]
     if show_progress:
         every.append(progress_callback(K, cfg.epochs, steps))
     if on_epoch is not None:
@@ -222,6 +224,23 @@ def training_progress(label: str, out=None) -> Progress:
 def epoch_line(epoch: int, epochs: int, logs: dict) -> str:
     return (f"epoch {epoch + 1}/{epochs} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
             f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f}")
+
+
+def stop_checker(K):
+    """A callback that raises, at the next batch, a Ctrl-C or SIGTERM whose exception Python dropped because it
+    landed in a `__del__` (the validation iterator TensorFlow deletes at every epoch's end): `errors.stop_on_signal`."""
+
+    class StopCheck(K.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self._supports_tf_logs = True  # no metrics copied to Python per batch
+
+        def on_train_batch_end(self, batch, logs=None):
+            raise_if_stop_requested()
+
+        on_test_batch_end = on_epoch_end = on_train_batch_end
+
+    return StopCheck()
 
 
 def progress_callback(K, epochs: int, steps: int, label: str = "train"):

@@ -276,3 +276,32 @@ def test_option_help_shows_its_default_in_brackets():
     # rich reads "[default: ...]" as a style tag and drops it unless escaped, leaving "artifacts ."
     result = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "200"})
     assert "Run folder for the artifacts [default: runs/<recipe name>]." in result.output
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop is the point
+def test_a_stop_signal_python_drops_in_a_destructor_still_stops_the_command(monkeypatch, capsys):
+    # Python prints and drops an exception raised in __del__: a Ctrl-C landing while TensorFlow deletes an
+    # iterator would be lost. The handler remembers it, and the command's end raises it again (exit 130).
+    import signal
+
+    import typer
+
+    from edgecnn import errors
+    from edgecnn_cli._common import user_errors
+
+    monkeypatch.setattr(errors, "_stop_requested", None)
+
+    class DeletedMidSignal:
+        def __del__(self):
+            errors.stop_on_signal(signal.SIGINT, None)
+
+    with pytest.raises(typer.Exit) as stopped:
+        with user_errors():
+            DeletedMidSignal()  # dropped at once: the KeyboardInterrupt is printed and swallowed by Python
+            assert errors._stop_requested is KeyboardInterrupt  # the command body ran on, as builds did
+    assert stopped.value.exit_code == 130 and "interrupted (Ctrl-C)" in capsys.readouterr().err
+    monkeypatch.setattr(errors, "_stop_requested", None)
+    with pytest.raises(errors.Terminated):
+        errors.stop_on_signal(signal.SIGTERM, None)
+    with pytest.raises(errors.Terminated):
+        errors.raise_if_stop_requested()

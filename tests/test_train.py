@@ -1,5 +1,5 @@
 """Training: the one-iterator stream must train on the epochs `model.fit` gives a finite pipeline, and a
-fixed-seed training must not fall below what the code before the one-iterator change reached.
+fixed-seed training of the shipped digits recipe must keep its accuracy, and a remembered stop ends a fit.
 
 The regression this guards against (issue 28): repeating the pipeline for one iterator over the whole fit
 started training on the seeded shuffle's first permutation, while `model.fit` on a finite pipeline opens one
@@ -82,3 +82,17 @@ def test_a_fixed_seed_digits_training_keeps_its_accuracy(tmp_path):
     # assert
     accuracy = next(a["accuracy"] for a in report["artifacts"] if a["name"] == "tflite_float32")
     assert accuracy >= SHIPPED_SEED_1 - TWO_IMAGES - 1e-9, accuracy
+
+
+@pytest.mark.build
+def test_training_stops_at_the_next_batch_once_a_stop_was_requested(tiny_dataset, monkeypatch):
+    # A Ctrl-C whose KeyboardInterrupt Python dropped (it landed in a __del__) is only remembered: the fit raises it
+    # at its next batch instead of training on to the end.
+    from edgecnn import errors
+    from edgecnn.train import fit_model
+    from tests.conftest import TINY_RECIPE
+
+    recipe = validate_recipe({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epochs": 1}})
+    monkeypatch.setattr(errors, "_stop_requested", KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(recipe, tiny_dataset, show_progress=False)

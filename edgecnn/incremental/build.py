@@ -30,6 +30,7 @@ from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.train import train_model
 from edgecnn.verify import ArtifactResult
+from edgecnn.errors import raise_if_stop_requested
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
 
@@ -152,6 +153,7 @@ class StageBook:
     decisions: list[Decision] = field(default_factory=list)
 
     def do(self, plan: StagePlan, runner, materials: Materials) -> None:
+        raise_if_stop_requested()  # a Ctrl-C or SIGTERM dropped in a __del__ during the stage before
         forced = bool(self.force & {"all", plan.kind, plan.id})
         reason = self.manifest.decide(plan, forced)
         if reason is None:
