@@ -83,7 +83,7 @@ def letterbox(frame: np.ndarray, aspect: float) -> np.ndarray:
     return canvas
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=4096)  # folders of photos hold hundreds of sizes
 def source_positions(frame_size: tuple[int, int], out_size: tuple[int, int],
                      region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Where each output pixel samples the frame, in 1/32 pixels (y and x, each (out_h, out_w)), computed as
@@ -188,15 +188,17 @@ def _taps(fixed: np.ndarray, frame_len: int):
 
 
 def _bilinear(frame: np.ndarray, rows, cols) -> np.ndarray:
-    """OpenCV's fixed-point bilinear remap: weights (32 - f) and f per axis, times 32 (15 bits in all), rounded."""
+    """OpenCV's fixed-point bilinear remap: weights (32 - f) and f per axis, times 32 (15 bits in all), rounded.
+    Only the four neighbours of each output pixel are read and widened (not the whole frame)."""
     row0, row1, fy = rows
     col0, col1, fx = cols
-    pixels = frame.astype(np.int64)
-    wy0, wy1 = (SUBPIXELS - fy)[..., None], fy[..., None]
-    wx0, wx1 = (SUBPIXELS - fx)[..., None], fx[..., None]
-    total = (pixels[row0, col0] * wy0 * wx0 + pixels[row0, col1] * wy0 * wx1
-             + pixels[row1, col0] * wy1 * wx0 + pixels[row1, col1] * wy1 * wx1) * SUBPIXELS
-    return ((total + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).astype(np.uint8)
+    width = frame.shape[1]
+    flat = frame.reshape(-1, frame.shape[2])
+    total = np.zeros((*fy.shape, frame.shape[2]), dtype=np.int32)
+    for row, col, weight in ((row0, col0, (SUBPIXELS - fy) * (SUBPIXELS - fx)), (row0, col1, (SUBPIXELS - fy) * fx),
+                             (row1, col0, fy * (SUBPIXELS - fx)), (row1, col1, fy * fx)):
+        total += flat[row * width + col].astype(np.int32) * weight.astype(np.int32)[..., None]
+    return ((total * SUBPIXELS + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS).astype(np.uint8)
 
 
 # Verification's camera frames: this many times larger than the test split's source images.
