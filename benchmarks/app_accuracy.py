@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from edgecnn.artifacts import open_artifact  # noqa: E402
 from edgecnn.data import load_dataset  # noqa: E402
 from edgecnn.recipe import load_recipe  # noqa: E402
-from edgecnn.verify.app import MediaPipeClassifier, app_request, camera_frame, predict_top1, source_images  # noqa: E402
+from edgecnn.verify.app import MediaPipeClassifier, camera_frame, predict_top1, source_images  # noqa: E402
 from tests.clients import node_top1  # noqa: E402
 
 
@@ -74,10 +74,8 @@ def write_frames(frames: list[np.ndarray], folder: Path) -> list[Path]:
 
 
 def mediapipe_top1(path: Path, frames: list[np.ndarray], contract) -> np.ndarray:
-    from dataclasses import asdict
-
     with MediaPipeClassifier(path) as classifier:
-        return np.array([classifier.scores(*app_request(frame, asdict(contract))).argmax() for frame in frames])
+        return classifier.app_top1(frames, contract)
 
 
 def predict_on(path: Path, frames: list[np.ndarray]) -> np.ndarray:

@@ -373,9 +373,13 @@ def _baseline_lines(report: dict) -> list[str]:
     return lines + [""]
 
 
+def _app_measured(report: dict) -> list[dict]:
+    return [a for a in report["artifacts"] if (a.get("app") or {}).get("camera")]
+
+
 def app_line(report: dict) -> str:
     """One line for the terminal: what an app gets through MediaPipe Tasks per .tflite (own size / camera frames)."""
-    measured = [a for a in report["artifacts"] if (a.get("app") or {}).get("camera")]
+    measured = _app_measured(report)
     if not measured:
         return ""
     scale = _num(measured[0]["app"]["camera_scale"])
@@ -386,7 +390,7 @@ def app_line(report: dict) -> str:
 
 def app_lines(report: dict) -> list[str]:
     """What an app gets through MediaPipe Tasks per `.tflite`, and the gap to the file's reported accuracy."""
-    measured = [a for a in report["artifacts"] if (a.get("app") or {}).get("camera")]
+    measured = _app_measured(report)
     skipped = [a for a in report["artifacts"] if (a.get("app") or {}).get("skipped")]
     if not measured and not skipped:
         return []

@@ -36,11 +36,9 @@ def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
     region of interest, or letterboxed): its metadata as MediaPipe's schema reads it equals the recipe, and its
     top-1 equals `edgecnn predict`'s on the same frames (PNG files) for at least 99.5% of them. The handoff
     bundle's .onnx and .ort run through its Node snippet on 50 of those files. Returns the agreement per file."""
-    from dataclasses import asdict
-
     from edgecnn.artifacts import open_artifact
     from edgecnn.handoff import write_handoff
-    from edgecnn.verify.app import MediaPipeClassifier, app_request, camera_frame, source_images
+    from edgecnn.verify.app import MediaPipeClassifier, camera_frame, source_images
 
     dataset = load_dataset(recipe.data, recipe.seed)
     names = dataset.class_names
@@ -56,9 +54,8 @@ def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
         inside = read_metadata(model)["input"]["inside"]
         assert (inside["normalization"], inside["mean"], inside["std"]) == (recipe.data.normalization,
                                                                             *recipe.data.mean_std()), model
-        contract = asdict(open_artifact(model).contract())
         with MediaPipeClassifier(model) as classifier:
-            indices = [classifier.scores(*app_request(frame, contract)).argmax() for frame in frames]
+            indices = classifier.app_top1(frames, open_artifact(model).contract())
         agreement[model.name] = float((predict_top1(model, pngs) == indices).mean())
     assert agreement and min(agreement.values()) >= 0.995, agreement
     if shutil.which("node"):

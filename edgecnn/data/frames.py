@@ -221,11 +221,7 @@ def sampling_matrix(out_len: int, in_len: int) -> np.ndarray:
     """MediaPipe's whole-frame sampling along one axis as an (out_len x in_len) weight matrix (`sample_region`'s
     taps along its first row, without its rounding to uint8)."""
     low, high, fraction = _taps(source_positions((1, in_len), (1, out_len))[1][0], in_len)
-    matrix = np.zeros((out_len, in_len))
-    rows = np.arange(out_len)
-    np.add.at(matrix, (rows, low), (SUBPIXELS - fraction) / SUBPIXELS)
-    np.add.at(matrix, (rows, high), fraction / SUBPIXELS)
-    return matrix
+    return _two_taps(in_len, low, high, fraction / SUBPIXELS)
 
 
 def resize_matrix(out_len: int, in_len: int, resizer: str) -> np.ndarray:
@@ -235,13 +231,19 @@ def resize_matrix(out_len: int, in_len: int, resizer: str) -> np.ndarray:
     if resizer == "bilinear":  # half-pixel centres, 2 taps whatever the scale
         positions = np.clip((np.arange(out_len) + 0.5) * in_len / out_len - 0.5, 0, in_len - 1)
         low = np.floor(positions).astype(int)
-        high, weight = np.minimum(low + 1, in_len - 1), positions - low
-        matrix = np.zeros((out_len, in_len))
-        np.add.at(matrix, (np.arange(out_len), low), 1 - weight)
-        np.add.at(matrix, (np.arange(out_len), high), weight)
-        return matrix
+        return _two_taps(in_len, low, np.minimum(low + 1, in_len - 1), positions - low)
     return _pillow_matrix(out_len, in_len, {"bilinear_aa": "BILINEAR", "lanczos_aa": "LANCZOS",
                                             "area": "BOX", "bicubic": "BICUBIC"}[resizer])
+
+
+def _two_taps(in_len: int, low: np.ndarray, high: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """A linear-interpolation matrix: output i is (1 - weight) of input `low[i]` plus weight of `high[i]` (summed
+    where the two are one edge pixel)."""
+    matrix = np.zeros((len(low), in_len))
+    rows = np.arange(len(low))
+    np.add.at(matrix, (rows, low), 1 - weight)
+    np.add.at(matrix, (rows, high), weight)
+    return matrix
 
 
 def _pillow_matrix(out_len: int, in_len: int, kernel: str) -> np.ndarray:

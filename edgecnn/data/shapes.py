@@ -135,22 +135,10 @@ def write_shapes_folder(root, count: int, classes: list[str], seed: int, sides=(
                         channels: int = 3, jpeg_quality: int = 90) -> list[str]:
     """Write `count` shape images into `root/CLASS/NNNNN.ext`: an image folder like a user's, with mixed
     sizes (each side drawn from `sides`) and mixed formats. Returns the paths, for demos, tests and benchmarks."""
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % len(classes)
-    rng.shuffle(labels)
-    paths = []
-    for i, label in enumerate(labels):
-        size = (int(rng.integers(sides[0], sides[1] + 1)), int(rng.integers(sides[0], sides[1] + 1)))
-        pixels = _render(classes[label], size, channels, rng, 0.05, (0.4, 0.8))
-        folder = root / classes[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        extension = formats[i % len(formats)]
-        path = folder / f"{i:05d}.{extension}"
-        image = array_image(pixels)
-        image.save(path, quality=jpeg_quality) if extension in ("jpg", "jpeg") else image.save(path)
-        paths.append(str(path))
-    return paths
+    def frame_size(rng, i):
+        return int(rng.integers(sides[0], sides[1] + 1)), int(rng.integers(sides[0], sides[1] + 1))
+
+    return _write_folder(root, count, classes, seed, frame_size, channels, formats, jpeg_quality, centred=False)
 
 
 # Camera frame shapes (width:height) for the photo demo: square, 4:3 and 16:9, landscape and portrait.
@@ -161,18 +149,29 @@ def write_photo_demo(root, count: int, classes: list[str], seed: int, short_side
     """`edgecnn data demo photos`: shapes photographed as a person frames a subject: camera-shaped frames (square,
     4:3, 16:9, either way up; the short side drawn from `short_sides`), the shape anywhere inside the centred
     square, its radius 40-80% of half the short side; PNG and JPEG alternately."""
+    def frame_size(rng, i):
+        short, aspect = int(rng.integers(short_sides[0], short_sides[1] + 1)), CAMERA_ASPECTS[i % len(CAMERA_ASPECTS)]
+        return (short, round(short * aspect)) if aspect >= 1 else (round(short / aspect), short)
+
+    return _write_folder(root, count, classes, seed, frame_size, 3, ("png", "jpg"), 90, centred=True)
+
+
+def _write_folder(root, count: int, classes: list[str], seed: int, frame_size, channels: int, formats,
+                  jpeg_quality: int, centred: bool) -> list[str]:
+    """`count` images, classes balanced and shuffled, into `root/CLASS/NNNNN.ext`; `frame_size(rng, i)` gives
+    image i's (height, width), drawn before the image itself."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % len(classes)
     rng.shuffle(labels)
     paths = []
     for i, label in enumerate(labels):
-        short, aspect = int(rng.integers(short_sides[0], short_sides[1] + 1)), CAMERA_ASPECTS[i % len(CAMERA_ASPECTS)]
-        size = (short, round(short * aspect)) if aspect >= 1 else (round(short / aspect), short)
-        pixels = _render(classes[label], size, 3, rng, 0.05, (0.4, 0.8), centred=True)
+        pixels = _render(classes[label], frame_size(rng, i), channels, rng, 0.05, (0.4, 0.8), centred=centred)
         folder = root / classes[label]
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{i:05d}.{('png', 'jpg')[i % 2]}"
-        array_image(pixels).save(path, quality=90)
+        extension = formats[i % len(formats)]
+        path = folder / f"{i:05d}.{extension}"
+        image = array_image(pixels)
+        image.save(path, quality=jpeg_quality) if extension in ("jpg", "jpeg") else image.save(path)
         paths.append(str(path))
     return paths

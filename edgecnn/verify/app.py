@@ -11,7 +11,7 @@ NumPy, Pillow and MediaPipe only: no TensorFlow.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +72,7 @@ def measure_app(artifact, frames: AppFrames, accuracy: float | None) -> dict:
     record = {"client": f"MediaPipe Tasks {mediapipe.__version__}", "camera_scale": frames.scale}
     with MediaPipeClassifier(artifact.path) as classifier:
         for key, images in (("own_size", frames.own_size), ("camera", frames.camera)):
-            theirs = np.array([classifier.scores(*app_request(frame, asdict(contract))).argmax() for frame in images])
+            theirs = classifier.app_top1(images, contract)
             ours = predict_top1(artifact, contract, images)
             record[key] = {"accuracy": float((theirs == frames.labels).mean()),
                            "agreement": float((theirs == ours).mean())}
@@ -117,13 +117,13 @@ def camera_frame(image: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
 
 
-def app_request(frame: np.ndarray, contract: dict) -> tuple[np.ndarray, tuple | None]:
-    """The frame and region of interest an app following the card hands MediaPipe, for the file's resize policy."""
-    size = (contract["height"], contract["width"])
-    policy = contract.get("resize", "stretch")
-    if policy == "crop":
+def app_request(frame: np.ndarray, contract) -> tuple[np.ndarray, tuple | None]:
+    """The frame and region of interest an app following the card hands MediaPipe, for the file's resize policy
+    (`contract`: the file's InputContract)."""
+    size = (contract.height, contract.width)
+    if contract.resize == "crop":
         return frame, centre_region(frame.shape[:2], size)
-    if policy == "pad":
+    if contract.resize == "pad":
         return letterbox(frame, size[1] / size[0]), None
     return frame, None
 
@@ -142,6 +142,10 @@ class MediaPipeClassifier:
 
     def __exit__(self, *exc):
         self._classifier.close()
+
+    def app_top1(self, frames: list[np.ndarray], contract) -> np.ndarray:
+        """Top-1 index of each frame, handed over as the model card tells an app (`app_request`)."""
+        return np.array([self.scores(*app_request(frame, contract)).argmax() for frame in frames])
 
     def scores(self, frame: np.ndarray, region: tuple | None = None) -> np.ndarray:
         import mediapipe as mp
