@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from edgecnn.artifacts import open_artifact  # noqa: E402
 from edgecnn.data import load_dataset  # noqa: E402
 from edgecnn.recipe import load_recipe  # noqa: E402
-from edgecnn.verify.app import MediaPipeClassifier, camera_frame, predict_top1, source_images  # noqa: E402
+from edgecnn.verify.app import MediaPipeClassifier, camera_frames, predict_top1, source_images  # noqa: E402
 from tests.clients import node_top1  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bundle = handoff_snippet(args.run, Path(folder))
         for scale in args.scales:
-            frames = [camera_frame(image, scale) for image in own]
+            frames = camera_frames(recipe.data, dataset, recipe.seed, own, scale)
             pngs = write_frames(frames, Path(folder) / f"x{scale:g}")
             for name, row in rows.items():
                 path = Path(row["path"]).resolve()  # recorded relative to where the build ran

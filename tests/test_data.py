@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edgecnn.data import load_dataset, normalize, stratified_split
-from edgecnn.data.shapes import SHAPES, generate_shapes
+from edgecnn.data.frames import frame_to_input
+from edgecnn.data.shapes import SHAPES, generate_shapes, shape_camera_frames
 from edgecnn.errors import DataError
 from edgecnn.recipe import validate_recipe
 
@@ -77,6 +78,40 @@ def test_shapes_every_registered_shape_draws_in_grayscale():
 def test_shapes_unknown_class_is_named():
     with pytest.raises(DataError, match="unknown shape 'hexagon'"):
         generate_shapes(10, (16, 16), 1, ["circle", "hexagon"], seed=0)
+
+
+SCENES = dict(count=40, size=(32, 32), channels=3, classes=["circle", "cross", "star"], seed=5, size_range=(0.3, 0.8))
+
+
+def test_camera_frames_replay_the_stored_scenes():
+    """Without noise, a frame at scale 1 is the stored image, byte for byte, in the order of `ids`: the frames
+    follow the generator's random order, whatever images are asked for."""
+    stored = generate_shapes(**SCENES, noise=0.0)[0]
+    ids = [33, 2, 17]
+    frames = shape_camera_frames(**SCENES, noise=0.0, ids=ids, scale=1)
+    assert all(np.array_equal(frame, stored[i]) for frame, i in zip(frames, ids))
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_camera_frames_are_the_same_scenes_drawn_larger(scale):
+    """k times larger and sampled back by MediaPipe's sampling, a noise-free frame shows its own scene (a few grey
+    levels off at the edges), not a neighbour's."""
+    stored = generate_shapes(**SCENES, noise=0.0)[0].astype(float)
+    frames = shape_camera_frames(**SCENES, noise=0.0, ids=range(10), scale=scale)
+    assert frames[0].shape == (32 * scale, 32 * scale, 3)
+    seen = np.stack([frame_to_input(frame, (32, 32), "stretch") for frame in frames]).astype(float)
+    own = np.abs(seen - stored[:10]).mean(axis=(1, 2, 3))
+    neighbour = np.abs(seen - stored[1:11]).mean(axis=(1, 2, 3))
+    assert own.max() < 6 and (neighbour > 4 * own).all(), (own, neighbour)
+
+
+def test_camera_frames_keep_the_noise_per_pixel():
+    """The camera's pixels carry the recipe's noise (std noise x 255), not the enlarged stored noise."""
+    clean = shape_camera_frames(**SCENES, noise=0.0, ids=range(5), scale=4)
+    noisy = shape_camera_frames(**SCENES, noise=0.15, ids=range(5), scale=4)
+    clean, noisy = np.stack(clean).astype(float), np.stack(noisy).astype(float)
+    unclipped = (clean > 70) & (clean < 185)  # 3 standard deviations from either end
+    assert abs((noisy - clean)[unclipped].std() / (0.15 * 255) - 1) < 0.03
 
 
 @pytest.mark.parametrize("scheme, low, high", [("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0)])

@@ -2,8 +2,9 @@
 frames k times larger, prepared only as the model card tells the app, classified by MediaPipe Tasks'
 ImageClassifier itself (the C++ core of the Android and iOS SDKs) when the `clients` extra is installed.
 
-A camera frame k times larger is the source image enlarged k times with Pillow's bicubic filter, a smooth
-stand-in for a sharper camera; the app then hands it over whole (stretch), with the centred region of interest
+A camera frame k times larger is, for generated shapes, the same scene drawn k times larger with the same noise
+per pixel; for photos and scans, the source image enlarged k times with Pillow's bicubic filter, a smooth
+stand-in for a sharper camera. The app then hands it over whole (stretch), with the centred region of interest
 (crop), or letterboxed onto black by hand (pad: MediaPipe's Tasks API cannot pad), and MediaPipe samples it.
 NumPy, Pillow and MediaPipe only: no TensorFlow.
 """
@@ -35,7 +36,7 @@ class AppFrames:
     @classmethod
     def of(cls, data_config, dataset, seed: int, scale: float) -> AppFrames:
         own = source_images(data_config, dataset, seed)
-        return cls(own, [camera_frame(image, scale) for image in own], scale, dataset.y_test)
+        return cls(own, camera_frames(data_config, dataset, seed, own, scale), scale, dataset.y_test)
 
 
 def app_frames_for(settings, data_config, dataset, seed: int) -> AppFrames | None:
@@ -106,6 +107,21 @@ def source_images(data_config, dataset, seed: int) -> list[np.ndarray]:
 
     stored = read_source(data_config, seed, native=True).images
     return [_rgb(stored[i]) for i in test.ids]
+
+
+def camera_frames(data_config, dataset, seed: int, own: list[np.ndarray], scale: float) -> list[np.ndarray]:
+    """The test split as camera frames `scale` times larger than its source images `own`: generated shapes are
+    drawn again at that resolution with the same noise per pixel (`shape_camera_frames` says why); photos and
+    scans, which hold no more detail than they have, are enlarged (`camera_frame`)."""
+    if scale != 1 and data_config.source == "shapes":
+        from edgecnn.data.shapes import shape_camera_frames
+
+        options = data_config.shapes
+        frames = shape_camera_frames(options.count, tuple(data_config.image_size), data_config.channels,
+                                     options.classes, seed, options.noise, (options.min_size, options.max_size),
+                                     dataset.test.ids, scale)
+        return [_rgb(frame) for frame in frames]
+    return [camera_frame(image, scale) for image in own]
 
 
 def camera_frame(image: np.ndarray, scale: float) -> np.ndarray:
