@@ -114,6 +114,23 @@ def test_camera_frames_keep_the_noise_per_pixel():
     assert abs((noisy - clean)[unclipped].std() / (0.15 * 255) - 1) < 0.03
 
 
+def test_the_app_check_draws_shapes_frames_and_enlarges_scans():
+    """Camera frames of a generated source are its scenes drawn again (noise per camera pixel); a scan's are its
+    image enlarged: the two differ, and at scale 1 both are the source images themselves."""
+    from edgecnn.verify.app import camera_frame, camera_frames, source_images
+
+    for config in (data_config(source="shapes", image_size=[24, 24], shapes={"count": 60}),
+                   data_config(source="digits", image_size=[16, 16])):
+        dataset = load_dataset(config, seed=3)
+        own = source_images(config, dataset, 3)
+        frames = camera_frames(config, dataset, 3, own, 2)
+        enlarged = [camera_frame(image, 2) for image in own]
+        assert all(np.array_equal(f, o) for f, o in zip(camera_frames(config, dataset, 3, own, 1), own, strict=True))
+        assert [f.shape for f in frames] == [e.shape for e in enlarged] and frames[0].shape[2] == 3
+        drawn_again = not all(np.array_equal(f, e) for f, e in zip(frames, enlarged))
+        assert drawn_again == (config.source == "shapes")
+
+
 @pytest.mark.parametrize("scheme, low, high", [("unit", 0.0, 1.0), ("symmetric", -1.0, 1.0)])
 def test_normalization_contract(scheme, low, high):
     ds = load_dataset(data_config(source="digits", normalization=scheme), seed=0)
