@@ -24,16 +24,35 @@ class ExportFormat:
     fine_tune: bool = False
     maker: str = "export"  # variants: which maker in optimize.variants writes it (ptq, aeq, onnx, qat, ...)
     setting: str | None = None  # what that maker needs to tell variants apart (a converter mode, a recipe)
+    reads: tuple[str, ...] = ()  # the `optimize:` settings its maker reads (sections, or section.field)
 
     @property
     def is_variant(self) -> bool:
         return self.filename.startswith(f"{OPTIMIZED_DIR}/")
 
+    @property
+    def recipe_reads(self) -> tuple[str, ...]:
+        """Every recipe value that shapes this file (dotted paths; a section stands for all of it): what its
+        stage key and its metadata's recipe hash cover, and nothing else."""
+        export = ["rgb_input", "model_info"]
+        if self.needs_calibration:
+            export.append("calibration")
+        if self.runtime == "litert" and self.precision == "int8" and self.maker != "aeq":  # aeq keeps float I/O
+            export.append("int8_io")
+        if self.runtime == "onnxruntime":
+            export += ["onnx_opset", "onnx_fixed_batch", "ort_format"]
+        return ("name", "seed", "data", "model", "train", *(f"export.{key}" for key in export),
+                *(f"optimize.{key}" for key in self.reads))
+
 
 def _variant(name, suffix, runtime, precision, calibration, technique, description, maker, setting=None,
-             fine_tune=False):
+             fine_tune=False, reads=()):
     return ExportFormat(name, f"{OPTIMIZED_DIR}/{name}.{suffix}", runtime, precision, calibration, description,
-                        technique, fine_tune, maker, setting)
+                        technique, fine_tune, maker, setting, tuple(reads))
+
+
+# What the fine-tuned int8 variants share: the layers QAT leaves in float.
+_LEAVE_FLOAT = "qat.leave_float"
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
@@ -66,24 +85,27 @@ OPTIMIZE_VARIANTS: dict[str, ExportFormat] = {
         _variant("aeq_w4", "tflite", "litert", "int4 weights", False, "PTQ 4-bit weights (ai-edge-quantizer)",
                  "TFLite, 4-bit weights, float activations, by the LiteRT quantizer", "aeq", "weight_only_wi4_afp32"),
         _variant("onnx_qdq_int8", "onnx", "onnxruntime", "int8", True, "PTQ int8 QDQ (onnxruntime)",
-                 "ONNX, int8 QDQ, per-channel weights, static activation ranges", "onnx", "static"),
+                 "ONNX, int8 QDQ, per-channel weights, static activation ranges", "onnx", "static", reads=["onnx"]),
         _variant("onnx_dynamic_int8", "onnx", "onnxruntime", "int8 weights", False, "PTQ dynamic (onnxruntime)",
-                 "ONNX, int8 weights, activations quantized on the fly", "onnx", "dynamic"),
+                 "ONNX, int8 weights, activations quantized on the fly", "onnx", "dynamic", reads=["onnx"]),
         _variant("qat_int8", "tflite", "litert", "int8", True, "QAT (tfmot)",
-                 "TFLite, full-integer int8 after quantization-aware fine-tuning", "qat", fine_tune=True),
+                 "TFLite, full-integer int8 after quantization-aware fine-tuning", "qat", fine_tune=True,
+                 reads=["qat"]),
         _variant("pruned_float32", "tflite", "litert", "float32", False, "magnitude pruning (tfmot)",
-                 "TFLite, float32, magnitude-pruned kernels", "prune", fine_tune=True),
+                 "TFLite, float32, magnitude-pruned kernels", "prune", fine_tune=True, reads=["prune"]),
         _variant("pqat_int8", "tflite", "litert", "int8", True, "pruning + PQAT (tfmot)",
-                 "TFLite, full-integer int8 after pruning-preserving QAT", "pqat", fine_tune=True),
+                 "TFLite, full-integer int8 after pruning-preserving QAT", "pqat", fine_tune=True,
+                 reads=["prune", "pqat", _LEAVE_FLOAT]),
         _variant("prune_2of4_float32", "tflite", "litert", "float32", False, "2:4 structured pruning (tfmot)",
                  "TFLite, float32, two zeros in every four input channels of pointwise and dense kernels",
-                 "prune_2of4", fine_tune=True),
+                 "prune_2of4", fine_tune=True, reads=["structured"]),
         _variant("cqat_int8", "tflite", "litert", "int8", True, "clustering + CQAT (tfmot)",
                  "TFLite, full-integer int8 after weight clustering and cluster-preserving QAT", "cqat",
-                 fine_tune=True),
+                 fine_tune=True, reads=["cluster", _LEAVE_FLOAT]),
         _variant("pcqat_int8", "tflite", "litert", "int8", True, "pruning + clustering + PCQAT (tfmot)",
                  "TFLite, full-integer int8 after pruning, sparsity-preserving clustering and prune- and "
-                 "cluster-preserving QAT (collaborative optimization)", "pcqat", fine_tune=True),
+                 "cluster-preserving QAT (collaborative optimization)", "pcqat", fine_tune=True,
+                 reads=["prune", "pcqat", _LEAVE_FLOAT]),
     )
 }
 

@@ -523,19 +523,13 @@ class Recipe(_Section):
         compares to decide whether the file can be reused, and what the file's own recipe hash covers (so
         a changed budget or another variant leaves it byte-identical)."""
         full = self.to_dict()
-        export, optimize = full["export"], full["optimize"]
-        fields = {"name": self.name, "seed": self.seed, "data": full["data"], "model": full["model"],
-                  "train": full["train"], "format": fmt.name,
-                  "export": {key: export[key] for key in ("rgb_input", "model_info")}}
-        if fmt.needs_calibration:
-            fields["export"]["calibration"] = export["calibration"]
-        if fmt.runtime == "litert" and fmt.precision == "int8":
-            fields["export"]["int8_io"] = export["int8_io"]
-        if fmt.runtime == "onnxruntime":
-            fields["export"].update({key: export[key] for key in ("onnx_opset", "onnx_fixed_batch", "ort_format")})
-        fields["optimize"] = {section: optimize[section] for section in _MAKER_SECTIONS.get(fmt.maker, ())}
-        if fmt.maker in ("pqat", "cqat", "pcqat"):  # they leave the same layers in float as qat does
-            fields["optimize"]["qat.leave_float"] = optimize["qat"]["leave_float"]
+        fields = {"format": fmt.name, "export": {}, "optimize": {}}
+        for path in fmt.recipe_reads:
+            section, _, rest = path.partition(".")
+            if section in ("export", "optimize"):  # these two are kept as {key: value}, one level down
+                fields[section][rest] = dotted(full[section], rest)
+            else:
+                fields[section] = full[section]
         return fields
 
     def artifact_fingerprint(self, fmt) -> str:
@@ -544,10 +538,11 @@ class Recipe(_Section):
         return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-# The optimize sections each variant maker reads (`ExportFormat.maker`); plain exports read none.
-_MAKER_SECTIONS = {"onnx": ("onnx",), "qat": ("qat",), "prune": ("prune",), "pqat": ("prune", "pqat"),
-                   "prune_2of4": ("structured",), "cqat": ("cluster",),
-                   "pcqat": ("prune", "pcqat")}
+def dotted(values: dict, path: str):
+    """values["a"]["b"] for "a.b"."""
+    for part in path.split("."):
+        values = values[part]
+    return values
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

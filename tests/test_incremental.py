@@ -3,36 +3,43 @@
 
 import json
 import shutil
+import types
+import typing
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from edgecnn.errors import RecipeError
-from edgecnn.formats import ALL_ARTIFACTS
+from edgecnn.formats import ALL_ARTIFACTS, OPTIMIZE_VARIANTS
 from edgecnn.incremental.cache import StageCache, cache_size_limit
 from edgecnn.incremental.keys import (
-    artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
+    REPORT_ONLY, artifact_plan, data_plan, inspect_plan, report_plan, stage_reads, train_plan, verify_plan,
 )
 from edgecnn.incremental.manifest import Manifest
-from edgecnn.recipe import validate_recipe
+from edgecnn.recipe import Recipe, validate_recipe
 from tests.conftest import TINY_RECIPE
 
 # ---------------------------------------------------------------- keys (no training)
 
 TOKENS = {"data": "d", "train": "t", "export:tflite_float32": "f", **{
     f"{'optimize' if fmt.is_variant else 'export'}:{name}": name for name, fmt in ALL_ARTIFACTS.items()}}
-VARIANTS = ["ptq_dynamic", "qat_int8", "pruned_float32", "pqat_int8", "cqat_int8", "onnx_qdq_int8"]
+VARIANTS = list(OPTIMIZE_VARIANTS)  # every maker, so every optimize section has a reader
 
 
-def _keys(overrides: dict) -> dict[str, str]:
-    """Every stage's key for the tiny recipe (with all optimize variants) plus `overrides` (dotted keys)."""
+def _raw(overrides: dict) -> dict:
+    """The tiny recipe with every optimize variant, plus `overrides` (dotted keys)."""
     raw = json.loads(json.dumps({**TINY_RECIPE, "optimize": {"variants": VARIANTS}}))
     for dotted, value in overrides.items():
         node, *path, last = [raw, *dotted.split(".")]
         for part in path:
             node = node.setdefault(part, {})
         node[last] = value
-    recipe = validate_recipe(raw)
+    return raw
+
+
+def _keys(recipe) -> dict[str, str]:
+    """Every stage's key for `recipe`, its upstream stages' tokens held fixed."""
     plans = [data_plan(recipe), train_plan(recipe, TOKENS), inspect_plan(TOKENS)]
     plans += [artifact_plan(recipe, ALL_ARTIFACTS[n], TOKENS) for n in [*recipe.export.formats, *VARIANTS]]
     plans += [verify_plan(recipe, n, TOKENS) for n in ["keras_float32", *recipe.export.formats, *VARIANTS]]
@@ -40,46 +47,131 @@ def _keys(overrides: dict) -> dict[str, str]:
     return {plan.id: plan.key for plan in plans}
 
 
-BASE_KEYS = _keys({})
-EXPORTS = {"export:tflite_float32", "export:tflite_int8", "export:onnx_float32"}
-OPTIMIZED = {f"optimize:{v}" for v in VARIANTS}
-VERIFIES = {stage for stage in BASE_KEYS if stage.startswith("verify:")}
-
-# One field per row, and exactly the stages that read it (their upstream tokens are held fixed here;
-# the build tests below show downstream stages follow when an upstream stage's files change).
-READS = [
-    ("data.split.test", 0.25, {"data", "train", *EXPORTS, *OPTIMIZED}),
-    ("seed", 4, {"data", "train", *EXPORTS, *OPTIMIZED}),
-    ("train.epochs", 5, {"train", *EXPORTS, *OPTIMIZED}),
-    ("model.dropout", 0.2, {"train", *EXPORTS, *OPTIMIZED}),
-    ("name", "other", {*EXPORTS, *OPTIMIZED}),
-    ("export.int8_io", "int8", {"export:tflite_int8", "optimize:qat_int8", "optimize:pqat_int8", "optimize:cqat_int8"}),
-    ("export.onnx_opset", 18, {"export:onnx_float32", "optimize:onnx_qdq_int8"}),
-    ("export.calibration.samples", 40, {"export:tflite_int8", "optimize:qat_int8", "optimize:pqat_int8",
-                                        "optimize:cqat_int8", "optimize:onnx_qdq_int8"}),
-    ("export.model_info.author", "someone", {*EXPORTS, *OPTIMIZED}),
-    ("optimize.qat.epochs", 2, {"optimize:qat_int8"}),
-    ("optimize.qat.leave_float", ["dense*"], {"optimize:qat_int8", "optimize:pqat_int8", "optimize:cqat_int8"}),
-    ("optimize.prune.final_sparsity", 0.5, {"optimize:pruned_float32", "optimize:pqat_int8"}),
-    ("optimize.cluster.clusters", 8, {"optimize:cqat_int8"}),
-    ("optimize.onnx.per_channel", False, {"optimize:onnx_qdq_int8"}),
-    ("verify.runs", 25, VERIFIES),
-    ("verify.threads", [2], VERIFIES),
-]
-UNREAD = ["verify.budgets.min_accuracy", "verify.gate", "optimize.objective"]  # judged by the report alone
+BASE_RECIPE = validate_recipe(_raw({}))
+BASE_KEYS = _keys(BASE_RECIPE)
 
 
-@pytest.mark.parametrize("field,value,readers", READS, ids=[row[0] for row in READS])
-def test_a_field_invalidates_exactly_the_stages_that_read_it(field, value, readers):
-    changed = {stage for stage, key in _keys({field: value}).items() if key != BASE_KEYS[stage]}
-    assert changed == readers | {"report"}
+# ---------------------------------------------------------------- every recipe field, changed in turn
+
+def recipe_leaves(model=Recipe, prefix=""):
+    """(dotted path, annotation) of every leaf field of the recipe schema; sections are followed down."""
+    for name, field in model.model_fields.items():
+        inner = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
+        section = inner[0] if typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and len(inner) == 1 \
+            else field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            yield from recipe_leaves(section, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field.annotation
 
 
-@pytest.mark.parametrize("field,value", [("verify.budgets.min_accuracy", 0.5), ("verify.gate", ["tflite_int8"]),
-                                         ("optimize.objective", "latency")])
-def test_budgets_gate_and_objective_invalidate_only_the_report(field, value):
-    changed = {stage for stage, key in _keys({field: value}).items() if key != BASE_KEYS[stage]}
-    assert changed == {"report"}
+def _candidates(annotation, value) -> list:
+    """Values of the field's type other than `value`, most likely valid first (the schema's bounds decide)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return [arg for arg in args if arg != value]
+    if origin in (typing.Union, types.UnionType):
+        options = [None] if value is not None else []
+        return options + [c for arg in args if arg is not type(None) for c in _candidates(arg, value)]
+    if annotation is bool:
+        return [not value]
+    if annotation is int:
+        return [v for v in ((value or 0) + 1, (value or 0) * 2 + 1, 1) if v != value]
+    if annotation is float:
+        return [v for v in ((value or 0) * 0.5, (value or 0) + 0.05, 0.5, 1.5, 2.0) if v != value]
+    if annotation is str:
+        return ["dscnn_m", f"{value}x", "x"]
+    if origin is tuple:
+        return [[v + 8 for v in value]]
+    if origin is list:
+        element = args[0]
+        if typing.get_origin(element) is typing.Literal:
+            return [[arg for arg in typing.get_args(element) if arg not in (value or [])][:1] or list(value)[:-1]]
+        if isinstance(element, type) and issubclass(element, BaseModel):
+            return [[{"max_p50_ms": 5.0}]]
+        return [[2], [0.5, 0.5, 0.5], ["dense*"], ["3", "7"]]
+    if origin is dict:
+        return [{"train.epochs": [1, 2]}]
+    raise AssertionError(f"no candidate values for {annotation}")
+
+
+# What a field needs beside it to validate (in the section that reads it, so the stages it changes are its own).
+COMPANIONS = {
+    "data.path": {"data.source": "folder"}, "data.mean": {"data.normalization": "mean_std", "data.std": [0.5]},
+    "data.std": {"data.normalization": "mean_std", "data.mean": [0.5]},
+    "export.calibration.split": {"export.calibration.allow_outside_train": True},
+    "export.calibration.allow_few": {"export.calibration.min_samples": 10}, "sweep.search": {"sweep.trials": 4},
+}
+EXAMPLES = {"model.blocks": ["ds_r2_k3_s2_c32"], "data.path": "."}  # a value of a shape the type does not say
+
+
+def _changed_recipe(path, annotation):
+    """The base recipe with `path` set to another valid value, or None when no candidate validates."""
+    current = BASE_RECIPE.to_dict()
+    for part in path.split("."):
+        current = current[part]
+    candidates = [EXAMPLES[path]] if path in EXAMPLES else _candidates(annotation, current)
+    for candidate in candidates:
+        try:
+            changed = validate_recipe(_raw({**COMPANIONS.get(path, {}), path: candidate}))
+        except RecipeError:
+            continue
+        if changed.to_dict() != BASE_RECIPE.to_dict():
+            return changed
+    return None
+
+
+def _reads(stage: str, path: str) -> bool:
+    return stage == "report" or any(path == read or path.startswith(f"{read}.") for read in stage_reads(stage))
+
+
+LEAVES = list(recipe_leaves())
+
+
+@pytest.mark.parametrize("path,annotation", LEAVES, ids=[leaf[0] for leaf in LEAVES])
+def test_a_field_invalidates_exactly_the_stages_that_read_it(path, annotation):
+    """Derived from the declarations (`stage_reads`, each variant's `reads`), not from a hand list: changing the
+    field changes the key of exactly the stages that declare it, and every field is read by some stage but the
+    report or is declared report-only (`REPORT_ONLY`)."""
+    changed = _changed_recipe(path, annotation)
+    assert changed is not None, f"{path}: no candidate value validates; add one to EXAMPLES or COMPANIONS"
+    keys = _keys(changed)
+    common = BASE_KEYS.keys() & keys.keys()
+    found = {stage for stage in common if keys[stage] != BASE_KEYS[stage]}
+    assert found == {stage for stage in common if _reads(stage, path)}, path
+    reported_only = any(path == p or path.startswith(f"{p}.") for p in REPORT_ONLY)
+    assert (found == {"report"}) == reported_only, f"{path} changes {sorted(found)}; declared report-only: {reported_only}"
+
+
+@pytest.mark.parametrize("path,value,readers", [
+    ("export.int8_io", "int8", {"export:tflite_int8", "optimize:ptq_int8", "optimize:qat_int8", "optimize:pqat_int8",
+                                "optimize:cqat_int8", "optimize:pcqat_int8"}),
+    ("optimize.qat.leave_float", ["dense*"], {"optimize:qat_int8", "optimize:pqat_int8", "optimize:cqat_int8",
+                                              "optimize:pcqat_int8"}),
+    ("verify.gpu_check", "never", {f"verify:{n}" for n in ["keras_float32", *BASE_RECIPE.export.formats, *VARIANTS]}),
+])
+def test_the_declarations_say_what_the_makers_read(path, value, readers):
+    """Spot checks of the declarations themselves against what the code is known to read."""
+    changed = _keys(validate_recipe(_raw({path: value})))
+    assert {stage for stage, key in changed.items() if key != BASE_KEYS[stage]} == readers | {"report"}
+
+
+def test_the_field_list_covers_the_schema():
+    assert len(LEAVES) > 100 and {"verify.gpu_check", "optimize.pcqat.sparsity", "train.augment.camera_frames"} <= {
+        path for path, _ in LEAVES}
+
+
+def test_adding_a_variant_is_one_declaration_and_its_maker(monkeypatch):
+    """A new variant row (reading optimize.qat) gets a stage key that follows exactly what it declares."""
+    from edgecnn import formats
+
+    fmt = formats._variant("dummy_int8", "tflite", "litert", "int8", True, "dummy", "a test's variant", "qat",
+                           reads=["qat"])
+    monkeypatch.setitem(formats.ALL_ARTIFACTS, fmt.name, fmt)
+    before = artifact_plan(BASE_RECIPE, fmt, TOKENS).key
+    assert artifact_plan(validate_recipe(_raw({"optimize.qat.epochs": 9})), fmt, TOKENS).key != before
+    assert artifact_plan(validate_recipe(_raw({"optimize.prune.epochs": 9})), fmt, TOKENS).key == before
+    assert stage_reads("optimize:dummy_int8")[-1] == "optimize.qat"
 
 
 def test_an_upstream_stage_with_new_files_invalidates_its_dependents():

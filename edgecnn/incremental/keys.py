@@ -17,6 +17,7 @@ from pathlib import Path
 from edgecnn import __version__
 from edgecnn.data.sources import KERAS_SETS, source_digest
 from edgecnn.formats import ALL_ARTIFACTS, ExportFormat
+from edgecnn.recipe import VerifyConfig
 from edgecnn.verify.latency import machine
 
 STAGE_KINDS = ("data", "train", "export", "optimize", "verify", "inspect", "report")
@@ -87,8 +88,7 @@ def _base(recipe_values: dict, tokens: dict[str, str], upstream: tuple[str, ...]
 
 
 def data_plan(recipe) -> StagePlan:
-    values = {"seed": recipe.seed, "data": recipe.to_dict()["data"]}
-    inputs = _base(values, {}, (), "data")
+    inputs = _base(_pick(recipe, stage_reads("data")), {}, (), "data")
     inputs["source"] = source_digest(recipe.data)
     if recipe.data.source == "digits":
         inputs["libraries"].update(versions("scikit-learn"))  # the images ship inside scikit-learn
@@ -98,9 +98,7 @@ def data_plan(recipe) -> StagePlan:
 
 
 def train_plan(recipe, tokens: dict[str, str]) -> StagePlan:
-    full = recipe.to_dict()
-    values = {"seed": recipe.seed, "data": full["data"], "model": full["model"], "train": full["train"]}
-    return StagePlan("train", _base(values, tokens, ("data",), "train"), ("data",))
+    return StagePlan("train", _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train"), ("data",))
 
 
 def artifact_plan(recipe, fmt: ExportFormat, tokens: dict[str, str]) -> StagePlan:
@@ -111,13 +109,46 @@ def artifact_plan(recipe, fmt: ExportFormat, tokens: dict[str, str]) -> StagePla
                      upstream, fmt)
 
 
+# Recipe values no stage reads: only the report judges with them (`verify.budgets`, `verify.gate`,
+# `optimize.objective`), they choose which stages exist rather than what one makes (`export.formats`,
+# `optimize.variants`), or only `edgecnn sweep` reads them (`sweep`). Every other value is some stage's input.
+REPORT_ONLY = ("verify.budgets", "verify.gate", "optimize.objective", "export.formats", "optimize.variants", "sweep")
+
+
+def stage_reads(stage_id: str) -> tuple[str, ...]:
+    """The recipe values a stage reads (dotted paths; a section stands for all of it), declared once: its key
+    hashes exactly these. The verify stage reads the whole `verify:` section but what only the report judges
+    with, so a new setting is in its key unless declared otherwise (a hand-kept list once missed `gpu_check`,
+    and rebuilds reused stale readiness results). The report reads everything; inspect reads nothing."""
+    kind, _, name = stage_id.partition(":")
+    if kind == "data":
+        return ("seed", "data")
+    if kind == "train":
+        return ("seed", "data", "model", "train")
+    if kind in ("export", "optimize"):
+        return ALL_ARTIFACTS[name].recipe_reads
+    if kind == "verify":
+        return tuple(path for path in (f"verify.{key}" for key in VerifyConfig.model_fields) if path not in REPORT_ONLY)
+    return ()
+
+
+def _pick(recipe, paths: tuple[str, ...]) -> dict:
+    """The recipe's values at `paths`, nested as in the recipe."""
+    full, picked = recipe.to_dict(), {}
+    for path in paths:
+        *parents, last = path.split(".")
+        source, target = full, picked
+        for part in parents:
+            source, target = source[part], target.setdefault(part, {})
+        target[last] = source[last]
+    return picked
+
+
 def verify_plan(recipe, name: str, tokens: dict[str, str]) -> StagePlan:
-    """Measuring one artifact (accuracy, agreement, latency): budgets only judge the measurements, so they
-    are not read here; the machine is, since latency belongs to the CPU it was measured on."""
-    settings = recipe.verify
-    values = {"artifact": name, "threads": settings.thread_counts(), "warmup": settings.warmup,
-              "runs": settings.runs, "max_seconds": settings.max_seconds, "app_check": settings.app_check,
-              "camera_scale": settings.camera_scale}
+    """Measuring one artifact (accuracy, agreement, latency, readiness, what an app gets): its `stage_reads`,
+    and the machine, since latency belongs to the CPU it was measured on."""
+    values = {"artifact": name, **_pick(recipe, stage_reads("verify"))}
+    values["verify"]["threads"] = recipe.verify.thread_counts()  # 0 is this machine's cores
     fmt = ALL_ARTIFACTS.get(name)
     producer = "train" if fmt is None else f"{'optimize' if fmt.is_variant else 'export'}:{name}"
     upstream = tuple(dict.fromkeys(("data", "train", producer)))
