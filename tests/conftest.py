@@ -3,6 +3,7 @@ test tiers: `unit` (no training), `build` (tiny trainings and builds), `slow` (t
 A test is `build` when it uses a fixture that trains or is marked so; `slow` is marked by hand; every
 other test is `unit`. Quick local loop: pytest -m unit."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,24 @@ def pytest_collection_modifyitems(items):
         if item.get_closest_marker("slow") or item.get_closest_marker("build"):
             continue
         item.add_marker(pytest.mark.build if TRAINING_FIXTURES & set(item.fixturenames) else pytest.mark.unit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _without_tensorflow(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _without_tensorflow(item))
+
+
+def _without_tensorflow(item):
+    """A unit test (its fixtures included) must leave TensorFlow unimported: the unit tier is the one that runs
+    in a minute without it. Checked only while nothing before has imported it (a full run's build tests do)."""
+    loaded = "tensorflow" in sys.modules
+    result = yield
+    if not loaded and "tensorflow" in sys.modules and item.get_closest_marker("unit"):
+        raise AssertionError(f"{item.nodeid} is a unit test but imported TensorFlow: mark it build "
+                             "(@pytest.mark.build) or keep TensorFlow out of it")
+    return result

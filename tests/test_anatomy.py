@@ -33,6 +33,7 @@ def one_block(tmp_path_factory):
     return model, path
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_depthwise_separable_block_macs_by_hand(one_block):
     model, path = one_block
     for source in (model, path):
@@ -47,6 +48,7 @@ def test_depthwise_separable_block_macs_by_hand(one_block):
         assert saving["saving"] == round(13824 / (2304 + 1536), 2)
 
 
+@pytest.mark.build  # its one_block is a Keras model: TensorFlow
 def test_peak_activation_memory_from_lifetimes(one_block):
     _, path = one_block
     memory = describe_model(open_artifact(path))["memory"]
@@ -57,6 +59,7 @@ def test_peak_activation_memory_from_lifetimes(one_block):
     assert memory["flash_bytes"] == path.stat().st_size
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_mobilenet_v1_totals_match_the_paper():
     from edgecnn.models import create_model
 

@@ -309,6 +309,7 @@ def test_exported_tflite_bytes_do_not_depend_on_the_clock():
     assert _append_zip(b"\0" * 16, {"labels.txt": b"a\nb\n"}) == first and ZIP_TIMESTAMP[0] == 1980
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_a_model_that_is_not_an_image_classifier_or_holds_code_is_refused(tmp_path):
     import onnx
     from onnx import TensorProto, helper

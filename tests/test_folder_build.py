@@ -99,6 +99,7 @@ def test_verify_files_on_a_folder_without_a_recipe(folder_run, photos, tmp_path)
     assert row["accuracy"] == built["accuracy"]  # same split, same decoder, same pre-processing from the file
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_streamed_pipeline_matches_the_decoder_and_augments_only_training(photos):
     from edgecnn.train import make_pipeline
 

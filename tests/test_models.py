@@ -46,6 +46,7 @@ def test_stride_that_shrinks_input_to_nothing_is_explained():
         resolve_layers("dscnn_s", (4, 4, 1), 10, padding="valid")
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 @pytest.mark.parametrize("name, application", [("mobilenet_v1", "MobileNet"), ("mobilenet_v2", "MobileNetV2")])
 def test_mobilenets_reproduce_keras_applications(name, application):
     from edgecnn._tf import keras
@@ -58,6 +59,7 @@ def test_mobilenets_reproduce_keras_applications(name, application):
     assert count(resolve_layers(name))["params"] == reference.count_params()
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_mobilenet_v2_width_multiplier_matches_keras():
     from edgecnn._tf import keras
 
@@ -65,12 +67,14 @@ def test_mobilenet_v2_width_multiplier_matches_keras():
     assert count(resolve_layers("mobilenet_v2", (96, 96, 3), 1000, alpha=0.35))["params"] == reference.count_params()
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 @pytest.mark.parametrize("preset", [p.name for p in list_presets() if not p.name.startswith("mobilenet")])
 def test_analytic_count_equals_keras_for_every_preset(preset):
     model = create_model(preset, alpha=0.75)
     assert count(resolve_layers(preset, alpha=0.75))["params"] == model.count_params()
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_layer_names_encode_block_ids_and_residuals():
     model = create_model("dscnn_ir_s")
     names = {layer.name for layer in model.layers}

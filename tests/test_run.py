@@ -37,6 +37,7 @@ def test_a_folder_without_a_run_is_named(tmp_path):
     assert RunFolder(tmp_path).load_reference("x") is None
 
 
+@pytest.mark.build  # builds Keras models: TensorFlow
 def test_the_saved_keras_model_has_no_clock_or_memory_address_in_it(tmp_path):
     import zipfile
 
