@@ -69,6 +69,11 @@ def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
     return agreement
 
 
+def test_the_recipe_list_is_the_recipes_folder():
+    """The parametrized builds below loop over RECIPES: an empty glob would test nothing and pass."""
+    assert {"digits", "shapes", "photos"} <= {path.stem for path in RECIPES}
+
+
 @pytest.mark.build
 @pytest.mark.parametrize("recipe_path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_builds_with_small_settings(recipe_path, tmp_path):
