@@ -101,7 +101,7 @@ def test_verify_files_on_a_folder_without_a_recipe(folder_run, photos, tmp_path)
 
 @pytest.mark.build  # builds Keras models: TensorFlow
 def test_streamed_pipeline_matches_the_decoder_and_augments_only_training(photos):
-    from edgecnn.train import make_pipeline
+    from edgecnn.train.fit import make_pipeline
 
     recipe = validate_recipe(folder_recipe(photos) | {"data": {**folder_recipe(photos)["data"], "skip_bad_files": True}})
     dataset = load_dataset(recipe.data, recipe.seed)

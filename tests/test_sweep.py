@@ -154,7 +154,7 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
 def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch, tiny_dataset):
     import sys
 
-    from edgecnn.distributed import fit_on_ray
+    from edgecnn.train.distributed import fit_on_ray
     from edgecnn.errors import MissingDependency
 
     monkeypatch.setitem(sys.modules, "ray", None)

@@ -37,7 +37,7 @@ def test_the_training_stream_gives_the_epochs_fit_gives_a_finite_pipeline():
     # setup: 20 images whose one-hot label is their id, batches of 6 (the last one short), a seeded shuffle
     import types
 
-    from edgecnn.train import make_pipeline, set_seed, training_stream
+    from edgecnn.train.fit import make_pipeline, set_seed, training_stream
 
     ids = np.arange(20)
     images = ArrayImages(np.repeat(ids.astype(np.uint8), 4).reshape(20, 2, 2, 1), ids, ids)
@@ -89,7 +89,7 @@ def test_training_stops_at_the_next_batch_once_a_stop_was_requested(tiny_dataset
     # A Ctrl-C whose KeyboardInterrupt Python dropped (it landed in a __del__) is only remembered: the fit raises it
     # at its next batch instead of training on to the end.
     from edgecnn import errors
-    from edgecnn.train import fit_model
+    from edgecnn.train.fit import fit_model
     from tests.conftest import TINY_RECIPE
 
     recipe = validate_recipe({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epochs": 1}})

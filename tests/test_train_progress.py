@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from edgecnn.train import epoch_line, training_progress
+from edgecnn.train.fit import epoch_line, training_progress
 
 
 def test_the_training_bar_keeps_bar_steps_and_time_at_80_columns():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from edgecnn._tf import keras
-from edgecnn.train import learning_rate_at, make_pipeline, progress_callback, set_seed, steps_per_epoch
+from edgecnn.train.fit import learning_rate_at, make_pipeline, progress_callback, set_seed, steps_per_epoch
 
 
 def fresh_copy(model):

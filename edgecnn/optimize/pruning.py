@@ -7,7 +7,7 @@ from edgecnn._tf import keras, model_optimization
 from edgecnn.errors import RecipeError
 from edgecnn.optimize.finetune import fine_tune, fresh_copy
 from edgecnn.optimize.layers import layer_kind, select_layers
-from edgecnn.train import steps_per_epoch
+from edgecnn.train.fit import steps_per_epoch
 
 
 def prune(model, recipe, dataset, show_progress: bool = True):

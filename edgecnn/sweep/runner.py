@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from edgecnn.distributed import RAY_EXTRA_HINT, ray_session
+from edgecnn.train.distributed import RAY_EXTRA_HINT, ray_session
 from edgecnn.errors import MissingDependency, RecipeError
 from edgecnn.recipe import load_recipe_dict, parse_override, validate_recipe
 from edgecnn.sweep.results import summarize, write_results

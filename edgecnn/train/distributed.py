@@ -18,6 +18,7 @@ import numpy as np
 
 from edgecnn._tf import keras, tensorflow
 from edgecnn.errors import EdgeCNNError, MissingDependency
+from edgecnn.train.fit import build_model, fit_model, progress_callback, set_seed
 
 WEIGHTS_FILE = "weights.npz"
 HISTORY_FILE = "history.json"
@@ -77,8 +78,6 @@ def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
             weights = np.load(Path(folder) / WEIGHTS_FILE, allow_pickle=False)
             arrays = [weights[f"w{i}"] for i in range(len(weights.files))]
             record = json.loads((Path(folder) / HISTORY_FILE).read_text(encoding="utf-8"))
-    from edgecnn.train import build_model, set_seed  # lazy: TensorFlow
-
     set_seed(recipe.seed)
     model = build_model(recipe, dataset)
     model.set_weights(arrays)
@@ -90,8 +89,6 @@ def _fit_watched(recipe, storage: str, show_progress: bool, on_epoch):
     from ray.train import RunConfig, ScalingConfig  # lazy: Ray
     from ray.train.tensorflow import TensorflowTrainer  # lazy: Ray
     from ray.util.queue import Empty, Queue  # lazy: Ray
-
-    from edgecnn.train import progress_callback
 
     settings = recipe.train.distributed
     epochs = Queue()
@@ -136,7 +133,6 @@ def _worker_loop(config: dict) -> None:
 
     from edgecnn.data import load_dataset
     from edgecnn.recipe import validate_recipe
-    from edgecnn.train import fit_model
 
     # The strategy comes first: it must exist before any other TensorFlow op runs in the process.
     strategy = tensorflow().distribute.MultiWorkerMirroredStrategy()

@@ -1,13 +1,10 @@
-"""Train a model from a recipe: tf.data pipelines, LR schedule, early stopping, progress, seeds."""
+"""Fitting in this process: the model, tf.data pipelines, learning-rate schedule, early stopping, progress, seeds
+(also one worker's fit in a distributed training)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,17 +14,6 @@ from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
 from edgecnn.errors import raise_if_stop_requested
 from edgecnn.models import create_model
-from edgecnn.plots import plot_history, pyplot
-from edgecnn.run import RunFolder
-
-
-@dataclass
-class TrainResult:
-    model: object
-    history: dict
-    model_path: Path
-    seconds: float
-    best_epoch: int
 
 
 def set_seed(seed: int) -> None:
@@ -44,30 +30,6 @@ def build_model(recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
         padding=cfg.padding, dropout=cfg.dropout, l2=cfg.l2, initializer=cfg.initializer,
         batchnorm_momentum=cfg.batchnorm_momentum, synchronized_batchnorm=synchronized_batchnorm,
     )
-
-
-def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
-    """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`.
-    `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it).
-    With `train.distributed.workers` above 1 the fit runs data-parallel on Ray Train; the files are the same kind."""
-    start = time.perf_counter()
-    # matplotlib (about 1 s to import) loads while TensorFlow trains, for the curves drawn after it.
-    threading.Thread(target=pyplot, daemon=True).start()
-    if recipe.train.distributed.workers > 1:
-        from edgecnn.distributed import fit_on_ray  # lazy: Ray, only for a distributed training
-
-        model, record = fit_on_ray(recipe, dataset, show_progress=show_progress, on_epoch=on_epoch)
-    else:
-        model, record = fit_model(recipe, dataset, show_progress=show_progress, on_epoch=on_epoch)
-    seconds = time.perf_counter() - start
-    run = RunFolder(out_dir)
-    run.save_model(model)
-    run.save_history(record)
-    # Titled by what shaped the curves (not the recipe's name), so recipes that share the training share this file.
-    plot_history(record, run.curves_path, f"{recipe.model.name} on {recipe.data.describe_source()}",
-                 classes=dataset.num_classes, label_smoothing=recipe.train.label_smoothing)
-    run.save_reference(predict_probabilities(model, dataset.test, dataset.contract), dataset.test_fingerprint())
-    return TrainResult(model, record, run.model_path, seconds, record["best_epoch"])
 
 
 def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=None, strategy=None, callbacks=()):
