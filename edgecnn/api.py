@@ -30,7 +30,7 @@ from edgecnn.runlock import run_lock
 from edgecnn.sweep.runner import run_sweep, sweep_recipe
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
-from edgecnn.verify.files import TestImages, files_test_images, open_files, verify_with
+from edgecnn.verify.files import TestImages, verify_files
 from edgecnn.verify.judge import add_baseline, enforce_gate
 
 __all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
@@ -116,7 +116,7 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     if run_mode:
         report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress)
     else:
-        report, test = _verify_files(targets, data, normalization, seed, overrides or [], show_progress)
+        report, test = verify_files(targets, data, normalization, seed, overrides or [], show_progress)
     if old is not None:
         add_baseline(report, old, tolerance)
     if pairs:  # the old files are fed the same images as the new ones
@@ -130,12 +130,6 @@ def _verify_run(run: RunFolder, overrides: list[str], show_progress: bool) -> tu
     dataset = load_dataset(recipe.data, recipe.seed)
     report = verify_stage(recipe, run.root, dataset, show_progress=show_progress, anatomy=False)
     return report, TestImages.of(dataset)
-
-
-def _verify_files(paths: list[Path], data, normalization, seed: int, overrides: list[str], show_progress: bool):
-    artifacts = open_files(paths)
-    test, record, settings = files_test_images(artifacts, data, normalization, seed, overrides)
-    return verify_with(artifacts, test, record, settings, show_progress=show_progress), test
 
 
 def inspect(model: str | Path, out: str | Path | None = None, image: str | Path | None = None,

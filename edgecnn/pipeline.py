@@ -31,12 +31,8 @@ def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
 
-def check_run_dir(out_dir: Path) -> Path:
-    return prepare_folder(out_dir)
-
-
 def train_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, show_progress: bool = True):
-    check_run_dir(out_dir)
+    prepare_folder(out_dir)
     dataset = dataset or load_dataset(recipe.data, recipe.seed)
     run = RunFolder(out_dir)
     run.save_recipe(recipe)

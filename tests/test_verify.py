@@ -124,7 +124,7 @@ def test_verify_files_with_data_matches_the_run_folder(tiny_build, tiny_recipe_f
 
     run_dir, report = tiny_build
     files = [run_dir / "model_int8.tflite", run_dir / "model_float32.onnx"]
-    result = verify_files(files, str(tiny_recipe_file), None, 0, ["verify.runs=5"], show_progress=False)
+    result, _ = verify_files(files, str(tiny_recipe_file), None, 0, ["verify.runs=5"], show_progress=False)
     by_name = {a["name"]: a for a in report["artifacts"]}
     for row, original in zip(result["artifacts"], ("tflite_int8", "onnx_float32")):
         assert row["accuracy"] == pytest.approx(by_name[original]["accuracy"])
@@ -149,7 +149,7 @@ def test_verify_files_reads_nchw_onnx_not_built_by_edgecnn(tiny_dataset, tmp_pat
     )
     path = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    report = verify_files([path], "digits", "unit", 3, ["verify.runs=5"], show_progress=False)
+    report, _ = verify_files([path], "digits", "unit", 3, ["verify.runs=5"], show_progress=False)
     row = report["artifacts"][0]
     assert row["accuracy"] is not None and 0 <= row["accuracy"] <= 1 and row["macs"] == 2560
     with pytest.raises(VerificationError, match="10 outputs, but --data shapes has 6 classes"):
@@ -164,14 +164,14 @@ def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorfl
         from edgecnn.verify.files import verify_files
         real_find_spec = importlib.util.find_spec
         importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else real_find_spec(name, *a)
-        report = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0, ["verify.runs=5"],
+        report, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0, ["verify.runs=5"],
                               show_progress=False)
         row = report["artifacts"][0]
         assert row["accuracy"] is None and row["latency_ms"]["p50"] > 0, row
         assert row["readiness"]["float_operators"] == []
         gpu = row["readiness"]["gpu_delegate"]  # the export's verdict, read from the file without TensorFlow
         assert gpu["checked"] and gpu["compatible"] and gpu["source"] == "recorded at export", gpu
-        asked = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0,
+        asked, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0,
                              ["verify.runs=5", "verify.gpu_check=always"], show_progress=False)
         assert "needs TensorFlow" in asked["artifacts"][0]["readiness"]["gpu_delegate"]["reason"]
         print("tensorflow" in sys.modules, "tf_keras" in sys.modules)

@@ -76,10 +76,9 @@ class Artifact:
         (k*k*Cin*Cout*H*W per convolution, k*k*C*H*W depthwise, Cin*Cout dense); None when unknown."""
         if self.kind not in ("tflite", "onnx"):
             return None
-        try:
-            return totals(self.layers)["macs"]
-        except Exception:  # a file we cannot analyse still gets latency, just no GMAC/s
-            return None
+        # No catch-all here: the readers handle every structure they know (a layer without shapes counts 0),
+        # so an exception is a bug to see, not a file to shrug at (ONNX's shape inference, non-strict, raises none).
+        return totals(self.layers)["macs"]
 
     @cached_property
     def memory(self) -> dict:

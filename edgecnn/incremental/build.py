@@ -24,10 +24,11 @@ from edgecnn.incremental.keys import (
 )
 from edgecnn.incremental.manifest import Decision, Manifest, local
 from edgecnn.optimize.variants import MAKERS, Job
-from edgecnn.pipeline import KERAS_ROW, check_run_dir, data_warnings, run_anatomy, verified_names, verify_in_run
+from edgecnn.pipeline import KERAS_ROW, data_warnings, run_anatomy, verified_names, verify_in_run
 from edgecnn.recipe import Recipe
 from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
+from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
 from edgecnn.verify import ArtifactResult
 from edgecnn.errors import raise_if_stop_requested
@@ -204,7 +205,7 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list
     """Every stage into `out_dir`, each redone only when what it reads changed (or `force` names it);
     `on_epoch(epoch, logs)` follows training, when it runs."""
     start = time.perf_counter()
-    out_dir = check_run_dir(out_dir)
+    out_dir = prepare_folder(out_dir)
     run = RunFolder(out_dir)
     materials, manifest = Materials(recipe, run, show_progress, on_epoch), Manifest(out_dir)
     book = StageBook(manifest, cache, check_force(force), recipe.name, show_progress)

@@ -60,10 +60,12 @@ class TestImages:
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
-                 overrides: list[str], show_progress: bool = True) -> dict:
-    """Verify files in their runtimes; the report (not yet written) gates every file."""
+                 overrides: list[str], show_progress: bool = True) -> tuple[dict, TestImages]:
+    """Verify files in their runtimes: the report (not yet written; it gates every file) and the images they
+    were fed (for comparing older files on the same ones)."""
     artifacts = open_files(paths)
-    return verify_with(artifacts, *files_test_images(artifacts, data, normalization, seed, overrides), show_progress)
+    test, record, settings = files_test_images(artifacts, data, normalization, seed, overrides)
+    return verify_with(artifacts, test, record, settings, show_progress), test
 
 
 def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings, show_progress: bool = True) -> dict:
