@@ -15,7 +15,7 @@ from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.export import export_all
 from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.optimize import optimize_all
-from edgecnn.recipe import Recipe
+from edgecnn.recipe import Recipe, VerifyConfig
 from edgecnn.run import TEST_IMAGE_PNG, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
@@ -94,7 +94,7 @@ def verify_stage(recipe: Recipe, out_dir: Path, dataset: Dataset | None = None, 
     return report
 
 
-def verify_in_run(artifact: Artifact, name: str, precision: str, dataset: Dataset, reference, settings,
+def verify_in_run(artifact: Artifact, name: str, precision: str, dataset: Dataset, reference, settings: VerifyConfig,
                   show_progress: bool = True) -> ArtifactResult:
     """One file (or the Keras model) of a run folder on the run's test split."""
     if show_progress:

@@ -104,7 +104,8 @@ class DataConfig(_Section):
     skip_bad_files: bool = Field(False, description="Skip unreadable images, bad list rows and images filed under "
                                  "two labels (counted and listed in the report) instead of stopping. Exact duplicates "
                                  "under one label are always reduced to one copy (the test split's, if any).")
-    split: SplitConfig = Field(default_factory=SplitConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig,
+                               description="Shares of the images held out for validation and test (stratified, seeded).")
     shapes: ShapesConfig = Field(default_factory=ShapesConfig, description="Options of the shapes generator.")
 
     @field_validator("image_size")
@@ -213,9 +214,12 @@ class TrainConfig(_Section):
         1, ge=1, le=1000, description="Training steps per call from Python into TensorFlow: the same steps, fewer "
         "round trips. Measure before raising it: 8 trained digits 1.2x slower than 1 on an AMD EPYC (AVX2) and "
         "1.12x faster on an Intel Xeon. The progress bar moves every N steps.")
-    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
-    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig,
+                                                description="Stop when the monitored metric stops improving; the best epoch's weights are kept.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig,
+                                   description="Training-time augmentation (Keras preprocessing layers and camera frames).")
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig,
+                                           description="Data-parallel training on Ray Train workers.")
 
 
 ExportFormatName = Literal[tuple(EXPORT_FORMATS)]
@@ -258,7 +262,8 @@ class ExportConfig(_Section):
     formats: list[ExportFormatName] = Field(
         default=["tflite_float32", "tflite_int8", "onnx_float32"], min_length=1, description="Artifacts to write."
     )
-    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig,
+                                           description="Images that set the int8 activation ranges.")
     onnx_opset: int = Field(17, ge=17, le=21, description="ONNX opset (17 or newer).")
     int8_io: Literal["uint8", "int8", "float32"] = Field(
         "uint8", description="Input/output of full-integer TFLite files (tflite_int8, ptq_int8, qat, pqat, cqat): "
@@ -274,7 +279,8 @@ class ExportConfig(_Section):
         "providers need fixed shapes; off keeps a dynamic batch for servers.")
     ort_format: bool = Field(True, description="Write an ORT-format copy (.ort) and its required-operators "
                              "config beside each .onnx, for ONNX Runtime Mobile and minimal builds.")
-    model_info: ModelInfoConfig = Field(default_factory=ModelInfoConfig)
+    model_info: ModelInfoConfig = Field(default_factory=ModelInfoConfig,
+                                        description="Name, version, author and licence written into every file's metadata.")
 
     def takes_rgb(self, channels: int) -> bool:
         """Whether exported files take 3-channel pixels for a model trained on `channels`."""
@@ -351,13 +357,19 @@ class OptimizeConfig(_Section):
     variants: list[VariantName] = Field(
         default_factory=list, description="Optimized variants to make, export and verify beside the float model."
     )
-    qat: QatConfig = Field(default_factory=QatConfig)
-    prune: PruneConfig = Field(default_factory=PruneConfig)
-    pqat: FineTuneConfig = Field(default_factory=FineTuneConfig)
+    qat: QatConfig = Field(default_factory=QatConfig,
+                           description="Quantization-aware training (qat_int8; its leave_float also applies to pqat, cqat and pcqat).")
+    prune: PruneConfig = Field(default_factory=PruneConfig,
+                               description="Magnitude pruning (pruned_float32, pqat_int8, pcqat_int8).")
+    pqat: FineTuneConfig = Field(default_factory=FineTuneConfig,
+                                 description="Pruning-preserving QAT fine-tune (pqat_int8).")
     structured: FineTuneConfig = Field(default_factory=FineTuneConfig, description="2:4 pruning fine-tune.")
-    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
-    pcqat: PcqatConfig = Field(default_factory=PcqatConfig)
-    onnx: OnnxQuantConfig = Field(default_factory=OnnxQuantConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig,
+                                   description="Weight clustering and cluster-preserving QAT (cqat_int8).")
+    pcqat: PcqatConfig = Field(default_factory=PcqatConfig,
+                               description="Pruning, sparsity-preserving clustering and PCQAT (pcqat_int8).")
+    onnx: OnnxQuantConfig = Field(default_factory=OnnxQuantConfig,
+                                  description="onnxruntime quantization (onnx_qdq_int8, onnx_dynamic_int8).")
     objective: Literal["gzip_bytes", "size_bytes", "latency", "accuracy"] = Field(
         "gzip_bytes", description="What 'best' means among the variants that meet verify.budgets."
     )
@@ -407,7 +419,8 @@ class VerifyConfig(_Section):
     warmup: int = Field(10, ge=0, description="Untimed runs before measuring latency.")
     runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
     max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
-    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig,
+                                  description="Limits the report gates on (accuracy, agreement, latency, size, app gap).")
     gate: list[str] | None = Field(
         None, description="Artifacts whose missed budgets fail the run (exit 1); default: export.formats. "
         "Optimized variants are compared, not gated, unless listed here."
@@ -489,12 +502,16 @@ class SweepConfig(_Section):
 class Recipe(_Section):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Names the run folder.")
     seed: int = Field(0, ge=0, description="Seed for Python, NumPy and TensorFlow.")
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    export: ExportConfig = Field(default_factory=ExportConfig)
-    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
-    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    data: DataConfig = Field(default_factory=DataConfig,
+                             description="Where the images come from, their size, split and pre-processing.")
+    model: ModelConfig = Field(default_factory=ModelConfig,
+                               description="The architecture (a preset, its width and blocks, regularization).")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="The training schedule and augmentation.")
+    export: ExportConfig = Field(default_factory=ExportConfig, description="The files written from the trained model.")
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig,
+                                     description="Optimized variants and their settings.")
+    verify: VerifyConfig = Field(default_factory=VerifyConfig,
+                                 description="How every file is measured, and the budgets it must meet.")
     sweep: SweepConfig = Field(default_factory=SweepConfig, description="`edgecnn sweep` only: the search.")
 
     @model_validator(mode="after")

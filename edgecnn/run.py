@@ -30,7 +30,7 @@ import numpy as np
 from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json, write_text
 from edgecnn.modelfile import load_keras
-from edgecnn.recipe import load_recipe
+from edgecnn.recipe import Recipe, load_recipe
 
 # A report folder (a build's run folder, or a verify's own folder) holds these:
 REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG = "report.json", "report.md", "junit.xml", "confusion.png"
@@ -68,7 +68,7 @@ class RunFolder:
 
     # ---------------------------------------------------------------- recipe
 
-    def save_recipe(self, recipe) -> Path:
+    def save_recipe(self, recipe: Recipe) -> Path:
         header = f"# merged recipe (defaults < file < --set), hash {recipe.fingerprint()}\n"
         return write_text(self.recipe_path, header + recipe.to_yaml())
 

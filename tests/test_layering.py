@@ -20,13 +20,19 @@ STAGES = [
 LEVEL = {name: level for level, names in enumerate(STAGES) for name in names}
 
 
-def _imports(folders=(PACKAGE,)):
-    """(importing module, imported module, imported names, line) for every edgecnn import in `folders`."""
+def _imports(folders=(PACKAGE,), annotations: bool = False):
+    """(importing module, imported module, imported names, line) for every edgecnn import in `folders`; those
+    under `if TYPE_CHECKING:` (names for annotations, never imported at run time) only with `annotations`."""
     for path in sorted(p for folder in folders for p in folder.rglob("*.py")):
         if path.name.endswith("_generated.py"):
             continue
         module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and getattr(node.test, "id", None) == "TYPE_CHECKING" for inner in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only and not annotations:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "edgecnn":
                 yield module, node.module, [alias.name for alias in node.names], node.lineno
             elif isinstance(node, ast.Import):
@@ -54,11 +60,11 @@ def test_no_module_imports_a_later_stage():
 EVERYWHERE = (PACKAGE, REPO / "cli", REPO / "tests", REPO / "benchmarks")
 
 
-@pytest.mark.parametrize("module", sorted({imported for _, imported, _, _ in _imports(EVERYWHERE)}))
+@pytest.mark.parametrize("module", sorted({imported for _, imported, _, _ in _imports(EVERYWHERE, annotations=True)}))
 def test_every_imported_name_exists(module):
     # Lazy imports inside functions fail only when the function runs; this finds a moved name at once.
     loaded = importlib.import_module(module)
-    for importer, imported, names, line in _imports(EVERYWHERE):
+    for importer, imported, names, line in _imports(EVERYWHERE, annotations=True):
         if imported == module:
             for name in names:
                 assert hasattr(loaded, name) or importlib.util.find_spec(f"{module}.{name}"), \
@@ -88,3 +94,14 @@ def test_no_import_cycle():
     for module in sorted(modules):
         if module not in state:
             visit(module, [module])
+
+
+def test_settings_parameters_say_their_type():
+    """A `recipe`, `cfg`, `settings`, `config`, `data_config` or `options` parameter names its recipe section's type:
+    what it reads is then one click away."""
+    untyped = [f"{path.relative_to(REPO)}:{node.lineno} {node.name}({arg.arg})"
+               for path in sorted(PACKAGE.rglob("*.py")) if not path.name.endswith("_generated.py")
+               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)
+               for arg in node.args.args + node.args.kwonlyargs
+               if arg.arg in ("recipe", "cfg", "settings", "config", "data_config", "options") and arg.annotation is None]
+    assert not untyped, "\n".join(untyped)

@@ -98,3 +98,20 @@ def test_architecture_is_checked_against_the_data_before_anything_runs(tmp_path,
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
+
+
+def test_every_recipe_field_says_what_it_is():
+    """Sections included: the schema is the recipe's reference (`--help` texts and the README's tables use it)."""
+    from pydantic import BaseModel
+
+    from edgecnn.recipe import Recipe
+
+    def fields(model, prefix=""):
+        for name, info in model.model_fields.items():
+            yield f"{prefix}{name}", info
+            for kind in (info.annotation, *getattr(info.annotation, "__args__", ())):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    yield from fields(kind, f"{prefix}{name}.")
+
+    found = list(fields(Recipe))
+    assert len(found) > 130 and [path for path, info in found if not info.description] == []

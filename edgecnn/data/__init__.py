@@ -12,6 +12,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from edgecnn.data.images import ImageFormat
 from edgecnn.data.imagesets import ArrayImages, FileImages
 from edgecnn.data.sources import SourceData, read_source
 from edgecnn.data.splits import SplitIndices, assign_splits, stratified_split
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import DataConfig
 
 __all__ = ["Dataset", "InputContract", "load_dataset", "normalize", "stratified_split"]
 
@@ -83,7 +87,7 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
-def load_dataset(data_config, seed: int) -> Dataset:
+def load_dataset(data_config: DataConfig, seed: int) -> Dataset:
     """Read the recipe's data source and split it, reproducibly for a given seed."""
     source = read_source(data_config, seed)
     splits = assign_splits(source.labels, source.assigned, data_config.split.val, data_config.split.test, seed,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn.data.frames import app_steps
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import DataConfig
 
 # Normalization as (pixel - mean) / std in pixel units, so every scheme is one formula an app can copy.
 NORMALIZATIONS = {
@@ -41,7 +45,7 @@ class InputContract:
     inside: dict | None = None  # pre-processing the file does in its graph (exported files)
 
     @classmethod
-    def from_config(cls, data_config, labels: list[str]) -> "InputContract":
+    def from_config(cls, data_config: DataConfig, labels: list[str]) -> "InputContract":
         mean, std = data_config.mean_std()
         height, width = data_config.image_size
         color = "grayscale" if data_config.channels == 1 else "rgb"

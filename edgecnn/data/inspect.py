@@ -4,6 +4,7 @@ sizes and modes, class imbalance, bad files, and a contact sheet of sample image
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -12,6 +13,9 @@ from edgecnn.data.images import BadImage, array_image, open_image
 from edgecnn.data.sources import SPLITS, SourceData, read_source
 from edgecnn.fileio import atomic_path, write_json, write_text
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import DataConfig
+
 IMBALANCE_RATIO = 2.0  # largest class / smallest class above this draws a warning
 SHEET_FILE = "contact_sheet.png"
 SUMMARY_FILE = "summary.json"
@@ -19,7 +23,7 @@ SUMMARY_MD = "summary.md"
 LABEL_WIDTH = 110
 
 
-def inspect_source(data_config, seed: int, out_dir: Path, per_class: int = 8, thumb: int = 64) -> dict:
+def inspect_source(data_config: DataConfig, seed: int, out_dir: Path, per_class: int = 8, thumb: int = 64) -> dict:
     """Summarize the source in `data_config`; write summary.json, summary.md and contact_sheet.png into `out_dir`."""
     if data_config.source == "shapes" and "image_size" not in data_config.model_fields_set:
         data_config = data_config.model_copy(update={"image_size": (64, 64), "channels": 3})

@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from edgecnn.data.images import BadImage, ImageFormat, fit_array, is_image_name,
 from edgecnn.data.shapes import generate_shapes
 from edgecnn.errors import DataError
 from edgecnn.fileio import read_user_text
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import DataConfig
 
 SPLITS = ("train", "val", "test")
 KERAS_SETS = {
@@ -60,7 +64,7 @@ class SourceData:
         return len(self.labels)
 
 
-def read_source(config, seed: int, native: bool = False) -> SourceData:
+def read_source(config: DataConfig, seed: int, native: bool = False) -> SourceData:
     """The recipe's `data:` section -> SourceData, or a one-line DataError naming the file or key.
     `native` keeps array sources at their stored size and channels (for looking at them)."""
     fmt = None if native else ImageFormat(tuple(config.image_size), config.channels, config.resize)
@@ -419,7 +423,7 @@ def data_section_for(spec: str, option: str = "--data") -> dict:
                     "an .npz file or a recipe .yaml")
 
 
-def source_digest(config) -> str:
+def source_digest(config: DataConfig) -> str:
     """A hash of the bytes the recipe's `data:` section reads (every file of a folder, a list and the images
     it names, an .npz, a Keras-cached set); the built-in sets are fixed by their code. Reading bytes without
     decoding them is what lets a build tell unchanged data from changed data cheaply."""
@@ -434,7 +438,7 @@ def source_digest(config) -> str:
     return digest.hexdigest()[:32]
 
 
-def _source_files(config) -> list[Path]:
+def _source_files(config: DataConfig) -> list[Path]:
     if config.source in KERAS_SETS and not config.path:
         cached = keras_cache_dir() / KERAS_SETS[config.source][0]
         return sorted(p for p in cached.rglob("*") if p.is_file()) if cached.is_dir() else [cached]

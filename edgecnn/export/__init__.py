@@ -6,6 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgecnn.console import console
 from edgecnn.errors import EdgeCNNError, ExportError
@@ -15,6 +16,9 @@ from edgecnn.export.pixels import FileInput
 from edgecnn.export.tflite import export_tflite
 from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
 from edgecnn.run import RunFolder
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
            "conversion_errors", "export_all", "export_one", "written_files"]
@@ -28,7 +32,7 @@ class ExportedArtifact:
     seconds: float
 
 
-def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
+def export_all(model, recipe: Recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
     """Write each of `recipe.export.formats` into `out_dir`, plus `labels.txt`."""
 
     out_dir = Path(out_dir)
@@ -47,7 +51,7 @@ def export_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True
     return artifacts
 
 
-def export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: Path) -> None:
+def export_one(fmt: ExportFormat, model, recipe: Recipe, file_input, calibration, path: Path) -> None:
     """Write one plain export (`export.formats`) of `model` to `path`."""
     with conversion_errors(fmt, path):
         if fmt.runtime == "litert":
@@ -56,7 +60,7 @@ def export_one(fmt: ExportFormat, model, recipe, file_input, calibration, path: 
             export_onnx(model, fmt, path, file_input, recipe)
 
 
-def written_files(fmt: ExportFormat, recipe, out_dir: Path) -> list[Path]:
+def written_files(fmt: ExportFormat, recipe: Recipe, out_dir: Path) -> list[Path]:
     """Every file an export or variant writes into a run folder: the file, and for ONNX with
     `export.ort_format` its `.ort` copy and that copy's required-operators config."""
     path = Path(out_dir) / fmt.filename

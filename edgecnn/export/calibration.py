@@ -9,11 +9,15 @@ the same set, and records its size and source in its metadata and the report.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn.data import normalize
 from edgecnn.errors import RecipeError
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import CalibrationConfig
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class CalibrationSet:
         return {"samples": self.samples, "source": f"{self.split} split"}
 
 
-def calibration_set(dataset, config, seed: int) -> CalibrationSet:
+def calibration_set(dataset, config: CalibrationConfig, seed: int) -> CalibrationSet:
     """A seeded sample of `config.samples` normalized images from `config.split`, after the guards."""
     if config.split != "train" and not config.allow_outside_train:
         raise RecipeError(

@@ -12,12 +12,16 @@ ONNX: `metadata_props` entries `edgecnn.metadata` (JSON) and `labels` (one per l
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn import __version__
 from edgecnn.artifacts.metadata import LABELS_ENTRY, METADATA_ENTRY, METADATA_SCHEMA
 from edgecnn.export.tflite_metadata import ModelDescription, populate
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 
 def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: dict | None = None) -> dict:
@@ -40,14 +44,14 @@ def build_metadata(name: str, fmt, contract, recipe_hash: str, io_quantization: 
     return record
 
 
-def tflite_with_metadata(flatbuffer: bytes, metadata: dict, recipe) -> bytes:
+def tflite_with_metadata(flatbuffer: bytes, metadata: dict, recipe: Recipe) -> bytes:
     """`flatbuffer` carrying the standard metadata, `labels.txt` and `metadata.json`."""
     files = {LABELS_ENTRY: ("\n".join(metadata["labels"]) + "\n").encode(),
              METADATA_ENTRY: json.dumps(metadata, indent=2).encode()}
     return populate(flatbuffer, model_description(metadata, recipe), files)
 
 
-def model_description(metadata: dict, recipe):
+def model_description(metadata: dict, recipe: Recipe):
     """The recipe's `export.model_info`, defaults filled in from the model and its data."""
     info, contract = recipe.export.model_info, metadata["input"]
     labels = metadata["labels"]

@@ -11,12 +11,16 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgecnn._tf import tensorflow
 from edgecnn.artifacts.metadata import ONNX_METADATA_KEY
 from edgecnn.errors import MissingDependency
 from edgecnn.export.metadata import build_metadata
 from edgecnn.fileio import atomic_path, write_text
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 ORT_CONFIG_SUFFIX = ".required_operators.config"
 
@@ -35,12 +39,12 @@ def convert_to_onnx(model, file_input, opset: int, fixed_batch: bool = False):
     return proto
 
 
-def export_onnx(model, fmt, path: Path, file_input, recipe) -> Path:
+def export_onnx(model, fmt, path: Path, file_input, recipe: Recipe) -> Path:
     proto = convert_to_onnx(model, file_input, recipe.export.onnx_opset, recipe.export.onnx_fixed_batch)
     return write_onnx(proto, fmt, path, file_input.contract, recipe)
 
 
-def write_onnx(proto, fmt, path: Path, contract, recipe, calibration=None, details: dict | None = None) -> Path:
+def write_onnx(proto, fmt, path: Path, contract, recipe: Recipe, calibration=None, details: dict | None = None) -> Path:
     """Check `proto`, record labels and the input contract in `metadata_props`, and write it atomically,
     with its ORT-format copy when `export.ort_format` asks for one."""
     import onnx  # lazy: ONNX (0.3 s) only for .onnx files

@@ -10,11 +10,15 @@ describe per-channel normalization), and a uint8 input quantized with scale 1 is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn._tf import tensorflow
 from edgecnn.data.contract import PIXEL_INPUT_LAYER, InputContract, input_affine, normalize, pixel_contract
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,7 @@ class FileInput:
     bias: np.ndarray  # (model channels,)
 
     @classmethod
-    def for_recipe(cls, recipe, model_contract: InputContract) -> "FileInput":
+    def for_recipe(cls, recipe: Recipe, model_contract: InputContract) -> "FileInput":
         contract = pixel_contract(model_contract, recipe.export.takes_rgb(model_contract.channels))
         kernel, bias = input_affine(model_contract, contract.channels)
         return cls(contract, kernel, bias)

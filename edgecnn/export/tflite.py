@@ -9,6 +9,7 @@ import tempfile
 import warnings
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from edgecnn.export.gpu_delegate import gpu_compatibility
 from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.export.tflite_graph import pin_pixel_input
 from edgecnn.fileio import captured_native_stderr, out_of_space_text, write_bytes
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 
 def convert_to_tflite(model, mode: str = "float32", calibration: np.ndarray | None = None, io_dtype: str = "uint8",
@@ -136,13 +140,13 @@ def io_quantization(flatbuffer: bytes) -> dict:
     return result
 
 
-def export_tflite(model, fmt, path: Path, file_input, recipe, calibration) -> Path:
+def export_tflite(model, fmt, path: Path, file_input, recipe: Recipe, calibration) -> Path:
     pixels = file_input.prepare(calibration.pixels) if calibration else None
     flatbuffer = convert_to_tflite(model, fmt.precision, pixels, recipe.export.int8_io, file_input=file_input)
     return write_tflite(flatbuffer, fmt, path, file_input.contract, recipe, calibration)
 
 
-def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe, calibration=None,
+def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe: Recipe, calibration=None,
                  details: dict | None = None) -> Path:
     """Write `flatbuffer` with the standard and edgecnn metadata; `details` describe how it was optimized."""
     metadata = build_metadata(recipe.name, fmt, contract, recipe.artifact_fingerprint(fmt), io_quantization(flatbuffer))

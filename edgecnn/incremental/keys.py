@@ -17,7 +17,7 @@ from pathlib import Path
 from edgecnn import __version__
 from edgecnn.data.sources import KERAS_SETS, source_digest
 from edgecnn.formats import ALL_ARTIFACTS, ExportFormat
-from edgecnn.recipe import VerifyConfig
+from edgecnn.recipe import Recipe, VerifyConfig
 from edgecnn.verify.latency import machine
 
 STAGE_KINDS = ("data", "train", "export", "optimize", "verify", "inspect", "report")
@@ -87,7 +87,7 @@ def _base(recipe_values: dict, tokens: dict[str, str], upstream: tuple[str, ...]
             "edgecnn": code_version()}
 
 
-def data_plan(recipe) -> StagePlan:
+def data_plan(recipe: Recipe) -> StagePlan:
     inputs = _base(_pick(recipe, stage_reads("data")), {}, (), "data")
     inputs["source"] = source_digest(recipe.data)
     if recipe.data.source == "digits":
@@ -97,11 +97,11 @@ def data_plan(recipe) -> StagePlan:
     return StagePlan("data", inputs)
 
 
-def train_plan(recipe, tokens: dict[str, str]) -> StagePlan:
+def train_plan(recipe: Recipe, tokens: dict[str, str]) -> StagePlan:
     return StagePlan("train", _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train"), ("data",))
 
 
-def artifact_plan(recipe, fmt: ExportFormat, tokens: dict[str, str]) -> StagePlan:
+def artifact_plan(recipe: Recipe, fmt: ExportFormat, tokens: dict[str, str]) -> StagePlan:
     """An exported file (export.formats) or an optimized variant (optimize.variants)."""
     kind, upstream = ("optimize" if fmt.is_variant else "export"), ("data", "train")
     groups = ("train", fmt.runtime, "optimize") if fmt.is_variant else ("train", fmt.runtime)
@@ -132,7 +132,7 @@ def stage_reads(stage_id: str) -> tuple[str, ...]:
     return ()
 
 
-def _pick(recipe, paths: tuple[str, ...]) -> dict:
+def _pick(recipe: Recipe, paths: tuple[str, ...]) -> dict:
     """The recipe's values at `paths`, nested as in the recipe."""
     full, picked = recipe.to_dict(), {}
     for path in paths:
@@ -144,7 +144,7 @@ def _pick(recipe, paths: tuple[str, ...]) -> dict:
     return picked
 
 
-def verify_plan(recipe, name: str, tokens: dict[str, str]) -> StagePlan:
+def verify_plan(recipe: Recipe, name: str, tokens: dict[str, str]) -> StagePlan:
     """Measuring one artifact (accuracy, agreement, latency, readiness, what an app gets): its `stage_reads`,
     and the machine, since latency belongs to the CPU it was measured on."""
     values = {"artifact": name, **_pick(recipe, stage_reads("verify"))}
@@ -163,7 +163,7 @@ def inspect_plan(tokens: dict[str, str]) -> StagePlan:
     return StagePlan("inspect", _base({}, tokens, upstream, "inspect"), upstream)
 
 
-def report_plan(recipe, tokens: dict[str, str], upstream: tuple[str, ...]) -> StagePlan:
+def report_plan(recipe: Recipe, tokens: dict[str, str], upstream: tuple[str, ...]) -> StagePlan:
     """Judging and writing: it runs every build (it records that build's stages and times); its key says
     whether anything it judges changed."""
     return StagePlan("report", {"recipe": recipe.to_dict(), "upstream": {s: tokens[s] for s in upstream},

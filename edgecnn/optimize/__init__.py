@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgecnn.console import console
 from edgecnn.export import ExportedArtifact, calibration_set, conversion_errors
 from edgecnn.formats import OPTIMIZE_VARIANTS
 from edgecnn.optimize.variants import MAKERS, Job
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
+
 __all__ = ["optimize_all"]
 
 
-def optimize_all(model, recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
+def optimize_all(model, recipe: Recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
     """Make, export and write every variant in `recipe.optimize.variants`, in the recipe's order."""
     out_dir = Path(out_dir)
     variants = [OPTIMIZE_VARIANTS[name] for name in recipe.optimize.variants]

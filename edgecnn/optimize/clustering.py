@@ -5,25 +5,29 @@ from __future__ import annotations
 import contextlib
 import logging
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from edgecnn._tf import model_optimization
 from edgecnn.optimize.batchnorm import fold_batchnorm
 from edgecnn.optimize.finetune import fine_tune, fresh_copy
 from edgecnn.optimize.qat import prepare_qat
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import ClusterConfig, Recipe
 
-def cluster_and_quantize(model, recipe, dataset, images, show_progress: bool = True):
+
+def cluster_and_quantize(model, recipe: Recipe, dataset, images, show_progress: bool = True):
     """Returns (QAT model ready for int8 conversion, details for the report)."""
     return _cluster_then_qat(model, recipe, dataset, images, recipe.optimize.cluster, False, show_progress)
 
 
-def prune_cluster_and_quantize(pruned, recipe, dataset, images, show_progress: bool = True):
+def prune_cluster_and_quantize(pruned, recipe: Recipe, dataset, images, show_progress: bool = True):
     """tfmot's collaborative optimization on an already pruned (and stripped) model: clustering that keeps
     its zeros, then prune- and cluster-preserving QAT (PCQAT). Returns (QAT model, details)."""
     return _cluster_then_qat(pruned, recipe, dataset, images, recipe.optimize.pcqat, True, show_progress)
 
 
-def _cluster_then_qat(model, recipe, dataset, images, cfg, preserve_sparsity: bool, show_progress: bool):
+def _cluster_then_qat(model, recipe: Recipe, dataset, images, cfg: ClusterConfig, preserve_sparsity: bool, show_progress: bool):
     tfmot = model_optimization()
     clustering = tfmot.clustering.keras
     per_tensor = cfg.per_tensor

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from edgecnn._tf import keras
 from edgecnn.train.fit import learning_rate_at, make_pipeline, progress_callback, set_seed, steps_per_epoch
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import FineTuneConfig, Recipe
 
 
 def fresh_copy(model):
@@ -16,7 +19,7 @@ def fresh_copy(model):
     return copy
 
 
-def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_progress: bool = True,
+def fine_tune(model, recipe: Recipe, dataset, settings: FineTuneConfig, label: str, callbacks=(), show_progress: bool = True,
               restore_best: bool = False):
     """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay on the training split
     with the recipe's augmentation. No early stopping (pruning schedules need every step); with
@@ -28,8 +31,8 @@ def fine_tune(model, recipe, dataset, settings, label: str, callbacks=(), show_p
         loss=K.losses.CategoricalCrossentropy(label_smoothing=recipe.train.label_smoothing),
         metrics=["accuracy"],
     )
-    schedule = SimpleNamespace(epochs=settings.epochs, learning_rate=settings.learning_rate, warmup_epochs=0,
-                               schedule="cosine")
+    schedule = recipe.train.model_copy(update={"epochs": settings.epochs, "learning_rate": settings.learning_rate,
+                                               "warmup_epochs": 0, "schedule": "cosine"})
     all_callbacks = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, schedule)), *callbacks]
     if restore_best and len(dataset.val):
         all_callbacks.append(K.callbacks.EarlyStopping(monitor="val_loss", patience=settings.epochs,

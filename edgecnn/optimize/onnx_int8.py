@@ -7,15 +7,19 @@ import contextlib
 import io
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn.data.contract import is_pixel_input
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import OnnxQuantConfig
+
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
-def quantize_onnx(float_proto, mode: str, calibration: np.ndarray | None, settings):
+def quantize_onnx(float_proto, mode: str, calibration: np.ndarray | None, settings: OnnxQuantConfig):
     """The quantized ModelProto: `mode` static (int8 QDQ, calibrated) or dynamic (int8 weights)."""
     import onnx  # lazy: ONNX (0.3 s) only for .onnx files
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static

@@ -3,14 +3,19 @@ sparsity for pointwise and dense kernels, fine-tuning, then `strip_pruning`."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from edgecnn._tf import keras, model_optimization
 from edgecnn.errors import RecipeError
 from edgecnn.optimize.finetune import fine_tune, fresh_copy
 from edgecnn.optimize.layers import layer_kind, select_layers
 from edgecnn.train.fit import steps_per_epoch
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
-def prune(model, recipe, dataset, show_progress: bool = True):
+
+def prune(model, recipe: Recipe, dataset, show_progress: bool = True):
     """Prune a copy of `model` as `optimize.prune` says; returns (stripped model, details for the report)."""
     cfg = recipe.optimize.prune
     sparsity = model_optimization().sparsity.keras
@@ -35,7 +40,7 @@ def prune(model, recipe, dataset, show_progress: bool = True):
     return sparsity.strip_pruning(wrapped), details
 
 
-def prune_2_of_4(model, recipe, dataset, show_progress: bool = True):
+def prune_2_of_4(model, recipe: Recipe, dataset, show_progress: bool = True):
     """2:4 sparsity (two zeros in every four consecutive input channels) on pointwise and dense kernels
     whose input channels divide by four: the pattern sparse tensor hardware accelerates."""
     cfg = recipe.optimize.structured

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edgecnn.train.distributed import RAY_EXTRA_HINT, ray_session
 from edgecnn.errors import MissingDependency, RecipeError
-from edgecnn.recipe import load_recipe_dict, parse_override, validate_recipe
+from edgecnn.recipe import Recipe, SweepConfig, load_recipe_dict, parse_override, validate_recipe
 from edgecnn.sweep.results import summarize, write_results
 from edgecnn.sweep.space import check_space, decode, describe, ray_space
 from edgecnn.sweep.trial import TRIALS_DIR, remeasure_trial, run_trial
@@ -42,7 +42,7 @@ def _ray():
     return ray
 
 
-def run_sweep(raw: dict, recipe, out: Path, address: str | None = None, resume: bool = False,
+def run_sweep(raw: dict, recipe: Recipe, out: Path, address: str | None = None, resume: bool = False,
               cache: Path | None = None, show_progress: bool = True) -> dict:
     """Every trial of `recipe.sweep`, then the summary (rows, fronts, best) written into `out`."""
     out = Path(out).absolute()
@@ -97,7 +97,7 @@ def _trial(config: dict, context: dict) -> None:
     run_trial(config, context)
 
 
-def _tune_config(settings, recipe):
+def _tune_config(settings: SweepConfig, recipe: Recipe):
     from ray import tune  # lazy: Ray
     from ray.tune.schedulers import ASHAScheduler  # lazy: Ray
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter  # lazy: Ray

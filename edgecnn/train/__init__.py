@@ -7,11 +7,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgecnn.data import Dataset
 from edgecnn.plots import plot_history, pyplot
 from edgecnn.run import RunFolder
 from edgecnn.train.fit import fit_model, predict_probabilities
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 
 @dataclass
@@ -23,7 +27,7 @@ class TrainResult:
     best_epoch: int
 
 
-def train_model(recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
+def train_model(recipe: Recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
     """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`.
     `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it).
     With `train.distributed.workers` above 1 the fit runs data-parallel on Ray Train; the files are the same kind."""

@@ -13,12 +13,16 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecnn._tf import keras, tensorflow
 from edgecnn.errors import EdgeCNNError, MissingDependency
 from edgecnn.train.fit import build_model, fit_model, progress_callback, set_seed
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe
 
 WEIGHTS_FILE = "weights.npz"
 HISTORY_FILE = "history.json"
@@ -63,7 +67,7 @@ def ray_session(ray, address: str | None, where: str, error: type[Exception], **
             ray.shutdown()
 
 
-def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
+def fit_on_ray(recipe: Recipe, dataset, show_progress: bool = True, on_epoch=None):
     """Train on `workers` Ray workers (a local Ray started for it, or the cluster at RAY_ADDRESS) and
     return the model with the trained weights, built in this process, and the training history.
     Epochs are shown (and given to `on_epoch`) here as the first worker finishes them."""
@@ -84,7 +88,7 @@ def fit_on_ray(recipe, dataset, show_progress: bool = True, on_epoch=None):
     return model, record
 
 
-def _fit_watched(recipe, storage: str, show_progress: bool, on_epoch):
+def _fit_watched(recipe: Recipe, storage: str, show_progress: bool, on_epoch):
     """Run the trainer in a thread; meanwhile show the epochs the first worker puts on a Ray queue."""
     from ray.train import RunConfig, ScalingConfig  # lazy: Ray
     from ray.train.tensorflow import TensorflowTrainer  # lazy: Ray

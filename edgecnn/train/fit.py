@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,6 +16,9 @@ from edgecnn.data import Dataset, normalize
 from edgecnn.errors import raise_if_stop_requested
 from edgecnn.models import create_model
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import AugmentConfig, Recipe, TrainConfig
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow together, and make TensorFlow's kernels deterministic,
@@ -23,7 +27,7 @@ def set_seed(seed: int) -> None:
     tensorflow().config.experimental.enable_op_determinism()
 
 
-def build_model(recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
+def build_model(recipe: Recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
     cfg = recipe.model
     return create_model(
         cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
@@ -32,7 +36,7 @@ def build_model(recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
     )
 
 
-def fit_model(recipe, dataset: Dataset, show_progress: bool = True, on_epoch=None, strategy=None, callbacks=()):
+def fit_model(recipe: Recipe, dataset: Dataset, show_progress: bool = True, on_epoch=None, strategy=None, callbacks=()):
     """Compile and fit in this process (under `strategy`'s scope when given: one worker of a distributed
     training); the model with its best epoch's weights, and the history (no clock time: the same training
     gives the same file)."""
@@ -79,12 +83,12 @@ def training_stream(pipeline):
     return pipeline.repeat()
 
 
-def steps_per_epoch(recipe, dataset: Dataset) -> int:
+def steps_per_epoch(recipe: Recipe, dataset: Dataset) -> int:
     """Batches in one pass over the training split (the last one may be short)."""
     return math.ceil(len(dataset.train) / recipe.train.batch_size)
 
 
-def learning_rate_at(epoch: int, cfg) -> float:
+def learning_rate_at(epoch: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then constant, cosine decay to 1% or a x0.1 step at 50% and 75% of the epochs."""
     if epoch < cfg.warmup_epochs:
         return cfg.learning_rate * (epoch + 1) / (cfg.warmup_epochs + 1)
@@ -96,7 +100,7 @@ def learning_rate_at(epoch: int, cfg) -> float:
     return cfg.learning_rate
 
 
-def make_pipeline(images, dataset: Dataset, cfg, seed: int, training: bool):
+def make_pipeline(images, dataset: Dataset, cfg: TrainConfig, seed: int, training: bool):
     """tf.data pipeline over one split (`ArrayImages` or streamed `FileImages`): shuffle when training,
     decode, batch, augment in pixel units (training only), normalize as the contract says, one-hot, prefetch."""
     tf = tensorflow()
@@ -148,7 +152,7 @@ def camera_frames(tf, dataset: Dataset, share: float, seed: int):
     return apply
 
 
-def _augmenter(options, seed: int):
+def _augmenter(options: AugmentConfig, seed: int):
     """Keras preprocessing layers on float pixels 0..255, clipped back to that range."""
     K = keras()
     layers = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from edgecnn.errors import VerificationError
 from edgecnn.verify.classes import class_results
 from edgecnn.verify.latency import measure_latency
 from edgecnn.verify.readiness import check_readiness
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import VerifyConfig
 
 __all__ = ["ArtifactResult", "verify_artifact", "file_sizes"]
 
@@ -70,7 +74,7 @@ def file_sizes(path: Path) -> tuple[int, int]:
 
 
 def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.ndarray | None,
-                    labels: np.ndarray | None, contract, reference: np.ndarray | None, settings,
+                    labels: np.ndarray | None, contract, reference: np.ndarray | None, settings: VerifyConfig,
                     precision: str | None = None) -> ArtifactResult:
     """Run one file on the test images (uint8); time it at batch 1 at each of the settings' thread counts."""
     threads = settings.thread_counts()

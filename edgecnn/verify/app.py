@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -22,6 +23,9 @@ from edgecnn.data.frames import centre_region, letterbox
 from edgecnn.data.contract import normalize
 from edgecnn.data.images import ImageFormat, open_image, to_model_pixels
 from edgecnn.errors import VerificationError
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import DataConfig, VerifyConfig
 
 
 @dataclass
@@ -34,12 +38,12 @@ class AppFrames:
     labels: np.ndarray
 
     @classmethod
-    def of(cls, data_config, dataset, seed: int, scale: float) -> AppFrames:
+    def of(cls, data_config: DataConfig, dataset, seed: int, scale: float) -> AppFrames:
         own = source_images(data_config, dataset, seed)
         return cls(own, camera_frames(data_config, dataset, seed, own, scale), scale, dataset.y_test)
 
 
-def app_frames_for(settings, data_config, dataset, seed: int) -> AppFrames | None:
+def app_frames_for(settings: VerifyConfig, data_config: DataConfig, dataset, seed: int) -> AppFrames | None:
     """The frames to measure apps on, or None: no labelled data, `app_check: never`, or (auto) no MediaPipe."""
     if settings.app_check == "never" or dataset is None:
         return None
@@ -97,7 +101,7 @@ def mediapipe_available() -> bool:
     return importlib.util.find_spec("mediapipe") is not None
 
 
-def source_images(data_config, dataset, seed: int) -> list[np.ndarray]:
+def source_images(data_config: DataConfig, dataset, seed: int) -> list[np.ndarray]:
     """The test split's images as the source stores them (RGB uint8, grayscale repeated: what a phone frame
     holds): files decoded at their own size; array sources (digits, npz, shapes) at their stored size."""
     test = dataset.test
@@ -109,7 +113,7 @@ def source_images(data_config, dataset, seed: int) -> list[np.ndarray]:
     return [_rgb(stored[i]) for i in test.ids]
 
 
-def camera_frames(data_config, dataset, seed: int, own: list[np.ndarray], scale: float) -> list[np.ndarray]:
+def camera_frames(data_config: DataConfig, dataset, seed: int, own: list[np.ndarray], scale: float) -> list[np.ndarray]:
     """The test split as camera frames `scale` times larger than its source images `own`: generated shapes are
     drawn again at that resolution with the same noise per pixel (`shape_camera_frames` says why); photos and
     scans, which hold no more detail than they have, are enlarged (`camera_frame`)."""

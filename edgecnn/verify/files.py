@@ -19,7 +19,7 @@ from edgecnn.console import console
 from edgecnn.data import load_dataset
 from edgecnn.data.contract import InputContract
 from edgecnn.errors import RecipeError, VerificationError
-from edgecnn.recipe import OptimizeConfig, data_recipe, verify_settings
+from edgecnn.recipe import DataConfig, OptimizeConfig, VerifyConfig, data_recipe, verify_settings
 from edgecnn.verify import verify_artifact
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import assemble_report
@@ -41,11 +41,11 @@ class TestImages:
     dataset: object = None  # the loaded --data (for the app's view of its source images)
     data_config: object = None
 
-    def app_frames(self, settings):
+    def app_frames(self, settings: VerifyConfig):
         return app_frames_for(settings, self.data_config, self.dataset, self.seed)
 
     @classmethod
-    def of(cls, dataset, normalization: str | None = None, seed: int = 0, data_config=None) -> TestImages:
+    def of(cls, dataset, normalization: str | None = None, seed: int = 0, data_config: DataConfig=None) -> TestImages:
         """A loaded data set's test split."""
         return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed,
                    dataset if data_config is not None else None, data_config)
@@ -68,7 +68,7 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
     return verify_with(artifacts, test, record, settings, show_progress), test
 
 
-def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings, show_progress: bool = True) -> dict:
+def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings: VerifyConfig, show_progress: bool = True) -> dict:
     """Verify opened files on `test` (what `files_test_images` gives), for callers that reuse the images."""
     names = artifact_names([artifact.path for artifact in artifacts])
     results = []

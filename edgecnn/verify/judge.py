@@ -5,6 +5,7 @@ by the recipe's objective, the comparison with an earlier report, and the exit i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from edgecnn import __version__
 from edgecnn.errors import BudgetExceeded
@@ -12,6 +13,9 @@ from edgecnn.verify import ArtifactResult
 from edgecnn.verify.baseline import REPORT_SCHEMA, compare
 from edgecnn.verify.budgets import BudgetCheck, Gate, check_budgets
 from edgecnn.verify.latency import machine
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from edgecnn.recipe import Recipe, VerifyConfig
 
 _OBJECTIVES = {  # objective -> (sort key, what the report says)
     # Accuracy is what an app gets through MediaPipe Tasks where that was measured (`app_accuracy`).
@@ -42,14 +46,14 @@ class BestPick:
         return record
 
 
-def build_report(recipe, dataset_summary: dict, artifacts: list[ArtifactResult], timings: dict | None = None,
+def build_report(recipe: Recipe, dataset_summary: dict, artifacts: list[ArtifactResult], timings: dict | None = None,
                  float_accuracy: float | None = None) -> dict:
     gated = recipe.verify.gate if recipe.verify.gate is not None else list(recipe.export.formats)
     return assemble_report(recipe.to_dict(), recipe.fingerprint(), recipe.verify, recipe.optimize.objective, gated,
                            dataset_summary, artifacts, timings, float_accuracy)
 
 
-def assemble_report(recipe_record: dict, recipe_hash: str | None, settings, objective: str, gated: list[str],
+def assemble_report(recipe_record: dict, recipe_hash: str | None, settings: VerifyConfig, objective: str, gated: list[str],
                     dataset_summary: dict, artifacts: list[ArtifactResult], timings: dict | None = None,
                     float_accuracy: float | None = None) -> dict:
     """The report of verified artifacts. `recipe_record` holds only what is known: file mode has no model."""
