@@ -164,14 +164,22 @@ def _print_against(report: dict) -> None:
     against = report.get("against")
     if not against:
         return
-    table = Table(title=f"p50 new/old, interleaved (max slowdown {against['max_slowdown']:.0%})")
-    for header in ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"):
-        table.add_column(header, justify="right" if header in ("ratio", "95% interval", "rounds") else "left")
+    table = _table(f"p50 new/old, interleaved (max slowdown {against['max_slowdown']:.0%})",
+                   ("artifact", "old file", "ratio", "95% interval", "rounds", "verdict"),
+                   right=("ratio", "95% interval", "rounds"))
     styles = {"slower": "bold red", "within": "", "inconclusive": "yellow"}
     for r in against["comparisons"]:
         table.add_row(r["artifact"], Path(r["old"]).name, f"{r['ratio']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}",
                       str(r["rounds"]), Text(verdict_text(r), style=styles[r["verdict"]]))
     console().print(table)
+
+
+def _table(title: str, headers: tuple[str, ...], right: tuple[str, ...]) -> Table:
+    """A titled rich table whose `right` columns (numbers) are right-aligned."""
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, justify="right" if header in right else "left")
+    return table
 
 
 def _column_widths(rows: list[list[str]]) -> dict:
@@ -187,9 +195,8 @@ def _print_baseline(report: dict) -> None:
     baseline = report.get("baseline")
     if not baseline:
         return
-    table = Table(title=f"against the baseline (tolerance {baseline['tolerance']:.0%})")
-    for header in ("artifact", "metric", "old", "new", "change", ""):
-        table.add_column(header, justify="left" if header in ("artifact", "metric", "") else "right")
+    table = _table(f"against the baseline (tolerance {baseline['tolerance']:.0%})",
+                   ("artifact", "metric", "old", "new", "change", ""), right=("old", "new", "change"))
     for r in baseline["comparisons"]:
         table.add_row(r["artifact"], r["metric"], _num(r["old"]), _num(r["new"]), f"{r['change']:+.1%}",
                       "[bold red]regressed[/]" if r["regressed"] else "ok")

@@ -229,3 +229,19 @@ def _untimed_report(folder) -> dict:
         return [drop_times(v) for v in node] if isinstance(node, list) else node
 
     return drop_times(json.loads((folder / "report.json").read_text().replace(str(folder), "RUN")))
+
+
+def test_the_vendored_metadata_schema_is_mediapipes():
+    """edgecnn/_vendor's flatc bindings equal the ones in the installed MediaPipe wheel, below their provenance
+    header (found, not imported: importing MediaPipe imports TensorFlow)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None:
+        pytest.skip("needs the clients extra")
+    theirs = Path(spec.origin).parent / "tasks" / "metadata" / "metadata_schema_py_generated.py"
+    ours = Path(__file__).resolve().parents[1] / "edgecnn" / "_vendor" / "metadata_schema_py_generated.py"
+    lines = ours.read_text().splitlines(keepends=True)
+    body = "".join(lines[next(i for i, line in enumerate(lines) if not line.startswith("#")):])
+    assert lines[0].startswith("# The TFLite Model Metadata schema") and body == theirs.read_text()

@@ -12,7 +12,7 @@ PACKAGE = REPO / "edgecnn"
 
 # Earlier stages first. A module may import its own stage and any earlier one, never a later one.
 STAGES = [
-    {"__init__", "__main__", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots", "modelfile", "formats",
+    {"__init__", "__main__", "_vendor", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots", "modelfile", "formats",
      "memory"},
     {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
     {"anatomy"}, {"predict"}, {"report"}, {"pipeline"}, {"incremental"}, {"sweep"}, {"handoff"}, {"api"},

@@ -2,7 +2,7 @@
 
 Written and read with the schemas' flatc-generated bindings, not a hand-rolled flatbuffer: the model
 schema from ai-edge-litert (`ai_edge_litert.schema_py_generated`, part of the base install) and the
-metadata schema vendored beside this module (`metadata_schema_py_generated`; its header says why). The
+metadata schema vendored in `edgecnn._vendor` (its header says why). The
 layout is the one MediaPipe's `MetadataPopulator` writes: a `TFLITE_METADATA` buffer inside the model
 and every associated file (`labels.txt`, edgecnn's `metadata.json`) in one zip appended to the
 flatbuffer. MediaPipe's own writer cannot be used: its Python package lacks the compiled
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import flatbuffers
 import numpy as np
 
-from edgecnn.export import metadata_schema_py_generated as meta_fb
+from edgecnn._vendor import metadata_schema_py_generated as meta_fb
 from edgecnn.export.tflite_graph import pack_model, unpack_model
 from edgecnn.fileio import ZIP_TIMESTAMP
 

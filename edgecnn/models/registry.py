@@ -72,21 +72,20 @@ def create_model(
     name: str,
     input_shape: tuple[int, int, int] | None = None,
     num_classes: int | None = None,
-    alpha: float = 1.0,
-    blocks: list[str] | None = None,
-    padding: str = "same",
     dropout: float = 0.1,
     l2: float = 1e-4,
     initializer: str = "he_normal",
     batchnorm_momentum: float = 0.9,
     synchronized_batchnorm: bool = False,
+    **architecture,
 ):
-    """Build a registered architecture as a tf_keras model."""
+    """Build a registered architecture as a tf_keras model; `architecture` is what `resolve_layers` takes beside
+    the name and sizes (alpha, blocks, padding)."""
     preset = get_preset(name)
-    layers = resolve_layers(name, input_shape, num_classes, alpha, blocks, padding)
+    layers = resolve_layers(name, input_shape, num_classes, **architecture)
     return build_keras_model(
         layers, tuple(input_shape or preset.default_input), name, dropout=dropout, l2=l2,
-        initializer=initializer, padding=padding, batchnorm_momentum=batchnorm_momentum,
+        initializer=initializer, padding=architecture.get("padding", "same"), batchnorm_momentum=batchnorm_momentum,
         synchronized_batchnorm=synchronized_batchnorm,
     )
 
