@@ -95,25 +95,23 @@ CameraScaleOption = Annotated[Optional[float], typer.Option(
     "source images enlarged this many times \\[default: 4].")]
 
 
-def camera_overrides(camera_scale: float | None) -> list[str]:
-    return [] if camera_scale is None else [f"verify.camera_scale={camera_scale}"]
+def camera_overrides(camera_scale: float | None) -> list[tuple[str, float]]:
+    return [] if camera_scale is None else [("verify.camera_scale", camera_scale)]
+
+
 JunitOption = Annotated[
     Optional[Path], typer.Option("--junit", help="Also write the budget checks as JUnit XML here (a junit.xml is "
                                  "always written beside report.json).")
 ]
 
 
-def budget_overrides(**limits) -> list[str]:
-    """CLI budget flags -> `--set verify.budgets.KEY=VALUE` overrides (flags win over the recipe)."""
+def budget_overrides(**limits) -> list[tuple[str, float | int]]:
+    """CLI budget flags -> (verify.budgets.KEY, value) overrides, typed (flags win over the recipe)."""
     keys = {"min_accuracy": "min_accuracy", "max_accuracy_drop": "max_accuracy_drop", "min_agreement": "min_agreement",
             "max_p50_ms": "max_latency_p50_ms", "max_p90_ms": "max_latency_p90_ms", "max_size": "max_size_bytes",
             "max_gzip": "max_gzip_bytes", "max_app_gap": "max_app_gap"}
-    out = []
-    for flag, value in limits.items():
-        if value is not None:
-            number = int(value) if keys[flag].endswith("bytes") else value
-            out.append(f"verify.budgets.{keys[flag]}={number}")
-    return out
+    return [(f"verify.budgets.{keys[flag]}", int(value) if keys[flag].endswith("bytes") else value)
+            for flag, value in limits.items() if value is not None]
 
 
 SkipBadOption = Annotated[bool, typer.Option(
@@ -121,9 +119,9 @@ SkipBadOption = Annotated[bool, typer.Option(
     "(counted and listed in the report) instead of stopping at the first one.")]
 
 
-def data_overrides(overrides: list[str] | None, skip_bad_files: bool) -> list[str]:
-    """Data flags -> recipe overrides, so the merged recipe records them."""
-    return [*(overrides or []), *(["data.skip_bad_files=true"] if skip_bad_files else [])]
+def data_overrides(overrides: list[str] | None, skip_bad_files: bool) -> list:
+    """`--set` texts and the data flags' typed overrides, so the merged recipe records them."""
+    return [*(overrides or []), *([("data.skip_bad_files", True)] if skip_bad_files else [])]
 
 
 DataSourceOption = Annotated[Optional[str], typer.Option(
@@ -131,11 +129,11 @@ DataSourceOption = Annotated[Optional[str], typer.Option(
     "an image folder, a .csv/.json list or an .npz file.")]
 
 
-def data_source_overrides(spec: str | None) -> list[str]:
+def data_source_overrides(spec: str | None) -> list[tuple[str, str | None]]:
     """`--data photos/` -> overrides of data.source and data.path (before any --set, which wins)."""
     if spec is None:
         return []
     from edgecnn.data.sources import data_section_for
 
     section = data_section_for(spec)
-    return [f"data.source={section['source']}", f"data.path={json.dumps(section.get('path'))}"]
+    return [("data.source", section["source"]), ("data.path", section.get("path"))]

@@ -44,15 +44,12 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
 
         built = api.build(recipe, out, data_source_overrides(data) + data_overrides(overrides, skip_bad_files)
                           + camera_overrides(camera_scale),
-                          show_progress=not quiet, force=force, cache=cache)
+                          show_progress=not quiet, force=force, cache=cache, handoff=handoff)
         if not quiet:
             print_report(built.report)
             typer.echo(f"report: {built.folder / 'report.json'}  ({built.report['timings_s']['total']:.1f} s)", err=True)
         if as_json:
             print_json(built.report)
-        enforce_gate(built.report)
-        if handoff:
-            from edgecnn.handoff import write_handoff
-
-            bundle = write_handoff(built.folder)
-            typer.echo(f"handoff: {bundle.folder} (phone SDKs: {bundle.phone.filename})", err=True)
+        enforce_gate(built.report)  # a missed budget: exit 1, and no bundle was written
+        if built.handoff is not None:
+            typer.echo(f"handoff: {built.handoff.folder} (phone SDKs: {built.handoff.phone.filename})", err=True)

@@ -73,28 +73,22 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
     """
     with user_errors():
         from edgecnn import api
-        from edgecnn.errors import RecipeError
         from edgecnn.report import print_report
         from edgecnn.verify.against import parse_slowdown
         from edgecnn.verify.baseline import parse_tolerance
         from edgecnn.verify.judge import enforce_gate
-        from edgecnn.verify.junit import write_junit
 
-        if junit is not None and junit.is_dir():
-            raise RecipeError(f"--junit {junit}: is a folder; name the XML file to write, e.g. {junit / 'junit.xml'}")
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
                                   max_size=max_size, max_gzip=max_gzip, max_app_gap=max_app_gap)
         limits += camera_overrides(camera_scale)
         if gpu_check:
-            overrides = [*(overrides or []), "verify.gpu_check=always"]
+            limits.append(("verify.gpu_check", "always"))
         verified = api.verify(
             targets, data=data, normalization=normalization and normalization.value, seed=seed, out=out,
             overrides=[*data_overrides(overrides, skip_bad_files), *limits], baseline=baseline,
             tolerance=parse_tolerance(tolerance), against=against, max_slowdown=parse_slowdown(max_slowdown),
-            ab_seconds=ab_seconds, show_progress=not quiet)
-        if junit:
-            write_junit(verified.report, junit)
+            ab_seconds=ab_seconds, junit=junit, show_progress=not quiet)
         if not quiet:
             print_report(verified.report, wide=wide)
             typer.echo(f"reports: {verified.folder}", err=True)

@@ -18,12 +18,13 @@ from typing import Literal
 
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
+from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json
 from edgecnn.incremental.build import build as build_stages
 from edgecnn.incremental.cache import StageCache
 from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
 from edgecnn.predict import predict_files
-from edgecnn.recipe import data_recipe, load_recipe
+from edgecnn.recipe import Override, data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
 from edgecnn.run import INSPECT_JSON, RunFolder
 from edgecnn.runlock import run_lock
@@ -31,7 +32,8 @@ from edgecnn.sweep.runner import run_sweep, sweep_recipe
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
 from edgecnn.verify.files import TestImages, verify_files
-from edgecnn.verify.judge import add_baseline, enforce_gate
+from edgecnn.verify.judge import add_baseline, enforce_gate, gate_passed
+from edgecnn.verify.junit import write_junit
 
 __all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
 
@@ -42,22 +44,30 @@ Normalization = Literal["unit", "symmetric"]
 class Reported:
     report: dict
     folder: Path  # where report.json, report.md, junit.xml and confusion.png were written
+    handoff: object = None  # build(handoff=True): the app developer's bundle, when the budgets were met
 
 
-def build(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
-          show_progress: bool = True, force: list[str] | None = None, cache: str | Path | None = None) -> Reported:
+def build(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
+          show_progress: bool = True, force: list[str] | None = None, cache: str | Path | None = None,
+          handoff: bool = False) -> Reported:
     """Every stage of a recipe (data, train, export, optimize, verify) into `out` (default runs/NAME). A stage
     whose inputs did not change since the last build into `out` is reused; `force` redoes stages anyway
     (`all`, a stage such as `train`, or `optimize:qat_int8`); `cache` (or EDGECNN_CACHE) names a cache
-    folder shared by run folders."""
+    folder shared by run folders; `handoff` also writes the app developer's bundle (out/handoff) when every
+    budget is met."""
     parsed = load_recipe(recipe, overrides)
     out_dir = Path(out) if out else default_run_dir(parsed)
     shared = StageCache.chosen(Path(cache) if cache else None)
     with run_lock(out_dir):
-        return Reported(build_stages(parsed, out_dir, show_progress, force, shared), out_dir)
+        built = Reported(build_stages(parsed, out_dir, show_progress, force, shared), out_dir)
+    if handoff and gate_passed(built.report):
+        from edgecnn.handoff import write_handoff  # lazy: the bundle's writers, only when asked
+
+        built.handoff = write_handoff(out_dir)
+    return built
 
 
-def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
+def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
           grid: list[str] | None = None, address: str | None = None, resume: bool = False,
           cache: str | Path | None = None, show_progress: bool = True) -> Reported:
     """Trials over the recipe's `sweep.space` (and `grid` items `KEY=[...]`) on Ray Tune, each an incremental
@@ -70,7 +80,7 @@ def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[str
     return Reported(summary, folder)
 
 
-def train(recipe: str | Path, out: str | Path | None = None, overrides: list[str] | None = None,
+def train(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
           show_progress: bool = True):
     """Train the recipe's model into `out`: model.keras, history.json, the merged recipe.yaml, splits.csv."""
     parsed = load_recipe(recipe, overrides)
@@ -79,7 +89,7 @@ def train(recipe: str | Path, out: str | Path | None = None, overrides: list[str
         return train_stage(parsed, out_dir, show_progress=show_progress)[1]
 
 
-def export(run_dir: str | Path, overrides: list[str] | None = None, show_progress: bool = True) -> list:
+def export(run_dir: str | Path, overrides: list[Override] | None = None, show_progress: bool = True) -> list:
     """Export a trained run folder's model to its recipe's formats (with `overrides` saved into it)."""
     run = RunFolder(run_dir)
     recipe = run.load_recipe(overrides)
@@ -89,7 +99,7 @@ def export(run_dir: str | Path, overrides: list[str] | None = None, show_progres
     return artifacts
 
 
-def optimize(run_dir: str | Path, overrides: list[str] | None = None, show_progress: bool = True) -> Reported:
+def optimize(run_dir: str | Path, overrides: list[Override] | None = None, show_progress: bool = True) -> Reported:
     """Make the recipe's optimized variants of a trained run folder, verify every artifact and write the report."""
     run = RunFolder(run_dir)
     recipe = run.load_recipe(overrides)
@@ -102,11 +112,15 @@ def optimize(run_dir: str | Path, overrides: list[str] | None = None, show_progr
 
 
 def verify(targets: list[str | Path], *, data: str | None = None, normalization: Normalization | None = None,
-           seed: int = 0, overrides: list[str] | None = None, out: str | Path | None = None,
+           seed: int = 0, overrides: list[Override] | None = None, out: str | Path | None = None,
            baseline: str | Path | None = None, tolerance: float = 0.1, against: list[str | Path] | None = None,
-           max_slowdown: float = 0.05, ab_seconds: float = 20.0, show_progress: bool = True) -> Reported:
+           max_slowdown: float = 0.05, ab_seconds: float = 20.0, junit: str | Path | None = None,
+           show_progress: bool = True) -> Reported:
     """Verify one run folder, or any .tflite / .onnx / .ort files, in their runtimes; budgets come from the
-    recipe or `overrides` (verify.budgets.KEY=VALUE). The report goes to a folder of its own, never a build's."""
+    recipe or `overrides` (verify.budgets.KEY=VALUE). The report goes to a folder of its own, never a build's;
+    `junit` also writes its budget checks as JUnit XML there."""
+    if junit is not None and Path(junit).is_dir():  # before any measuring
+        raise RecipeError(f"--junit {junit}: is a folder; name the XML file to write, e.g. {Path(junit) / 'junit.xml'}")
     targets = [Path(t) for t in targets]
     old = load_baseline(Path(baseline)) if baseline else None  # bad input fails before any measuring
     pairs = pair_targets(targets, [Path(a) for a in against]) if against else None
@@ -122,10 +136,12 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     if pairs:  # the old files are fed the same images as the new ones
         add_against(report, compare(pairs, test, max_slowdown, ab_seconds, show_progress=show_progress))
     write_report(report, folder)
+    if junit is not None:
+        write_junit(report, Path(junit))
     return Reported(report, folder)
 
 
-def _verify_run(run: RunFolder, overrides: list[str], show_progress: bool) -> tuple[dict, TestImages]:
+def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool) -> tuple[dict, TestImages]:
     recipe = run.load_recipe(overrides)
     dataset = load_dataset(recipe.data, recipe.seed)
     report = verify_stage(recipe, run.root, dataset, show_progress=show_progress, anatomy=False)

@@ -562,21 +562,33 @@ def dotted(values: dict, path: str):
     return values
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read a recipe file, apply `KEY=VALUE` overrides and validate the result."""
+def load_recipe(path: str | Path, overrides: list[Override] | None = None) -> Recipe:
+    """Read a recipe file, apply overrides (`KEY=VALUE` text or (key, value) pairs) and validate the result."""
     return validate_recipe(load_recipe_dict(Path(path), overrides), source=str(path))
 
 
-def load_recipe_dict(path: Path, overrides: list[str] | None = None) -> dict:
-    """A recipe file's mapping with `KEY=VALUE` overrides applied, not yet validated."""
+# An override: `KEY=VALUE` text as `--set` gives it (the value parsed as YAML), or a (key, value) pair a flag or
+# a caller gives already typed, e.g. ("verify.budgets.min_accuracy", 0.97).
+Override = str | tuple[str, Any]
+
+
+def load_recipe_dict(path: Path, overrides: list[Override] | None = None) -> dict:
+    """A recipe file's mapping with overrides applied, not yet validated."""
     raw = _read_yaml(Path(path))
-    for override in overrides or []:
-        key, value = parse_override(override)
-        _set_dotted(raw, key, value, source=Path(path))
+    apply_overrides(raw, overrides, Path(path))
     return raw
 
 
-def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: dict | None = None,
+def apply_overrides(raw: dict, overrides: list[Override] | None, source: Path, prefix: str | None = None) -> None:
+    """Set every override's value in `raw`, in order (a later one wins); `prefix` limits the keys allowed."""
+    for override in overrides or []:
+        key, value = parse_override(override) if isinstance(override, str) else override
+        if prefix and not key.startswith(prefix):
+            raise RecipeError(f"--set {key}: files verified without --data take only {prefix}* settings")
+        _set_dotted(raw, key, value, source=source)
+
+
+def data_recipe(spec: str, seed: int, overrides: list[Override] | None = None, data: dict | None = None,
                 extra: dict | None = None) -> Recipe:
     """A recipe around one data source named on the command line (a source name, folder, list, .npz, or a
     recipe .yaml whose data section and seed are taken), with `data` keys and overrides on top."""
@@ -588,21 +600,15 @@ def data_recipe(spec: str, seed: int, overrides: list[str] | None = None, data: 
         section = data_section_for(spec)
     section.update(data or {})
     raw = {"name": "data", "seed": seed, "data": section, "model": {"name": "dscnn_tiny"}, **(extra or {})}
-    for override in overrides or []:
-        key, value = parse_override(override)
-        _set_dotted(raw, key, value, source=Path(where))
+    apply_overrides(raw, overrides, Path(where))
     return validate_recipe(raw, source=where)
 
 
-def verify_settings(overrides: list[str] | None = None) -> "VerifyConfig":
+def verify_settings(overrides: list[Override] | None = None) -> "VerifyConfig":
     """The verify section alone, from `--set verify.KEY=VALUE` overrides: files verified without data have
     no data, model or training to describe."""
     raw: dict = {"name": "verify"}
-    for override in overrides or []:
-        key, value = parse_override(override)
-        if not key.startswith("verify."):
-            raise RecipeError(f"--set {key}: files verified without --data take only verify.* settings")
-        _set_dotted(raw, key, value, source=Path("--set"))
+    apply_overrides(raw, overrides, Path("--set"), prefix="verify.")
     return validate_recipe(raw, source="--set").verify
 
 

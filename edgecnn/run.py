@@ -30,7 +30,7 @@ import numpy as np
 from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.fileio import ZIP_TIMESTAMP, atomic_path, write_json, write_text
 from edgecnn.modelfile import load_keras
-from edgecnn.recipe import Recipe, load_recipe
+from edgecnn.recipe import Override, Recipe, load_recipe
 
 # A report folder (a build's run folder, or a verify's own folder) holds these:
 REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG = "report.json", "report.md", "junit.xml", "confusion.png"
@@ -72,7 +72,7 @@ class RunFolder:
         header = f"# merged recipe (defaults < file < --set), hash {recipe.fingerprint()}\n"
         return write_text(self.recipe_path, header + recipe.to_yaml())
 
-    def load_recipe(self, overrides: list[str] | None = None):
+    def load_recipe(self, overrides: list[Override] | None = None):
         """The recipe a previous stage saved here, with optional overrides."""
         if not self.is_run():
             raise RecipeError(f"{self.root}: no {self.recipe_path.name} here; is it a folder written by "

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -115,3 +117,15 @@ def test_every_recipe_field_says_what_it_is():
 
     found = list(fields(Recipe))
     assert len(found) > 130 and [path for path, info in found if not info.description] == []
+
+
+def test_typed_overrides_are_set_as_given_where_text_is_read_as_yaml(tmp_path):
+    """Flags hand the recipe typed (key, value) pairs: a folder named 007 stays "007"; as --set text, YAML reads
+    the same characters as the number 7."""
+    from edgecnn.recipe import load_recipe
+
+    (tmp_path / "r.yaml").write_text("name: r\n")
+    typed = load_recipe(tmp_path / "r.yaml", [("data.source", "folder"), ("data.path", "007"),
+                                              ("verify.budgets.min_accuracy", 0.97)])
+    assert Path(typed.data.path).name == "007" and typed.verify.budgets.min_accuracy == 0.97
+    assert Path(load_recipe(tmp_path / "r.yaml", ["data.source=folder", "data.path=007"]).data.path).name == "7"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from edgecnn.train.distributed import RAY_EXTRA_HINT, ray_session
 from edgecnn.errors import MissingDependency, RecipeError
-from edgecnn.recipe import Recipe, SweepConfig, load_recipe_dict, parse_override, validate_recipe
+from edgecnn.recipe import Override, Recipe, SweepConfig, load_recipe_dict, parse_override, validate_recipe
 from edgecnn.sweep.results import summarize, write_results
 from edgecnn.sweep.space import check_space, decode, describe, ray_space
 from edgecnn.sweep.trial import TRIALS_DIR, remeasure_trial, run_trial
 
-def sweep_recipe(recipe: Path, overrides: list[str] | None = None, grid: list[str] | None = None) -> tuple[dict, object]:
+def sweep_recipe(recipe: Path, overrides: list[Override] | None = None, grid: list[str] | None = None) -> tuple[dict, object]:
     """The recipe's raw mapping (with `--set` overrides and `--grid KEY=[...]` put into sweep.space) and
     its validated form; every trial's recipe is checked too."""
     raw = load_recipe_dict(Path(recipe), overrides)

@@ -19,7 +19,7 @@ from edgecnn.console import console
 from edgecnn.data import load_dataset
 from edgecnn.data.contract import InputContract
 from edgecnn.errors import RecipeError, VerificationError
-from edgecnn.recipe import DataConfig, OptimizeConfig, VerifyConfig, data_recipe, verify_settings
+from edgecnn.recipe import DataConfig, OptimizeConfig, Override, VerifyConfig, data_recipe, verify_settings
 from edgecnn.verify import verify_artifact
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import assemble_report
@@ -60,7 +60,7 @@ class TestImages:
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
-                 overrides: list[str], show_progress: bool = True) -> tuple[dict, TestImages]:
+                 overrides: list[Override], show_progress: bool = True) -> tuple[dict, TestImages]:
     """Verify files in their runtimes: the report (not yet written; it gates every file) and the images they
     were fed (for comparing older files on the same ones)."""
     artifacts = open_files(paths)
@@ -119,7 +119,7 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
     return TestImages.of(dataset, normalization, seed, recipe.data), record, recipe.verify
 
 
-def _data_recipe(artifact: Artifact, data: str, normalization: str | None, seed: int, overrides: list[str]):
+def _data_recipe(artifact: Artifact, data: str, normalization: str | None, seed: int, overrides: list[Override]):
     """The --data section loaded at the file's input size and channels (pixels only: each file is fed
     through its own contract), with the file's resize policy when it records one."""
     height, width, channels = artifact.runner().input_shape

@@ -143,6 +143,11 @@ def judge_best_again(report: dict) -> dict:
     return report
 
 
+def gate_passed(report: dict) -> bool:
+    """Whether every gated artifact met every budget."""
+    return not Gate.from_dict(report.get("gate") or {}).missed
+
+
 def enforce_gate(report: dict) -> None:
     """Raise BudgetExceeded (exit 1) naming every budget a gated artifact missed."""
     missed = Gate.from_dict(report.get("gate") or {}).missed
