@@ -121,11 +121,12 @@ def test_every_recipe_field_says_what_it_is():
 
 def test_typed_overrides_are_set_as_given_where_text_is_read_as_yaml(tmp_path):
     """Flags hand the recipe typed (key, value) pairs: a folder named 007 stays "007"; as --set text, YAML reads
-    the same characters as the number 7."""
+    the same characters as the number 7, which is no path."""
     from edgecnn.recipe import load_recipe
 
     (tmp_path / "r.yaml").write_text("name: r\n")
     typed = load_recipe(tmp_path / "r.yaml", [("data.source", "folder"), ("data.path", "007"),
                                               ("verify.budgets.min_accuracy", 0.97)])
     assert Path(typed.data.path).name == "007" and typed.verify.budgets.min_accuracy == 0.97
-    assert Path(load_recipe(tmp_path / "r.yaml", ["data.source=folder", "data.path=007"]).data.path).name == "7"
+    with pytest.raises(RecipeError, match="data.path': Input should be a valid string; received 7"):
+        load_recipe(tmp_path / "r.yaml", ["data.source=folder", "data.path=007"])
