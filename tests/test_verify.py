@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import subprocess
 import sys
@@ -179,6 +180,27 @@ def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorfl
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_what_an_app_gets_is_measured_without_importing_tensorflow(tiny_build):
+    """With the clients extra, verifying a .tflite on data runs it through MediaPipe Tasks, and MediaPipe, which
+    imports TensorFlow for a docs decorator when it can, does not here (`mediapipe_tasks`)."""
+    if importlib.util.find_spec("mediapipe") is None:
+        pytest.skip("needs the clients extra")
+    run_dir, _ = tiny_build
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from edgecnn.verify.files import verify_files
+        report, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], "digits", None, 3,
+                                 ["verify.runs=5", "verify.camera_scale=2"], show_progress=False)
+        app = report["artifacts"][0]["app"]
+        assert app["client"].startswith("MediaPipe Tasks") and app["own_size"]["agreement"] == 1.0, app
+        print("tensorflow" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
 
 
 def test_phone_readiness_is_reported_per_file(tiny_build):

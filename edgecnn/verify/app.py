@@ -12,6 +12,8 @@ NumPy, Pillow and MediaPipe only: no TensorFlow.
 from __future__ import annotations
 
 import importlib.util
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,10 +73,8 @@ def add_app_results(pairs, frames: AppFrames | None) -> None:
 def measure_app(artifact, frames: AppFrames, accuracy: float | None) -> dict:
     """MediaPipe Tasks' accuracy on the source images and the camera frames, each prepared as the card says;
     the top-1 agreement with `edgecnn predict`'s pre-processing of the same frames; the gap to `accuracy`."""
-    import mediapipe
-
     contract = artifact.contract()
-    record = {"client": f"MediaPipe Tasks {mediapipe.__version__}", "camera_scale": frames.scale}
+    record = {"client": f"MediaPipe Tasks {mediapipe_tasks().__version__}", "camera_scale": frames.scale}
     with MediaPipeClassifier(artifact.path) as classifier:
         for key, images in (("own_size", frames.own_size), ("camera", frames.camera)):
             theirs = classifier.app_top1(images, contract)
@@ -94,6 +94,21 @@ def predict_top1(artifact, contract, frames: list[np.ndarray]) -> np.ndarray:
     pixels = np.stack([to_model_pixels(Image.fromarray(frame), fmt) for frame in frames])
     return np.concatenate([runner.predict(normalize(pixels[i:i + 256], contract)).argmax(1)
                            for i in range(0, len(pixels), 256)])
+
+
+def mediapipe_tasks():
+    """The `mediapipe` package, imported without TensorFlow. MediaPipe imports TensorFlow when it is installed only
+    for a no-op decorator of its API docs (`tensorflow.tools.docs.doc_controls`, in
+    `mediapipe/tasks/python/core/optional_dependencies.py`): 3.1 s, and verifying a file must not need TensorFlow.
+    Without TensorFlow MediaPipe uses its own stand-in; this hands it that stand-in whether TensorFlow is there or not."""
+    name = "mediapipe.tasks.python.core.optional_dependencies"
+    if name not in sys.modules:
+        stand_in = types.ModuleType(name, "MediaPipe's own fallback when TensorFlow is absent (see mediapipe_tasks)")
+        stand_in.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda documented: documented)
+        sys.modules[name] = stand_in
+    import mediapipe
+
+    return mediapipe
 
 
 def mediapipe_available() -> bool:
@@ -152,6 +167,7 @@ class MediaPipeClassifier:
     """MediaPipe Tasks' ImageClassifier on one `.tflite`: all scores per frame, in label order."""
 
     def __init__(self, path: Path):
+        mediapipe_tasks()
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1)
@@ -168,7 +184,7 @@ class MediaPipeClassifier:
         return np.array([self.scores(*app_request(frame, contract)).argmax() for frame in frames])
 
     def scores(self, frame: np.ndarray, region: tuple | None = None) -> np.ndarray:
-        import mediapipe as mp
+        mp = mediapipe_tasks()
         from mediapipe.tasks.python import vision
         from mediapipe.tasks.python.components.containers.rect import RectF
 
