@@ -22,7 +22,10 @@ from edgecnn.errors import RecipeError
 from edgecnn.fileio import write_json
 from edgecnn.incremental.build import build as build_stages
 from edgecnn.incremental.cache import StageCache
-from edgecnn.pipeline import default_run_dir, export_stage, optimize_stage, train_stage, verify_stage
+from edgecnn.export import EXPORT_FORMATS, ExportedArtifact
+from edgecnn.incremental.manifest import Manifest
+from edgecnn.pipeline import default_run_dir
+from edgecnn.train import TrainResult
 from edgecnn.predict import predict_files
 from edgecnn.recipe import Override, data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
@@ -81,33 +84,41 @@ def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[Ove
 
 
 def train(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
-          show_progress: bool = True):
-    """Train the recipe's model into `out`: model.keras, history.json, the merged recipe.yaml, splits.csv."""
+          show_progress: bool = True) -> TrainResult:
+    """Train the recipe's model into `out`: model.keras, history.json, the merged recipe.yaml, splits.csv (the
+    build's data and train stages; reused when nothing they read changed). The result holds no model object:
+    `RunFolder(out).load_model()` loads it."""
     parsed = load_recipe(recipe, overrides)
     out_dir = Path(out) if out else default_run_dir(parsed)
     with run_lock(out_dir):
-        return train_stage(parsed, out_dir, show_progress=show_progress)[1]
+        build_stages(parsed, out_dir, show_progress, stages=("data", "train"))
+    run = RunFolder(out_dir)
+    record = Manifest(out_dir).record_of("train")
+    return TrainResult(None, run.load_history(), run.model_path, record["seconds"], record["best_epoch"])
 
 
 def export(run_dir: str | Path, overrides: list[Override] | None = None, show_progress: bool = True) -> list:
-    """Export a trained run folder's model to its recipe's formats (with `overrides` saved into it)."""
+    """Export a trained run folder's model to its recipe's formats (with `overrides` saved into it): the build's
+    export stages, the trained model taken as it is."""
     run = RunFolder(run_dir)
     recipe = run.load_recipe(overrides)
     with run_lock(run.root):
-        artifacts = export_stage(recipe, run.root, show_progress=show_progress)
-        run.save_recipe(recipe)  # verify and later stages see the formats this run now holds
-    return artifacts
+        build_stages(recipe, run.root, show_progress, stages=("export",))
+    entries = Manifest(run.root).entries
+    return [ExportedArtifact(name, run.artifact(EXPORT_FORMATS[name].filename), EXPORT_FORMATS[name],
+                             entries[f"export:{name}"]["seconds"]) for name in recipe.export.formats]
 
 
 def optimize(run_dir: str | Path, overrides: list[Override] | None = None, show_progress: bool = True) -> Reported:
-    """Make the recipe's optimized variants of a trained run folder, verify every artifact and write the report."""
+    """Make the recipe's optimized variants of a trained run folder, verify every artifact and write the report
+    (the build's optimize, verify, inspect and report stages; the exports taken as they are)."""
     run = RunFolder(run_dir)
     recipe = run.load_recipe(overrides)
+    if not recipe.optimize.variants:
+        raise RecipeError(f"{run.root}: the recipe lists no optimize.variants; add some, e.g. "
+                          "--set optimize.variants=[ptq_int8,qat_int8]")
     with run_lock(run.root):
-        optimize_stage(recipe, run.root, show_progress=show_progress)
-        run.save_recipe(recipe)  # verify and later stages see the variants this run now holds
-        report = verify_stage(recipe, run.root, show_progress=show_progress)
-        write_report(report, run.root)  # a build stage: its report belongs to the run folder
+        report = build_stages(recipe, run.root, show_progress, stages=("optimize", "verify", "inspect", "report"))
     return Reported(report, run.root)
 
 
@@ -142,10 +153,11 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
 
 
 def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool) -> tuple[dict, TestImages]:
+    """The build's verify stages over a run folder, writing nothing into it: a measurement the build made with
+    the same settings on this machine is reused, any other is made again."""
     recipe = run.load_recipe(overrides)
-    dataset = load_dataset(recipe.data, recipe.seed)
-    report = verify_stage(recipe, run.root, dataset, show_progress=show_progress, anatomy=False)
-    return report, TestImages.of(dataset)
+    report = build_stages(recipe, run.root, show_progress, stages=("verify",), persist=False)
+    return report, TestImages.of(load_dataset(recipe.data, recipe.seed))
 
 
 def inspect(model: str | Path, out: str | Path | None = None, image: str | Path | None = None,

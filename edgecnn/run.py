@@ -106,6 +106,10 @@ class RunFolder:
     def save_history(self, record: dict) -> Path:
         return write_json(self.history_path, record)
 
+    def load_history(self) -> dict:
+        """Per-epoch metrics and the best epoch, as the train stage saved them."""
+        return json.loads(self.history_path.read_text(encoding="utf-8"))
+
     def save_labels(self, class_names: list[str]) -> Path:
         return write_text(self.labels_path, "\n".join(class_names) + "\n")
 

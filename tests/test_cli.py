@@ -317,3 +317,15 @@ def test_a_stop_signal_python_drops_in_a_destructor_still_stops_the_command(monk
         errors.stop_on_signal(signal.SIGTERM, None)
     with pytest.raises(errors.Terminated):
         errors.raise_if_stop_requested()
+
+
+def test_a_stage_command_names_what_the_folder_lacks(tiny_build, tmp_path):
+    """`export` takes the trained model as the folder's build recorded it; a folder without that record is named,
+    with the command that makes it, and nothing is exported."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_build[0], copy)
+    (copy / "manifest.json").unlink()
+    (copy / "model_int8.tflite").unlink()
+    result = runner.invoke(app, ["export", str(copy), "-q"])
+    assert result.exit_code == 2 and f"{copy}: no data here; run `edgecnn train {copy}` first" in result.stderr
+    assert not (copy / "model_int8.tflite").exists()

@@ -1,4 +1,5 @@
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -73,20 +74,18 @@ def test_tflite_int8_takes_uint8_pixels_returns_float_and_tracks_keras(tiny_buil
     assert agreement >= 0.97 and np.abs(probabilities - keras_outputs).max() < 0.25
 
 
-def test_int8_io_for_microcontrollers_is_still_available(tiny_build, tiny_dataset, tmp_path):
+def test_int8_io_for_microcontrollers_is_still_available(tiny_build, tmp_path):
     # setup
-    from edgecnn.pipeline import export_stage
-    from edgecnn.recipe import load_recipe
+    from edgecnn import api
 
     run_dir, _ = tiny_build
-    recipe = load_recipe(run_dir / "recipe.yaml", ["export.int8_io=int8", "export.formats=[tflite_int8]"])
-    (tmp_path / "model.keras").symlink_to(run_dir / "model.keras")
+    shutil.copytree(run_dir, tmp_path / "run")
     # execute
-    export_stage(recipe, tmp_path, dataset=tiny_dataset, show_progress=False)
+    api.export(tmp_path / "run", ["export.int8_io=int8", "export.formats=[tflite_int8]"], show_progress=False)
     # assert
-    runner = TFLiteRunner(tmp_path / "model_int8.tflite")
+    runner = TFLiteRunner(tmp_path / "run" / "model_int8.tflite")
     assert runner.input_dtype == "int8" and np.dtype(runner.output["dtype"]) == np.int8
-    assert read_metadata(tmp_path / "model_int8.tflite")["input"]["dtype"] == "int8"
+    assert read_metadata(tmp_path / "run" / "model_int8.tflite")["input"]["dtype"] == "int8"
 
 
 def test_onnx_matches_keras_with_dynamic_batch(tiny_build, tiny_test_images, keras_outputs):
@@ -117,18 +116,16 @@ def test_ort_format_copy_and_operator_config_beside_the_onnx(tiny_build, tiny_te
 
 def test_onnx_batch_fixed_to_one_for_ort_mobile(tiny_build, tiny_dataset, tmp_path):
     # setup
-    from edgecnn.pipeline import export_stage
-    from edgecnn.recipe import load_recipe
+    from edgecnn import api
     from edgecnn.artifacts import open_artifact
     from edgecnn.verify.readiness import check_readiness
 
     run_dir, _ = tiny_build
-    recipe = load_recipe(run_dir / "recipe.yaml", ["export.onnx_fixed_batch=true", "export.formats=[onnx_float32]"])
-    (tmp_path / "model.keras").symlink_to(run_dir / "model.keras")
+    shutil.copytree(run_dir, tmp_path / "run")
     # execute
-    export_stage(recipe, tmp_path, dataset=tiny_dataset, show_progress=False)
+    api.export(tmp_path / "run", ["export.onnx_fixed_batch=true", "export.formats=[onnx_float32]"], show_progress=False)
     # assert: batch 1 in the file, and ORT Mobile's checker no longer needs the shapes fixed
-    path = tmp_path / "model_float32.onnx"
+    path = tmp_path / "run" / "model_float32.onnx"
     assert onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
     mobile = check_readiness(open_artifact(path), "float32")["ort_mobile"]
     assert all(info["as_is"] == info["fixed_shapes"] for info in mobile.values()), mobile

@@ -31,16 +31,14 @@ def tiny_recipe(**sections):
 @pytest.fixture(scope="module")
 def optimized(tiny_build, tmp_path_factory):
     """Every variant made from the tiny build's trained model: (run folder, rows by name, recipe)."""
-    from edgecnn.pipeline import optimize_stage, verify_stage
-    from edgecnn.report import write_report
+    from edgecnn import api
 
     source, _ = tiny_build
     run_dir = tmp_path_factory.mktemp("optimized") / "run"
     shutil.copytree(source, run_dir)
     recipe = tiny_recipe(optimize=FAST_OPTIMIZE)
-    optimize_stage(recipe, run_dir, show_progress=False)
-    report = verify_stage(recipe, run_dir, show_progress=False)
-    write_report(report, run_dir)
+    overrides = [(f"optimize.{key}", value) for key, value in FAST_OPTIMIZE.items()]
+    report = api.optimize(run_dir, overrides, show_progress=False).report
     return run_dir, {row["name"]: row for row in report["artifacts"]}, recipe, report
 
 

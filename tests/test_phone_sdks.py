@@ -2,6 +2,7 @@
 it loads and on each kind of file it refuses; the standard metadata reads back through MediaPipe's schema."""
 
 import json
+import shutil
 
 import pytest
 
@@ -17,7 +18,7 @@ def refused_files(tiny_build, tiny_dataset, tmp_path_factory):
     file without standard metadata."""
     from edgecnn.export.pixels import FileInput
     from edgecnn.export.tflite import convert_to_tflite
-    from edgecnn.pipeline import export_stage
+    from edgecnn import api
     from edgecnn.recipe import load_recipe
     from edgecnn.modelfile import load_keras
 
@@ -25,10 +26,9 @@ def refused_files(tiny_build, tiny_dataset, tmp_path_factory):
     files = {}
     for name, overrides in (("int8_io", ["export.int8_io=int8", "export.formats=[tflite_int8]"]),
                             ("grayscale", ["export.rgb_input=false", "export.formats=[tflite_float32]"])):
-        out = tmp_path_factory.mktemp(name)
-        (out / "model.keras").symlink_to(run_dir / "model.keras")
-        recipe = load_recipe(run_dir / "recipe.yaml", overrides)
-        files[name] = export_stage(recipe, out, dataset=tiny_dataset, show_progress=False)[0].path
+        out = tmp_path_factory.mktemp(name) / "run"
+        shutil.copytree(run_dir, out)
+        files[name] = api.export(out, overrides, show_progress=False)[0].path
     recipe = load_recipe(run_dir / "recipe.yaml")
     bare = tmp_path_factory.mktemp("bare") / "bare.tflite"
     bare.write_bytes(convert_to_tflite(load_keras(run_dir / "model.keras"),

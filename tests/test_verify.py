@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -73,17 +74,15 @@ def test_open_runner_rejects_bad_files(tmp_path):
         open_runner(tmp_path / "missing.onnx")
 
 
-def test_verifying_exported_files_never_imports_tensorflow(tiny_build):
+def test_verifying_exported_files_never_imports_tensorflow(tiny_build, tmp_path):
     run_dir, _ = tiny_build
     script = textwrap.dedent(f"""
         import sys
-        from edgecnn.pipeline import verify_stage
-        from edgecnn.run import RunFolder
-        from edgecnn.data import load_dataset
+        from edgecnn import api
         import edgecnn.pipeline as pipeline
         pipeline.importlib.util.find_spec = lambda name: None  # pretend TensorFlow is not installed
-        recipe = RunFolder({str(run_dir)!r}).load_recipe(["verify.runs=5"])
-        report = verify_stage(recipe, {str(run_dir)!r}, show_progress=False)
+        report = api.verify([{str(run_dir)!r}], overrides=["verify.runs=5"], out={str(tmp_path / "v")!r},
+                            show_progress=False).report
         assert [a["name"] for a in report["artifacts"]] == ["tflite_float32", "tflite_int8", "onnx_float32"]
         assert report["artifacts"][1]["agreement"] is not None
         assert "tensorflow" not in sys.modules, "tensorflow was imported"
@@ -223,3 +222,23 @@ def test_phone_readiness_is_reported_per_file(tiny_build):
     assert onnx_file["onnx_checker"] == "passed (full check)"
     assert onnx_file["ort_mobile"]["NNAPI"]["fixed_shapes"] == "YES"
     assert "## Phone readiness" in (run_dir / "report.md").read_text()
+
+
+def test_verifying_a_run_folder_reuses_its_measurements_and_writes_nothing_into_it(tiny_build, tmp_path):
+    """`verify RUN` is the build's verify stages over the folder: with the build's settings on this machine every
+    measurement is reused; a changed setting measures again; the folder's files stay byte for byte."""
+    from edgecnn import api
+    from edgecnn.fileio import file_sha256
+
+    source, built = tiny_build
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    before = {path: file_sha256(path) for path in run_dir.rglob("*") if path.is_file()}
+    same = api.verify([run_dir], out=tmp_path / "same", show_progress=False).report
+    fewer_runs = api.verify([run_dir], out=tmp_path / "fewer", overrides=["verify.runs=5"], show_progress=False).report
+    assert {path: file_sha256(path) for path in run_dir.rglob("*") if path.is_file()} == before
+    actions = {d["stage"]: d["action"] for d in same["stages"]}
+    assert {actions[f"verify:{row['name']}"] for row in built["artifacts"]} == {"reused"}
+    assert [row["latency_ms"] for row in same["artifacts"]] == [row["latency_ms"] for row in built["artifacts"]]
+    assert {d["action"] for d in fewer_runs["stages"] if d["stage"].startswith("verify:")} == {"run"}
+    assert {row["latency_ms"]["runs"] for row in fewer_runs["artifacts"]} == {5}

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgecnn.console import console
 from edgecnn.errors import EdgeCNNError, ExportError
 from edgecnn.export.calibration import CalibrationSet, calibration_set
 from edgecnn.export.onnx import export_onnx, ort_paths
-from edgecnn.export.pixels import FileInput
 from edgecnn.export.tflite import export_tflite
 from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
-from edgecnn.run import RunFolder
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import Recipe
 
 __all__ = ["ALL_ARTIFACTS", "CalibrationSet", "EXPORT_FORMATS", "ExportFormat", "ExportedArtifact", "calibration_set",
-           "conversion_errors", "export_all", "export_one", "written_files"]
+           "conversion_errors", "export_one", "written_files"]
 
 
 @dataclass
@@ -30,25 +26,6 @@ class ExportedArtifact:
     path: Path
     format: ExportFormat
     seconds: float
-
-
-def export_all(model, recipe: Recipe, dataset, out_dir: Path, show_progress: bool = True) -> list[ExportedArtifact]:
-    """Write each of `recipe.export.formats` into `out_dir`, plus `labels.txt`."""
-
-    out_dir = Path(out_dir)
-    file_input = FileInput.for_recipe(recipe, dataset.contract)
-    needs_calibration = any(EXPORT_FORMATS[name].needs_calibration for name in recipe.export.formats)
-    calibration = calibration_set(dataset, recipe.export.calibration, recipe.seed) if needs_calibration else None
-    artifacts = []
-    for name in recipe.export.formats:
-        fmt = EXPORT_FORMATS[name]
-        start = time.perf_counter()
-        if show_progress:
-            console().print(f"export {fmt.name:<15} -> {out_dir / fmt.filename}")
-        export_one(fmt, model, recipe, file_input, calibration, out_dir / fmt.filename)
-        artifacts.append(ExportedArtifact(fmt.name, out_dir / fmt.filename, fmt, time.perf_counter() - start))
-    RunFolder(out_dir).save_labels(dataset.class_names)
-    return artifacts
 
 
 def export_one(fmt: ExportFormat, model, recipe: Recipe, file_input, calibration, path: Path) -> None:

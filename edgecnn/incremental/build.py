@@ -14,7 +14,7 @@ from rich.markup import escape
 from edgecnn.artifacts import open_artifact
 from edgecnn.console import console
 from edgecnn.data import Dataset, load_dataset
-from edgecnn.errors import RecipeError
+from edgecnn.errors import RecipeError, VerificationError
 from edgecnn.export import EXPORT_FORMATS, calibration_set, conversion_errors, export_one, written_files
 from edgecnn.export.pixels import FileInput
 from edgecnn.formats import ALL_ARTIFACTS, OPTIMIZE_VARIANTS
@@ -177,6 +177,21 @@ class StageBook:
         if self.cache is not None:
             self.cache.store(plan, root, entry, self.recipe_name)
 
+    def take(self, plan: StagePlan) -> None:
+        """A stage this command does not redo (`export` takes the trained model as it is): reused as the folder
+        holds it, whatever its key; an error naming the command that writes it when it is missing or damaged."""
+        entry = self.manifest.entries.get(plan.id)
+        root, command = self.manifest.root, _WRITTEN_BY[plan.kind]
+        if entry is None:
+            raise VerificationError(f"{root}: no {plan.id} here; run `edgecnn {command} {root}` first")
+        damaged = self.manifest.damaged_file(entry)
+        if damaged is not None:
+            name, problem = damaged
+            raise VerificationError(f"{root / name}: {problem.removeprefix('is ')}; run `edgecnn {command} {root}` "
+                                    "to write it")
+        self.manifest.reuse(plan)
+        self.note(Decision(plan.id, "reused", "as this folder holds it (not a stage of this command)", plan.key))
+
     def note(self, decision: Decision) -> Decision:
         self.decisions.append(decision)
         if self.show_progress:
@@ -200,34 +215,55 @@ def check_force(force: list[str] | None) -> set[str]:
     return chosen
 
 
+# The command that writes each kind of stage, for the error when a command needs one that is not there.
+_WRITTEN_BY = {"data": "train", "train": "train", "export": "export", "optimize": "optimize", "verify": "verify",
+               "inspect": "build", "report": "build"}
+
+
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
-          cache: StageCache | None = None, on_epoch=None) -> dict:
-    """Every stage into `out_dir`, each redone only when what it reads changed (or `force` names it);
-    `on_epoch(epoch, logs)` follows training, when it runs."""
+          cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS, persist: bool = True) -> dict | None:
+    """The stages of kinds `stages` (default every one) into `out_dir`, each redone only when what it reads
+    changed (or `force` names it); a stage of another kind upstream of those is taken as the folder holds it, one
+    downstream of them is left alone. Every command runs
+    this: `build` all, `train` data and train, `export` export, `optimize` optimize to report, `verify` verify.
+    `persist=False` writes nothing into the folder (the report is returned, not written). `on_epoch(epoch,
+    logs)` follows training, when it runs. Returns the report, or None when no stage judges (train, export)."""
     start = time.perf_counter()
-    out_dir = prepare_folder(out_dir)
+    out_dir = prepare_folder(out_dir) if persist else Path(out_dir)
     run = RunFolder(out_dir)
-    materials, manifest = Materials(recipe, run, show_progress, on_epoch), Manifest(out_dir)
-    book = StageBook(manifest, cache, check_force(force), recipe.name, show_progress)
+    materials, manifest = Materials(recipe, run, show_progress, on_epoch), Manifest(out_dir, persist)
+    book = StageBook(manifest, cache if persist else None, check_force(force), recipe.name, show_progress)
     tokens = manifest.tokens
-    book.do(data_plan(recipe), _run_data, materials)  # bad data fails here, before anything is written
-    run.save_recipe(recipe)
-    book.do(train_plan(recipe, tokens), _run_train, materials)
+
+    last = max(STAGE_KINDS.index(kind) for kind in stages)
+
+    def step(plan: StagePlan, runner) -> None:
+        if plan.kind in stages:
+            book.do(plan, runner, materials)
+        elif STAGE_KINDS.index(plan.kind) < last:  # upstream of a stage this command runs
+            book.take(plan)
+
+    step(data_plan(recipe), _run_data)  # bad data fails here, before anything is written
+    if persist:
+        run.save_recipe(recipe)
+    step(train_plan(recipe, tokens), _run_train)
     for name in [*recipe.export.formats, *recipe.optimize.variants]:
-        book.do(artifact_plan(recipe, ALL_ARTIFACTS[name], tokens), _run_artifact, materials)
+        step(artifact_plan(recipe, ALL_ARTIFACTS[name], tokens), _run_artifact)
+    if "verify" not in stages:
+        return None
     verified = verified_names(recipe)
     for name in verified:
-        book.do(verify_plan(recipe, name, tokens), _run_verify, materials)
+        step(verify_plan(recipe, name, tokens), _run_verify)
     judged = [f"verify:{name}" for name in verified]
-    if "tflite_float32" in recipe.export.formats:
-        book.do(inspect_plan(tokens), _run_inspect, materials)
+    if "inspect" in stages and "tflite_float32" in recipe.export.formats:
+        step(inspect_plan(tokens), _run_inspect)
         judged.append("inspect")
-    return _report(recipe, run, book, judged, start)
+    return _report(recipe, run, book, judged, start, write=persist and "report" in stages)
 
 
-def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], start: float) -> dict:
-    """Judge the measurements (budgets, best pick) and write the report: every build, since it records
-    that build's stages and times; cheap, since every measurement it judges is recorded."""
+def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], start: float, write: bool) -> dict:
+    """Judge the measurements (budgets, best pick) and, with `write`, write the report into the run folder: every
+    build, since it records that build's stages and times; cheap, since every measurement it judges is recorded."""
     manifest = book.manifest
     plan = report_plan(recipe, manifest.tokens, tuple(judged))
     changed = manifest.decide(plan, False)
@@ -246,6 +282,8 @@ def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], 
                           manifest.record_of("train").get("float_accuracy"))
     report["anatomy"] = manifest.record_of("inspect") if "inspect" in judged else None
     report["stages"] = [d.to_dict() for d in book.decisions]
+    if not write:
+        return report
     write_report(report, run.root)
     decision.seconds = round(time.perf_counter() - mark, 2)
     written = [run.root / name for name in (REPORT_JSON, REPORT_MD, JUNIT_XML, CONFUSION_PNG)]

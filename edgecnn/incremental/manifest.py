@@ -36,8 +36,12 @@ class Decision:
 
 
 class Manifest:
-    def __init__(self, root: Path):
+    """`persist=False` (verifying a run folder from outside its build) keeps what stages record in memory: the
+    folder is read, never written."""
+
+    def __init__(self, root: Path, persist: bool = True):
         self.root = Path(root)
+        self.persist = persist
         self.path = RunFolder(self.root).manifest_path
         self.entries: dict[str, dict] = self._read()
         self.tokens: dict[str, str] = {}  # this build's token per finished stage
@@ -65,12 +69,17 @@ class Manifest:
 
     def damaged(self, entry: dict) -> str | None:
         """Why a recorded stage's files cannot be trusted (missing, or not the bytes written), or None."""
+        found = self.damaged_file(entry)
+        return None if found is None else f"{found[0]} {found[1]}"
+
+    def damaged_file(self, entry: dict) -> tuple[str, str] | None:
+        """(file name, "is missing" or "changed since it was written") of a recorded stage's first bad file."""
         for name, expected in entry.get("outputs", {}).items():
             path = self.root / name
             if not path.is_file():
-                return f"{name} is missing"
+                return name, "is missing"
             if path.stat().st_size != expected["size"] or file_sha256(path) != expected["sha256"]:
-                return f"{name} changed since it was written"
+                return name, "changed since it was written"
         return None
 
     def _changed(self, old: dict, new: dict) -> str:
@@ -118,7 +127,8 @@ class Manifest:
                  "seconds": round(seconds, 2), "products": sorted(outputs if products is None else products)}
         self.entries[plan.id] = entry
         self.tokens[plan.id] = _token(entry)
-        write_json(self.path, {"schema": MANIFEST_SCHEMA, "stages": self.entries})
+        if self.persist:
+            write_json(self.path, {"schema": MANIFEST_SCHEMA, "stages": self.entries})
         return entry
 
     def record_of(self, stage: str):
