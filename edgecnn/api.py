@@ -19,19 +19,19 @@ from typing import Literal
 from edgecnn.artifacts import open_artifact
 from edgecnn.data import load_dataset
 from edgecnn.errors import RecipeError
+from edgecnn.export import EXPORT_FORMATS, ExportedArtifact
 from edgecnn.fileio import write_json
 from edgecnn.incremental.build import build as build_stages
 from edgecnn.incremental.cache import StageCache
-from edgecnn.export import EXPORT_FORMATS, ExportedArtifact
 from edgecnn.incremental.manifest import Manifest
 from edgecnn.pipeline import default_run_dir
-from edgecnn.train import TrainResult
 from edgecnn.predict import predict_files
 from edgecnn.recipe import Override, data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
 from edgecnn.run import INSPECT_JSON, RunFolder
 from edgecnn.runlock import run_lock
 from edgecnn.sweep.runner import run_sweep, sweep_recipe
+from edgecnn.train import TrainResult
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
 from edgecnn.verify.files import TestImages, verify_files
@@ -139,7 +139,7 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     folder = report_folder(Path(out) if out else None,
                            RunFolder(targets[0]).verify_dir if run_mode else Path("verify-report"))
     if run_mode:
-        report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress)
+        report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress, images=bool(pairs))
     else:
         report, test = verify_files(targets, data, normalization, seed, overrides or [], show_progress)
     if old is not None:
@@ -152,12 +152,14 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     return Reported(report, folder)
 
 
-def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool) -> tuple[dict, TestImages]:
+def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool,
+                images: bool) -> tuple[dict, TestImages | None]:
     """The build's verify stages over a run folder, writing nothing into it: a measurement the build made with
-    the same settings on this machine is reused, any other is made again."""
+    the same settings on this machine is reused, any other is made again. With `images`, also the test split,
+    for older files to be fed (a verify that reuses every measurement then reads no image)."""
     recipe = run.load_recipe(overrides)
     report = build_stages(recipe, run.root, show_progress, stages=("verify",), persist=False)
-    return report, TestImages.of(load_dataset(recipe.data, recipe.seed))
+    return report, TestImages.of(load_dataset(recipe.data, recipe.seed)) if images else None
 
 
 def inspect(model: str | Path, out: str | Path | None = None, image: str | Path | None = None,

@@ -63,5 +63,3 @@ def verified_names(recipe: Recipe) -> list[str]:
     """The rows a run verifies: the Keras model (when TensorFlow is installed), then every file."""
     keras = [KERAS_ROW] if importlib.util.find_spec("tensorflow") is not None else []
     return [*keras, *recipe.export.formats, *recipe.optimize.variants]
-
-

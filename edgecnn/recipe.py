@@ -105,7 +105,8 @@ class DataConfig(_Section):
                                  "two labels (counted and listed in the report) instead of stopping. Exact duplicates "
                                  "under one label are always reduced to one copy (the test split's, if any).")
     split: SplitConfig = Field(default_factory=SplitConfig,
-                               description="Shares of the images held out for validation and test (stratified, seeded).")
+                               description="Shares of the images held out for validation and test (stratified, "
+                                           "seeded).")
     shapes: ShapesConfig = Field(default_factory=ShapesConfig, description="Options of the shapes generator.")
 
     @field_validator("image_size")
@@ -215,9 +216,11 @@ class TrainConfig(_Section):
         "round trips. Measure before raising it: 8 trained digits 1.2x slower than 1 on an AMD EPYC (AVX2) and "
         "1.12x faster on an Intel Xeon. The progress bar moves every N steps.")
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig,
-                                                description="Stop when the monitored metric stops improving; the best epoch's weights are kept.")
+                                                description="Stop when the monitored metric stops improving; the best "
+                                                            "epoch's weights are kept.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig,
-                                   description="Training-time augmentation (Keras preprocessing layers and camera frames).")
+                                   description="Training-time augmentation (Keras preprocessing layers and camera "
+                                               "frames).")
     distributed: DistributedConfig = Field(default_factory=DistributedConfig,
                                            description="Data-parallel training on Ray Train workers.")
 
@@ -280,7 +283,8 @@ class ExportConfig(_Section):
     ort_format: bool = Field(True, description="Write an ORT-format copy (.ort) and its required-operators "
                              "config beside each .onnx, for ONNX Runtime Mobile and minimal builds.")
     model_info: ModelInfoConfig = Field(default_factory=ModelInfoConfig,
-                                        description="Name, version, author and licence written into every file's metadata.")
+                                        description="Name, version, author and licence written into every file's "
+                                                    "metadata.")
 
     def takes_rgb(self, channels: int) -> bool:
         """Whether exported files take 3-channel pixels for a model trained on `channels`."""
@@ -358,7 +362,8 @@ class OptimizeConfig(_Section):
         default_factory=list, description="Optimized variants to make, export and verify beside the float model."
     )
     qat: QatConfig = Field(default_factory=QatConfig,
-                           description="Quantization-aware training (qat_int8; its leave_float also applies to pqat, cqat and pcqat).")
+                           description="Quantization-aware training (qat_int8; its leave_float also applies to pqat, "
+                                       "cqat and pcqat).")
     prune: PruneConfig = Field(default_factory=PruneConfig,
                                description="Magnitude pruning (pruned_float32, pqat_int8, pcqat_int8).")
     pqat: FineTuneConfig = Field(default_factory=FineTuneConfig,
@@ -420,7 +425,8 @@ class VerifyConfig(_Section):
     runs: int = Field(200, ge=1, description="Timed batch-1 runs.")
     max_seconds: float = Field(5.0, gt=0.0, description="Stop timing an artifact after this many seconds.")
     budgets: BudgetConfig = Field(default_factory=BudgetConfig,
-                                  description="Limits the report gates on (accuracy, agreement, latency, size, app gap).")
+                                  description="Limits the report gates on (accuracy, agreement, latency, size, app "
+                                              "gap).")
     gate: list[str] | None = Field(
         None, description="Artifacts whose missed budgets fail the run (exit 1); default: export.formats. "
         "Optimized variants are compared, not gated, unless listed here."

@@ -57,8 +57,8 @@ def recipe_leaves(model=Recipe, prefix=""):
     """(dotted path, annotation) of every leaf field of the recipe schema; sections are followed down."""
     for name, field in model.model_fields.items():
         inner = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
-        section = inner[0] if typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and len(inner) == 1 \
-            else field.annotation
+        optional = typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and len(inner) == 1
+        section = inner[0] if optional else field.annotation
         if isinstance(section, type) and issubclass(section, BaseModel):
             yield from recipe_leaves(section, f"{prefix}{name}.")
         else:
@@ -140,7 +140,8 @@ def test_a_field_invalidates_exactly_the_stages_that_read_it(path, annotation):
     found = {stage for stage in common if keys[stage] != BASE_KEYS[stage]}
     assert found == {stage for stage in common if _reads(stage, path)}, path
     reported_only = any(path == p or path.startswith(f"{p}.") for p in REPORT_ONLY)
-    assert (found == {"report"}) == reported_only, f"{path} changes {sorted(found)}; declared report-only: {reported_only}"
+    assert (found == {"report"}) == reported_only, \
+        f"{path} changes {sorted(found)}; declared report-only: {reported_only}"
 
 
 @pytest.mark.parametrize("path,value,readers", [

@@ -12,7 +12,8 @@ PACKAGE = REPO / "edgecnn"
 
 # Earlier stages first. A module may import its own stage and any earlier one, never a later one.
 STAGES = [
-    {"__init__", "__main__", "_vendor", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots", "modelfile", "formats",
+    {"__init__", "__main__", "_vendor", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots",
+     "modelfile", "formats",
      "memory"},
     {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
     {"anatomy"}, {"predict"}, {"report"}, {"pipeline"}, {"incremental"}, {"sweep"}, {"handoff"}, {"api"},
@@ -78,7 +79,8 @@ def test_no_import_cycle():
                for p in PACKAGE.rglob("*.py")}
     edges: dict[str, set[str]] = {module: set() for module in modules}
     for module, imported, names, _ in _imports():
-        targets = [f"{imported}.{name}" if f"{imported}.{name}" in modules else imported for name in names] or [imported]
+        targets = [f"{imported}.{name}" if f"{imported}.{name}" in modules else imported
+                   for name in names] or [imported]
         edges[module].update(t for t in targets if t != module)
     state: dict[str, int] = {}
 
@@ -103,5 +105,6 @@ def test_settings_parameters_say_their_type():
                for path in sorted(PACKAGE.rglob("*.py")) if not path.name.endswith("_generated.py")
                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)
                for arg in node.args.args + node.args.kwonlyargs
-               if arg.arg in ("recipe", "cfg", "settings", "config", "data_config", "options") and arg.annotation is None]
+               if arg.arg in ("recipe", "cfg", "settings", "config", "data_config", "options")
+               and arg.annotation is None]
     assert not untyped, "\n".join(untyped)

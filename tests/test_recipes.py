@@ -33,8 +33,8 @@ CAMERA_SCALE = 3  # not the report's 4: these frames are the test's own
 def assert_real_clients_agree(recipe, run_dir: Path, scratch: Path) -> dict:
     """Every .tflite of the run, unchanged, in MediaPipe Tasks' ImageClassifier on full-size camera frames (the
     test split 3 times larger, as `camera_frames` makes it), handed over only as the model card says (whole, with
-    the centred region of interest, or letterboxed): its metadata as MediaPipe's schema reads it equals the recipe, and its
-    top-1 equals `edgecnn predict`'s on the same frames (PNG files) for at least 99.5% of them. The handoff
+    the centred region of interest, or letterboxed): its metadata as MediaPipe's schema reads it equals the recipe,
+    and its top-1 equals `edgecnn predict`'s on the same frames (PNG files) for at least 99.5% of them. The handoff
     bundle's .onnx and .ort run through its Node snippet on 50 of those files. Returns the agreement per file."""
     from edgecnn.artifacts import open_artifact
     from edgecnn.handoff import write_handoff

@@ -142,18 +142,19 @@ def _scenes(count, size, channels, classes, seed, noise, size_range, stop=None):
     labels = np.arange(count) % len(classes)
     rng.shuffle(labels)
 
-    def each():
-        for label in labels[:stop]:
-            scene = _scene(classes[label], size, channels, rng, size_range)
-            yield scene, rng.normal(0.0, noise * 255.0, (*size, channels))
-
-    return labels, each()
+    return labels, (_draw(classes[label], size, channels, rng, noise, size_range) for label in labels[:stop])
 
 
 def _render(shape, size, channels, rng, noise, size_range, centred: bool = False):
     """One image; `centred` keeps the shape inside the frame's centred square, as a photographer frames a subject."""
+    scene, stored_noise = _draw(shape, size, channels, rng, noise, size_range, centred)
+    return _noisy(_paint(scene, size, channels), stored_noise)
+
+
+def _draw(shape, size, channels, rng, noise, size_range, centred: bool = False) -> tuple[_Scene, np.ndarray]:
+    """One image's random draws, in the order every generated image has always used: its scene, then its noise."""
     scene = _scene(shape, size, channels, rng, size_range, centred)
-    return _noisy(_paint(scene, size, channels), rng.normal(0.0, noise * 255.0, (*size, channels)))
+    return scene, rng.normal(0.0, noise * 255.0, (*size, channels))
 
 
 def _scene(shape, size, channels, rng, size_range, centred: bool = False) -> _Scene:

@@ -3,13 +3,8 @@ where it falls short, from the run's own report (the figures are the ones verifi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from edgecnn.data.frames import app_steps
 from edgecnn.artifacts import open_artifact
-
-if TYPE_CHECKING:  # annotations only: no import at run time
-    from edgecnn.recipe import Recipe
 
 # What the training images of the built-in sets look like, so an app can hand over frames that look alike.
 LOOKS = {
@@ -44,7 +39,7 @@ def model_card(report: dict, handoff) -> str:
     return "\n".join(lines)
 
 
-def _use(recipe: Recipe, data, labels) -> list[str]:
+def _use(recipe: dict, data, labels) -> list[str]:
     return ["## Intended use", "",
             f"Classify one image into one of {len(labels)} classes ({', '.join(labels)}), for images like those "
             f"of its training data (`{data['source']}`). It always answers with one of these classes: it has no "
@@ -107,7 +102,7 @@ def _shape(dims: tuple) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
-def _data(recipe: Recipe, data) -> list[str]:
+def _data(recipe: dict, data) -> list[str]:
     split = recipe["data"]["split"]
     return ["## Data and splits", "",
             f"Source `{data['source']}`, {data['classes']} classes, images {data['image_shape']}: train {data['train']}, "
@@ -186,7 +181,7 @@ def _making(handoff) -> list[str]:
                     "recipe.yaml` remakes them from the same data.", ""]
 
 
-def _limitations(recipe: Recipe, data, handoff) -> list[str]:
+def _limitations(recipe: dict, data, handoff) -> list[str]:
     weakest = sorted(((v["accuracy"], k) for k, v in (handoff.phone.row.get("per_class") or {}).items()
                       if v["accuracy"] is not None))[:2]
     lines = ["## Limitations", "",

@@ -14,7 +14,7 @@ from rich.markup import escape
 from edgecnn.artifacts import open_artifact
 from edgecnn.console import console
 from edgecnn.data import Dataset, load_dataset
-from edgecnn.errors import RecipeError, VerificationError
+from edgecnn.errors import RecipeError, VerificationError, raise_if_stop_requested
 from edgecnn.export import EXPORT_FORMATS, calibration_set, conversion_errors, export_one, written_files
 from edgecnn.export.pixels import FileInput
 from edgecnn.formats import ALL_ARTIFACTS, OPTIMIZE_VARIANTS
@@ -31,7 +31,6 @@ from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFol
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
 from edgecnn.verify import ArtifactResult
-from edgecnn.errors import raise_if_stop_requested
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
 
@@ -187,8 +186,7 @@ class StageBook:
         damaged = self.manifest.damaged_file(entry)
         if damaged is not None:
             name, problem = damaged
-            raise VerificationError(f"{root / name}: {problem.removeprefix('is ')}; run `edgecnn {command} {root}` "
-                                    "to write it")
+            raise VerificationError(f"{root / name}: {problem}; run `edgecnn {command} {root}` to write it")
         self.manifest.reuse(plan)
         self.note(Decision(plan.id, "reused", "as this folder holds it (not a stage of this command)", plan.key))
 

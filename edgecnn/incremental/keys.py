@@ -17,7 +17,7 @@ from pathlib import Path
 from edgecnn import __version__
 from edgecnn.data.sources import KERAS_SETS, source_digest
 from edgecnn.formats import ALL_ARTIFACTS, ExportFormat
-from edgecnn.recipe import Recipe, VerifyConfig
+from edgecnn.recipe import Recipe, VerifyConfig, dotted
 from edgecnn.verify.latency import machine
 
 STAGE_KINDS = ("data", "train", "export", "optimize", "verify", "inspect", "report")
@@ -137,10 +137,10 @@ def _pick(recipe: Recipe, paths: tuple[str, ...]) -> dict:
     full, picked = recipe.to_dict(), {}
     for path in paths:
         *parents, last = path.split(".")
-        source, target = full, picked
+        target = picked
         for part in parents:
-            source, target = source[part], target.setdefault(part, {})
-        target[last] = source[last]
+            target = target.setdefault(part, {})
+        target[last] = dotted(full, path)
     return picked
 
 

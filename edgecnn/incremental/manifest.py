@@ -70,14 +70,14 @@ class Manifest:
     def damaged(self, entry: dict) -> str | None:
         """Why a recorded stage's files cannot be trusted (missing, or not the bytes written), or None."""
         found = self.damaged_file(entry)
-        return None if found is None else f"{found[0]} {found[1]}"
+        return None if found is None else f"{found[0]} {'is missing' if found[1] == 'missing' else found[1]}"
 
     def damaged_file(self, entry: dict) -> tuple[str, str] | None:
-        """(file name, "is missing" or "changed since it was written") of a recorded stage's first bad file."""
+        """(file name, "missing" or "changed since it was written") of a recorded stage's first bad file."""
         for name, expected in entry.get("outputs", {}).items():
             path = self.root / name
             if not path.is_file():
-                return name, "is missing"
+                return name, "missing"
             if path.stat().st_size != expected["size"] or file_sha256(path) != expected["sha256"]:
                 return name, "changed since it was written"
         return None

@@ -27,7 +27,8 @@ def prune_cluster_and_quantize(pruned, recipe: Recipe, dataset, images, show_pro
     return _cluster_then_qat(pruned, recipe, dataset, images, recipe.optimize.pcqat, True, show_progress)
 
 
-def _cluster_then_qat(model, recipe: Recipe, dataset, images, cfg: ClusterConfig, preserve_sparsity: bool, show_progress: bool):
+def _cluster_then_qat(model, recipe: Recipe, dataset, images, cfg: ClusterConfig,
+                      preserve_sparsity: bool, show_progress: bool):
     tfmot = model_optimization()
     clustering = tfmot.clustering.keras
     per_tensor = cfg.per_tensor

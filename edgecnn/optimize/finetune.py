@@ -19,8 +19,8 @@ def fresh_copy(model):
     return copy
 
 
-def fine_tune(model, recipe: Recipe, dataset, settings: FineTuneConfig, label: str, callbacks=(), show_progress: bool = True,
-              restore_best: bool = False):
+def fine_tune(model, recipe: Recipe, dataset, settings: FineTuneConfig, label: str, callbacks=(),
+              show_progress: bool = True, restore_best: bool = False):
     """Fit `model` for `settings.epochs` at `settings.learning_rate` with cosine decay on the training split
     with the recipe's augmentation. No early stopping (pruning schedules need every step); with
     `restore_best`, the epoch with the lowest validation loss is kept (quantizer ranges included)."""

@@ -19,7 +19,8 @@ from edgecnn.sweep.results import summarize, write_results
 from edgecnn.sweep.space import check_space, decode, describe, ray_space
 from edgecnn.sweep.trial import TRIALS_DIR, remeasure_trial, run_trial
 
-def sweep_recipe(recipe: Path, overrides: list[Override] | None = None, grid: list[str] | None = None) -> tuple[dict, object]:
+def sweep_recipe(recipe: Path, overrides: list[Override] | None = None,
+                 grid: list[str] | None = None) -> tuple[dict, object]:
     """The recipe's raw mapping (with `--set` overrides and `--grid KEY=[...]` put into sweep.space) and
     its validated form; every trial's recipe is checked too."""
     raw = load_recipe_dict(Path(recipe), overrides)

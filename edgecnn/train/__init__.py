@@ -27,7 +27,8 @@ class TrainResult:
     best_epoch: int
 
 
-def train_model(recipe: Recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True, on_epoch=None) -> TrainResult:
+def train_model(recipe: Recipe, dataset: Dataset, out_dir: Path, show_progress: bool = True,
+                on_epoch=None) -> TrainResult:
     """Fit the recipe's model on the training split; save `model.keras`, `history.json`, `reference.npz`.
     `on_epoch(epoch, logs)` is called after each epoch (a sweep reports validation accuracy through it).
     With `train.distributed.workers` above 1 the fit runs data-parallel on Ray Train; the files are the same kind."""

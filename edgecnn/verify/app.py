@@ -100,7 +100,8 @@ def mediapipe_tasks():
     """The `mediapipe` package, imported without TensorFlow. MediaPipe imports TensorFlow when it is installed only
     for a no-op decorator of its API docs (`tensorflow.tools.docs.doc_controls`, in
     `mediapipe/tasks/python/core/optional_dependencies.py`): 3.1 s, and verifying a file must not need TensorFlow.
-    Without TensorFlow MediaPipe uses its own stand-in; this hands it that stand-in whether TensorFlow is there or not."""
+    Without TensorFlow MediaPipe uses its own stand-in; this hands it that stand-in whether TensorFlow is there
+    or not."""
     name = "mediapipe.tasks.python.core.optional_dependencies"
     if name not in sys.modules:
         stand_in = types.ModuleType(name, "MediaPipe's own fallback when TensorFlow is absent (see mediapipe_tasks)")

@@ -45,7 +45,8 @@ class TestImages:
         return app_frames_for(settings, self.data_config, self.dataset, self.seed)
 
     @classmethod
-    def of(cls, dataset, normalization: str | None = None, seed: int = 0, data_config: DataConfig=None) -> TestImages:
+    def of(cls, dataset, normalization: str | None = None, seed: int = 0,
+           data_config: DataConfig | None = None) -> TestImages:
         """A loaded data set's test split."""
         return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed,
                    dataset if data_config is not None else None, data_config)
@@ -68,7 +69,8 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
     return verify_with(artifacts, test, record, settings, show_progress), test
 
 
-def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings: VerifyConfig, show_progress: bool = True) -> dict:
+def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings: VerifyConfig,
+                show_progress: bool = True) -> dict:
     """Verify opened files on `test` (what `files_test_images` gives), for callers that reuse the images."""
     names = artifact_names([artifact.path for artifact in artifacts])
     results = []

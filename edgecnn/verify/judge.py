@@ -53,9 +53,9 @@ def build_report(recipe: Recipe, dataset_summary: dict, artifacts: list[Artifact
                            dataset_summary, artifacts, timings, float_accuracy)
 
 
-def assemble_report(recipe_record: dict, recipe_hash: str | None, settings: VerifyConfig, objective: str, gated: list[str],
-                    dataset_summary: dict, artifacts: list[ArtifactResult], timings: dict | None = None,
-                    float_accuracy: float | None = None) -> dict:
+def assemble_report(recipe_record: dict, recipe_hash: str | None, settings: VerifyConfig, objective: str,
+                    gated: list[str], dataset_summary: dict, artifacts: list[ArtifactResult],
+                    timings: dict | None = None, float_accuracy: float | None = None) -> dict:
     """The report of verified artifacts. `recipe_record` holds only what is known: file mode has no model."""
     for result in artifacts:
         known = result.accuracy is not None and float_accuracy is not None
@@ -143,14 +143,18 @@ def judge_best_again(report: dict) -> dict:
     return report
 
 
+def _missed(report: dict) -> list:
+    return Gate.from_dict(report.get("gate") or {}).missed
+
+
 def gate_passed(report: dict) -> bool:
     """Whether every gated artifact met every budget."""
-    return not Gate.from_dict(report.get("gate") or {}).missed
+    return not _missed(report)
 
 
 def enforce_gate(report: dict) -> None:
     """Raise BudgetExceeded (exit 1) naming every budget a gated artifact missed."""
-    missed = Gate.from_dict(report.get("gate") or {}).missed
+    missed = _missed(report)
     if missed:
         lines = [f"{c.artifact}: {c.budget}: {c.missed_text()}" for c in missed]
         raise BudgetExceeded(f"{len(missed)} budget(s) missed: " + "; ".join(lines))
