@@ -26,6 +26,7 @@ from edgecnn.artifacts import open_artifact  # noqa: E402
 from edgecnn.data import load_dataset  # noqa: E402
 from edgecnn.recipe import load_recipe  # noqa: E402
 from edgecnn.verify.app import MediaPipeClassifier, camera_frames, predict_top1, source_images  # noqa: E402
+from edgecnn.verify.record import BuildReport  # noqa: E402
 from tests.clients import node_top1  # noqa: E402
 
 
@@ -35,22 +36,22 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 2, 4, 8])
     args = parser.parse_args()
     args.run = args.run.resolve()  # the Node snippet runs in its own folder
-    report = json.loads((args.run / "report.json").read_text())
+    report = BuildReport.read(args.run / "report.json")
     recipe = load_recipe(args.run / "recipe.yaml")
     dataset = load_dataset(recipe.data, recipe.seed)
     labels, own = dataset.y_test, source_images(recipe.data, dataset, recipe.seed)
-    rows = {Path(row["path"]).name: row for row in report["artifacts"]}
+    rows = {Path(row.path).name: row for row in report.artifacts}
     with tempfile.TemporaryDirectory() as folder:
         bundle = handoff_snippet(args.run, Path(folder))
         for scale in args.scales:
             frames = camera_frames(recipe.data, dataset, recipe.seed, own, scale)
             pngs = write_frames(frames, Path(folder) / f"x{scale:g}")
             for name, row in rows.items():
-                path = Path(row["path"]).resolve()  # recorded relative to where the build ran
-                if path.suffix == ".tflite" and (row.get("readiness") or {}).get("mediapipe", {}).get("loads"):
+                path = Path(row.path).resolve()  # recorded relative to where the build ran
+                if path.suffix == ".tflite" and row.loads_in_mediapipe:
                     found = mediapipe_top1(path, frames, open_artifact(path).contract())
                     emit(name, "MediaPipe Tasks", scale, found, labels, row, predict_on(path, frames))
-                elif path.suffix == ".onnx" and bundle is not None and row["name"] == "onnx_float32":
+                elif path.suffix == ".onnx" and bundle is not None and row.name == "onnx_float32":
                     found = node_top1(bundle, path, pngs, Path(folder) / "app")
                     emit(name, "onnxruntime-node (Node snippet)", scale, found, labels, row, predict_on(path, frames))
 
@@ -86,8 +87,8 @@ def predict_on(path: Path, frames: list[np.ndarray]) -> np.ndarray:
 def emit(name, client, scale, found, labels, row, predicted) -> None:
     accuracy = float((found == labels).mean())
     print(json.dumps({"file": name, "client": client, "scale": scale, "images": len(labels),
-                      "accuracy": round(100 * accuracy, 2), "report": round(100 * row["accuracy"], 2),
-                      "difference": round(100 * (accuracy - row["accuracy"]), 2),
+                      "accuracy": round(100 * accuracy, 2), "report": round(100 * row.accuracy, 2),
+                      "difference": round(100 * (accuracy - row.accuracy), 2),
                       "agreement_with_predict": round(100 * float((found == predicted).mean()), 2)}), flush=True)
 
 

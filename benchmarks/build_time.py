@@ -6,13 +6,14 @@ Prints each run's wall time and the report's accuracies; exits 1 if the best run
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+
+from edgecnn.verify.record import BuildReport
 
 
 def main() -> int:
@@ -32,10 +33,10 @@ def main() -> int:
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 return 2
-            report = json.loads(done.stdout)
+            report = BuildReport.from_json(done.stdout)
         best = min(best, seconds)
-        accuracies = {row["name"]: round(100 * row["accuracy"], 2) for row in report["artifacts"]}
-        print(f"run {run + 1}: {seconds:.1f} s wall (stages {report['timings_s']}) accuracy % {accuracies}")
+        accuracies = {row.name: round(100 * row.accuracy, 2) for row in report.artifacts}
+        print(f"run {run + 1}: {seconds:.1f} s wall (stages {report.timings_s.to_dict()}) accuracy % {accuracies}")
     print(f"best {best:.1f} s; target {args.target:.0f} s: {'met' if best <= args.target else 'MISSED'}")
     return 0 if best <= args.target else 1
 

@@ -10,7 +10,6 @@ Exits 1 if an unchanged or budget-only rebuild takes more than 0.1x the full bui
 """
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,8 @@ import time
 
 import yaml
 
+from edgecnn.verify.record import BuildReport
+
 
 def build(edgecnn: str, recipe: str, out: str, extra: list[str]) -> tuple[float, dict, str]:
     start = time.perf_counter()
@@ -31,7 +32,7 @@ def build(edgecnn: str, recipe: str, out: str, extra: list[str]) -> tuple[float,
     if done.returncode not in (0, 1):
         sys.exit(f"build failed ({done.returncode}): {done.stderr[-2000:]}")
     lines = [line for line in done.stderr.splitlines() if re.match(r"(run|reused|cached) +\S", line)]
-    return seconds, json.loads(done.stdout), "\n".join(lines)
+    return seconds, BuildReport.from_json(done.stdout), "\n".join(lines)
 
 
 def main() -> int:
@@ -54,7 +55,7 @@ def main() -> int:
             for name, extra in cases:
                 seconds, report, lines = build(edgecnn, args.recipe, out, [*extra, "--cache", cache])
                 times[name].append(seconds)
-                trained = any(s["stage"] == "train" and s["action"] == "run" for s in report["stages"])
+                trained = any(s.stage == "train" and s.action == "run" for s in report.stages)
                 print(f"\nround {round_number + 1}, {name}: {seconds:.1f} s wall, trained: {trained}\n{lines}")
                 failed |= name == "new variant" and trained
             seconds, report, lines = build(edgecnn, args.recipe, os.path.join(tmp, "second"),

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from edgecnn.verify.latency import machine_line
+from edgecnn.verify.record import BuildReport
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,12 +51,13 @@ def main() -> int:
             theirs = [sys.executable, str(HERE / "handwritten_digits.py"), args.recipe, "--out", f"{out}/script"]
             order = [("edgecnn", ours), ("script", theirs)]
             results = dict((name, timed(command)) for name, command in (order if pair % 2 == 0 else order[::-1]))
-        (ours_s, report), (theirs_s, script) = results["edgecnn"], results["script"]
+        (ours_s, record), (theirs_s, script) = results["edgecnn"], results["script"]
+        report = BuildReport.from_dict(record)
         ratios.append(ours_s / theirs_s)
-        accuracy = {row["name"]: round(100 * row["accuracy"], 2) for row in report["artifacts"]}
+        accuracy = {row.name: round(100 * row.accuracy, 2) for row in report.artifacts}
         print(f"pair {pair + 1} ({'edgecnn' if pair % 2 == 0 else 'script'} first): edgecnn {ours_s:.1f} s, "
               f"script {theirs_s:.1f} s, ratio {ours_s / theirs_s:.2f}")
-        print(f"  edgecnn stages {report['timings_s']} accuracy % {accuracy}")
+        print(f"  edgecnn stages {report.timings_s.to_dict()} accuracy % {accuracy}")
         print(f"  script parts {script['seconds']} accuracy % "
               f"{ {name: round(100 * r['accuracy'], 2) for name, r in script['files'].items()} }")
     median = statistics.median(ratios)

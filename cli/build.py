@@ -47,9 +47,9 @@ def build(recipe: RecipeArgument, out: OutOption = None, overrides: OverridesOpt
                           show_progress=not quiet, force=force, cache=cache, handoff=handoff)
         if not quiet:
             print_report(built.report)
-            typer.echo(f"report: {built.folder / 'report.json'}  ({built.report['timings_s']['total']:.1f} s)", err=True)
+            typer.echo(f"report: {built.folder / 'report.json'}  ({built.report.timings_s.total:.1f} s)", err=True)
         if as_json:
-            print_json(built.report)
+            print_json(built.report.to_dict())
         enforce_gate(built.report)  # a missed budget: exit 1, and no bundle was written
         if built.handoff is not None:
             typer.echo(f"handoff: {built.handoff.folder} (phone SDKs: {built.handoff.phone.filename})", err=True)

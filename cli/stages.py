@@ -62,7 +62,7 @@ def optimize(run_dir: RunDirArgument, overrides: OverridesOption = None, as_json
         if not quiet:
             print_report(report)
         if as_json:
-            print_json(report)
+            print_json(report.to_dict())
         enforce_gate(report)
 
 

@@ -45,7 +45,7 @@ def sweep(recipe: RecipeArgument,
         done = api.sweep(recipe, out, [*(overrides or []), *settings], grid, address, resume, cache,
                          show_progress=not quiet)
         if not quiet:
-            print_summary(done.report)
+            print_summary(done.summary)
             typer.echo(f"sweep: {done.folder / 'sweep.md'}", err=True)
         if as_json:
-            print_json(done.report)
+            print_json(done.summary.to_dict())

@@ -93,5 +93,5 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
             print_report(verified.report, wide=wide)
             typer.echo(f"reports: {verified.folder}", err=True)
         if as_json:
-            print_json(verified.report)
+            print_json(verified.report.to_dict())
         enforce_gate(verified.report)

@@ -30,6 +30,7 @@ from edgecnn.recipe import Override, data_recipe, load_recipe
 from edgecnn.report import report_folder, write_report
 from edgecnn.run import INSPECT_JSON, RunFolder
 from edgecnn.runlock import run_lock
+from edgecnn.sweep.results import SweepSummary
 from edgecnn.sweep.runner import run_sweep, sweep_recipe
 from edgecnn.train import TrainResult
 from edgecnn.verify.against import add_against, compare, pair_targets
@@ -37,17 +38,24 @@ from edgecnn.verify.baseline import load_baseline
 from edgecnn.verify.files import TestImages, verify_files
 from edgecnn.verify.judge import add_baseline, enforce_gate, gate_passed
 from edgecnn.verify.junit import write_junit
+from edgecnn.verify.record import BuildReport
 
-__all__ = ["Reported", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
+__all__ = ["Reported", "Swept", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
 
 Normalization = Literal["unit", "symmetric"]
 
 
 @dataclass
 class Reported:
-    report: dict
+    report: BuildReport
     folder: Path  # where report.json, report.md, junit.xml and confusion.png were written
     handoff: object = None  # build(handoff=True): the app developer's bundle, when the budgets were met
+
+
+@dataclass
+class Swept:
+    summary: SweepSummary  # sweep.json: the trials' rows, Pareto fronts, best trial, Ray nodes
+    folder: Path  # where sweep.json, sweep.md, the Pareto PNGs and the best trial's recipe were written
 
 
 def build(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
@@ -66,13 +74,13 @@ def build(recipe: str | Path, out: str | Path | None = None, overrides: list[Ove
     if handoff and gate_passed(built.report):
         from edgecnn.handoff import write_handoff  # lazy: the bundle's writers, only when asked
 
-        built.handoff = write_handoff(out_dir)
+        built.handoff = write_handoff(out_dir, report=built.report)
     return built
 
 
 def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
           grid: list[str] | None = None, address: str | None = None, resume: bool = False,
-          cache: str | Path | None = None, show_progress: bool = True) -> Reported:
+          cache: str | Path | None = None, show_progress: bool = True) -> Swept:
     """Trials over the recipe's `sweep.space` (and `grid` items `KEY=[...]`) on Ray Tune, each an incremental
     build in `out/trials/`; the report is the sweep's summary (rows, Pareto fronts, best trial), also written
     as sweep.json, sweep.md and PNGs into `out` (default sweeps/NAME). `address` joins a Ray cluster."""
@@ -80,7 +88,7 @@ def sweep(recipe: str | Path, out: str | Path | None = None, overrides: list[Ove
     folder = Path(out) if out else Path("sweeps") / parsed.name
     shared = StageCache.chosen(Path(cache) if cache else None)
     summary = run_sweep(raw, parsed, folder, address, resume, shared.root if shared else None, show_progress)
-    return Reported(summary, folder)
+    return Swept(summary, folder)
 
 
 def train(recipe: str | Path, out: str | Path | None = None, overrides: list[Override] | None = None,
@@ -153,7 +161,7 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
 
 
 def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool,
-                images: bool) -> tuple[dict, TestImages | None]:
+                images: bool) -> tuple[BuildReport, TestImages | None]:
     """The build's verify stages over a run folder, writing nothing into it: a measurement the build made with
     the same settings on this machine is reused, any other is made again. With `images`, also the test split,
     for older files to be fed (a verify that reuses every measurement then reads no image)."""

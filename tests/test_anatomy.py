@@ -117,5 +117,5 @@ def test_build_report_embeds_layers_and_links_pictures(tiny_build):
     assert "| block_1_dw | DEPTHWISE_CONV_2D | 3x3 | 2 |" in markdown
     for link in ("training_curves.png", "inspect/first_conv_kernels.png", "inspect/strongest_"):
         assert link in markdown
-    assert report["anatomy"]["totals"]["macs"] > 0
+    assert report.anatomy.totals.macs > 0
     assert (run_dir / "training_curves.png").is_file()

@@ -16,7 +16,7 @@ def test_verify_predict_and_inspect_from_python(tiny_build, tmp_path):
     verified = api.verify([model], data="digits", overrides=["verify.runs=5", "verify.budgets.min_accuracy=0.5"],
                           out=tmp_path / "v", show_progress=False)
     assert verified.folder == tmp_path / "v"
-    assert json.loads((verified.folder / "report.json").read_text())["gate"] == verified.report["gate"]
+    assert json.loads((verified.folder / "report.json").read_text())["gate"] == verified.report.to_dict()["gate"]
     api.enforce_gate(verified.report)  # within its budget: nothing raised
     strict = api.verify([model], data="digits", overrides=["verify.runs=5", "verify.budgets.min_accuracy=0.9999"],
                         out=tmp_path / "strict", show_progress=False)

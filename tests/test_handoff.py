@@ -36,7 +36,7 @@ def test_bundle_holds_the_best_file_the_float_files_labels_card_and_snippets(bun
     out, record = bundle
     _, report = tiny_build
     # assert: the best file under the budgets goes first to the phone SDKs; the float files beside it
-    best = report["best"]["name"]
+    best = report.best_name
     assert record["phone"] == {"tflite_int8": "model_int8.tflite", "tflite_float32": "model_float32.tflite"}[best]
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted({record["phone"], "model_float32.tflite", "model_float32.onnx", "model_float32.ort",
@@ -56,10 +56,9 @@ def test_model_card_states_use_data_accuracy_per_class_latency_machine_and_contr
     for heading in ("Intended use", "Files", "Input and output", "Data and splits", "Accuracy per runtime",
                     "Accuracy per class", "Latency", "How the files were made", "Limitations"):
         assert f"## {heading}\n" in card, heading
-    assert report["machine"]["cpu"] in card and "0.299 R" in card
+    assert report.machine.cpu in card and "0.299 R" in card
     rows = [line for line in card.splitlines() if line.startswith("| 7 |")]  # the class "7" row
-    int8 = next(r for r in report["artifacts"] if r["name"] == "tflite_int8")
-    assert f"{int8['per_class']['7']['accuracy']:.2%}" in rows[0]
+    assert f"{report.row('tflite_int8').per_class['7'].accuracy:.2%}" in rows[0]
 
 
 def test_model_card_describes_each_shipped_file_by_what_the_file_says(bundle):
@@ -223,7 +222,7 @@ def test_handoff_refuses_when_no_file_meets_the_budgets(tiny_build, tmp_path):
     # setup: the tiny run's report, with every artifact over a budget
     run_dir, report = tiny_build
     shutil.copytree(run_dir, tmp_path / "run", ignore=shutil.ignore_patterns("handoff"))
-    failed = {**report, "best": {"name": None, "reason": "no artifact meets the budgets"}}
+    failed = {**report.to_dict(), "best": {"name": None, "reason": "no artifact meets the budgets"}}
     (tmp_path / "run" / "report.json").write_text(json.dumps(failed))
     # execute
     result = runner.invoke(app, ["handoff", str(tmp_path / "run")])

@@ -252,7 +252,7 @@ def _build(folder, overrides=None, force=None, cache=None, name=None):
 
 
 def _did(report) -> dict[str, str]:
-    return {stage["stage"]: stage["action"] for stage in report["stages"]}
+    return {stage.stage: stage.action for stage in report.stages}
 
 
 def _ran(report) -> set[str]:
@@ -275,7 +275,7 @@ def test_an_unchanged_build_reuses_every_stage_and_says_so(rebuilt, capsys):
     assert set(_did(report).values()) == {"reused", "run"} and _did(report)["report"] == "run"
     assert "reused train same inputs, files intact" in " ".join(capsys.readouterr().err.split())
     saved = json.loads((rebuilt / "report.json").read_text())
-    assert saved["stages"] == report["stages"]
+    assert saved["stages"] == report.to_dict()["stages"]
     assert "## Build stages" in (rebuilt / "report.md").read_text()
     assert [a["name"] for a in saved["artifacts"]] == ["keras_float32", "tflite_float32", "tflite_int8", "onnx_float32"]
 
@@ -283,14 +283,14 @@ def test_an_unchanged_build_reuses_every_stage_and_says_so(rebuilt, capsys):
 def test_a_budget_change_is_judged_without_redoing_anything(rebuilt):
     report = _build(rebuilt, {"verify.budgets.min_accuracy": 0.999})
     assert _ran(report) == set()
-    assert "verify.budgets.min_accuracy" in next(s["reason"] for s in report["stages"] if s["stage"] == "report")
-    assert report["gate"]["passed"] is False  # the new budget is judged on the recorded measurements
+    assert "verify.budgets.min_accuracy" in next(s.reason for s in report.stages if s.stage == "report")
+    assert report.gate.passed is False  # the new budget is judged on the recorded measurements
 
 
 def test_an_export_setting_redoes_that_export_and_its_verification_only(rebuilt):
     report = _build(rebuilt, {"export.int8_io": "int8"})
     assert _ran(report) == {"export:tflite_int8", "verify:tflite_int8"}
-    reason = next(s["reason"] for s in report["stages"] if s["stage"] == "export:tflite_int8")
+    reason = next(s.reason for s in report.stages if s.stage == "export:tflite_int8")
     assert reason == 'export.int8_io "uint8" -> "int8"'
     assert json.loads((rebuilt / "report.json").read_text())["artifacts"][2]["input_dtype"] == "int8"
 
@@ -309,7 +309,7 @@ def test_a_verify_setting_redoes_the_measurements_only(rebuilt):
 def test_a_training_setting_retrains_and_redoes_everything_after(rebuilt):
     report = _build(rebuilt, {"train.epochs": 3})
     assert "data" not in _ran(report) and {"train", "export:tflite_int8", "verify:onnx_float32", "inspect"} <= _ran(report)
-    reasons = {s["stage"]: s["reason"] for s in report["stages"]}
+    reasons = {s.stage: s.reason for s in report.stages}
     assert reasons["export:tflite_int8"] == reasons["train"] == "train.epochs 4 -> 3"
     assert reasons["verify:tflite_int8"] == "export:tflite_int8 changed (train.epochs 4 -> 3)"
 
@@ -317,7 +317,7 @@ def test_a_training_setting_retrains_and_redoes_everything_after(rebuilt):
 def test_a_data_setting_redoes_the_data_stage_and_all_after_it(rebuilt):
     report = _build(rebuilt, {"data.split.test": 0.25})
     assert {"data", "train", "export:tflite_float32", "verify:tflite_float32"} <= _ran(report)
-    assert report["data"]["test"] != 359
+    assert report.data.test != 359
 
 
 def test_damaged_or_missing_files_are_redone_never_trusted(rebuilt):
@@ -326,7 +326,7 @@ def test_damaged_or_missing_files_are_redone_never_trusted(rebuilt):
         handle.write(b"\x00\x01\x02")
     (rebuilt / "inspect" / "first_conv_kernels.png").unlink()
     report = _build(rebuilt)
-    reasons = {s["stage"]: s["reason"] for s in report["stages"]}
+    reasons = {s.stage: s.reason for s in report.stages}
     assert _ran(report) == {"export:tflite_int8", "inspect"}
     assert reasons["export:tflite_int8"] == "model_int8.tflite changed since it was written"
     assert reasons["inspect"] == "inspect/first_conv_kernels.png is missing"
@@ -339,7 +339,7 @@ def test_a_retrained_model_with_the_same_bytes_changes_nothing_downstream(rebuil
     report = _build(rebuilt)
     assert _ran(report) == {"train"}
     report = _build(rebuilt, force=["train"])
-    assert _ran(report) == {"train"} and report["stages"][1]["reason"] == "--force"
+    assert _ran(report) == {"train"} and report.stages[1].reason == "--force"
 
 
 def test_force_alone_redoes_every_stage(rebuilt):

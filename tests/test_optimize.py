@@ -38,7 +38,7 @@ def optimized(tiny_build, tmp_path_factory):
     shutil.copytree(source, run_dir)
     recipe = tiny_recipe(optimize=FAST_OPTIMIZE)
     overrides = [(f"optimize.{key}", value) for key, value in FAST_OPTIMIZE.items()]
-    report = api.optimize(run_dir, overrides, show_progress=False).report
+    report = api.optimize(run_dir, overrides, show_progress=False).report.to_dict()  # as report.json holds it
     return run_dir, {row["name"]: row for row in report["artifacts"]}, recipe, report
 
 
@@ -162,39 +162,39 @@ def test_report_names_the_best_variant_within_the_budgets(optimized):
 
 
 def test_budgets_reject_variants_that_lose_too_much():
-    from edgecnn.verify import ArtifactResult
+    from edgecnn.recipe import BudgetConfig
     from edgecnn.verify.judge import gate, select_best
+    from tests.records import result_row
 
     def row(name, gzip, change):
-        return ArtifactResult.from_dict({
-            "name": name, "runtime": "litert", "accuracy": 0.9 + change, "accuracy_change": change, "agreement": 1.0,
-            "latency_ms": {"p50": 1.0, "p90": 1.1}, "threads": 1, "size_bytes": gzip * 2, "gzip_bytes": gzip})
+        return result_row(name, accuracy=0.9 + change, accuracy_change=change, agreement=1.0, size_bytes=gzip * 2,
+                          gzip_bytes=gzip)
 
     rows = [row("tiny_but_wrong", 10, -0.05), row("small", 20, -0.004), row("big", 40, 0.0)]
-    best = select_best(rows, gate(rows, {"max_accuracy_drop": 0.01}, []), "gzip_bytes")
+    best = select_best(rows, gate(rows, BudgetConfig(max_accuracy_drop=0.01), []), "gzip_bytes")
     assert best.name == "small"
     assert best.rejected == {"tiny_but_wrong": ["max_accuracy_drop: measured 0.05, limit 0.01"]}
-    assert select_best(rows, gate(rows, {"max_accuracy_drop": 0.01, "max_gzip_bytes": 5}, []), "gzip_bytes").name is None
+    both = BudgetConfig(max_accuracy_drop=0.01, max_gzip_bytes=5)
+    assert select_best(rows, gate(rows, both, []), "gzip_bytes").name is None
 
 
 def test_the_best_pick_judges_files_by_what_an_app_gets_when_mediapipe_measured_it():
-    from edgecnn.verify import ArtifactResult
+    from edgecnn.recipe import BudgetConfig
     from edgecnn.verify.judge import gate, select_best
+    from tests.records import result_row
 
-    def row(name, accuracy, app_accuracy=None):
-        record = {"name": name, "runtime": "litert", "accuracy": accuracy, "accuracy_change": 0.0, "agreement": 1.0,
-                  "latency_ms": {"p50": 1.0, "p90": 1.1}, "threads": 1, "size_bytes": 10, "gzip_bytes": 10}
-        if app_accuracy is not None:
-            record["app"] = {"accuracy": app_accuracy, "gap": round(accuracy - app_accuracy, 6)}
-        return ArtifactResult.from_dict(record)
+    def row(name, accuracy, app_accuracy):
+        return result_row(name, accuracy=accuracy, accuracy_change=0.0, agreement=1.0,
+                          app={"accuracy": app_accuracy, "gap": round(accuracy - app_accuracy, 6)})
 
     # the same size: the report's accuracy alone would pick "looks_best"; its app figure is the lowest
     rows = [row("looks_best", 0.99, app_accuracy=0.95), row("steady", 0.98, app_accuracy=0.979)]
-    assert select_best(rows, gate(rows, {}, []), "accuracy").name == "steady"
-    assert select_best(rows, gate(rows, {}, []), "gzip_bytes").name == "steady"  # ties on size: the app figure
-    checks = gate(rows, {"max_app_gap": 0.005}, ["looks_best"])
+    none = BudgetConfig(max_accuracy_drop=None)
+    assert select_best(rows, gate(rows, none, []), "accuracy").name == "steady"
+    assert select_best(rows, gate(rows, none, []), "gzip_bytes").name == "steady"  # ties on size: the app figure
+    checks = gate(rows, BudgetConfig(max_accuracy_drop=None, max_app_gap=0.005), ["looks_best"])
     assert [(c.artifact, c.passed) for c in checks.checks] == [("looks_best", False), ("steady", True)]
-    assert checks.missed[0].missed_text() == "measured 0.04, limit 0.005"
+    assert checks.missed_checks[0].missed_text() == "measured 0.04, limit 0.005"
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,9 @@ def refused_files(tiny_build, tiny_dataset, tmp_path_factory):
 def test_built_files_load_in_mediapipe_and_the_report_says_so(tiny_build, filename):
     run_dir, report = tiny_build
     assert mediapipe_refusal(run_dir / filename) is None
-    row = next(r for r in report["artifacts"] if r["path"].endswith(filename))
-    assert row["readiness"]["mediapipe"] == {"loads": True, "problems": [], "standard_metadata": True, "labels": True}
+    row = next(r for r in report.artifacts if r.path.endswith(filename))
+    assert row.readiness.mediapipe.to_dict() == {"loads": True, "problems": [], "standard_metadata": True,
+                                                 "labels": True}
     assert "MediaPipe Tasks: loads" in (run_dir / "report.md").read_text()
 
 
@@ -76,16 +77,15 @@ def test_builds_report_what_an_app_gets_through_mediapipe_for_every_tflite(tiny_
     # the app's own-size accuracy is the report's; camera frames 4x larger go through MediaPipe's region sampling.
     pytest.importorskip("mediapipe")
     run_dir, report = tiny_build
-    rows = {row["name"]: row for row in report["artifacts"]}
     for name in ("tflite_float32", "tflite_int8"):
-        app = rows[name]["app"]
-        assert app["client"].startswith("MediaPipe Tasks") and app["camera_scale"] == 4.0
-        assert app["own_size"]["accuracy"] == rows[name]["accuracy"]
+        row = report.row(name)
+        app = row.app
+        assert app.client.startswith("MediaPipe Tasks") and app.camera_scale == 4.0
+        assert app.own_size.accuracy == row.accuracy
         # edgecnn predict's pre-processing is MediaPipe's: the same top-1 on every frame, both sizes
-        assert app["own_size"]["agreement"] == app["camera"]["agreement"] == 1.0
-        assert app["gap"] == pytest.approx(rows[name]["accuracy"] - min(app["own_size"]["accuracy"],
-                                                                        app["camera"]["accuracy"]))
-    assert "app" not in rows["onnx_float32"]
+        assert app.own_size.agreement == app.camera.agreement == 1.0
+        assert app.gap == pytest.approx(row.accuracy - min(app.own_size.accuracy, app.camera.accuracy))
+    assert "app" not in report.to_dict()["artifacts"][report.artifacts.index(report.row("onnx_float32"))]
     assert "## What an app gets (via MediaPipe Tasks)" in (run_dir / "report.md").read_text()
 
 
@@ -96,7 +96,7 @@ def test_max_app_gap_gates_on_the_app_figure(tiny_build, tmp_path):
 
     pytest.importorskip("mediapipe")
     run_dir, report = tiny_build
-    gap = max(row["app"]["gap"] for row in report["artifacts"] if "app" in row)
+    gap = max(row.app.gap for row in report.artifacts if row.app)
     result = CliRunner().invoke(app, ["verify", str(run_dir), "--out", str(tmp_path / "v"), "--camera-scale", "4",
                                       "--max-app-gap", str(max(gap, 0.0) + 0.01), "--quiet"])
     assert result.exit_code == 0, result.output

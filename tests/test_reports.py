@@ -4,6 +4,7 @@ its own, files described by themselves, pictures that do not mislead, and the A/
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +41,38 @@ def run_copy(tiny_build, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_build[0], run_dir)
     return run_dir
+
+
+EARLIER_REPORTS = sorted((Path(__file__).parent / "data" / "reports").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EARLIER_REPORTS, ids=lambda path: path.stem)
+def test_a_report_json_of_today_reads_back_typed_and_writes_the_same_record(path):
+    # setup: report.json files the untyped report code wrote on 2026-12-05 (builds with A/B, baseline, app rows;
+    # verifies of files with synthetic or skipped images)
+    import xml.etree.ElementTree as ET
+
+    from edgecnn.report import report_markdown
+    from edgecnn.verify.junit import junit_xml
+    from edgecnn.verify.record import BuildReport
+
+    text = path.read_text()
+    # execute
+    report = BuildReport.from_json(text)
+    # assert: the same record comes back, key for key, and every renderer reads it
+    assert report.to_dict() == json.loads(text)
+    assert report.artifacts and report.gate.checks is not None
+    assert assert_gfm_tables(report_markdown(report)) >= 2
+    assert ET.fromstring(junit_xml(report)).tag == "testsuites"
+
+
+def test_a_report_that_is_not_edgecnns_is_one_named_line():
+    from edgecnn.verify.record import BuildReport
+
+    record = json.loads(EARLIER_REPORTS[0].read_text())
+    record["artifacts"][0]["latency_ms"] = "fast"
+    with pytest.raises(ValueError, match=r"^artifacts\.0\.latency_ms: Input should be an object$"):
+        BuildReport.from_json(json.dumps(record))
 
 
 def test_every_report_kind_is_valid_github_markdown(tiny_build, run_copy, tmp_path):
@@ -120,31 +153,33 @@ def test_build_report_has_per_class_results_a_confusion_png_and_a_telling_best_l
     from edgecnn.report import best_line
 
     run_dir, report = tiny_build
-    for row in report["artifacts"]:
-        matrix = np.asarray(row["confusion_matrix"])
-        assert matrix.sum() == report["data"]["test"]
-        assert np.trace(matrix) / matrix.sum() == pytest.approx(row["accuracy"])
-        assert row["top5_accuracy"] >= row["accuracy"]
+    for row in report.artifacts:
+        matrix = np.asarray(row.confusion_matrix)
+        assert matrix.sum() == report.data.test
+        assert np.trace(matrix) / matrix.sum() == pytest.approx(row.accuracy)
+        assert row.top5_accuracy >= row.accuracy
     assert Image.open(run_dir / "confusion.png").size[0] > 400
     text = (run_dir / "report.md").read_text()
     assert "## Per class" in text and "## Confusion matrices" in text and "true \\ predicted" in text
     line = best_line(report)
-    assert report["best"]["gated"] == list(report["recipe"]["export"]["formats"])
-    assert "gated (a missed budget fails the run): " + ", ".join(report["best"]["gated"]) in line
+    assert report.best.gated == list(report.recipe.parsed().export.formats)
+    assert "gated (a missed budget fails the run): " + ", ".join(report.best.gated) in line
     assert "agreement" in line
     # the picture's panels are named in report.md, every file of each panel
     caption = text.split("Confusion matrices as a picture: ")[1].splitlines()[0]
-    for row in report["artifacts"]:
-        assert row["name"] in caption
+    for row in report.artifacts:
+        assert row.name in caption
 
 
 def test_a_confusion_panel_names_every_file_it_stands_for(tmp_path):
     # setup: six files that classify alike share one panel (the title once said "keras_float32 and 5 more")
     from edgecnn.verify.classes import confusion_panels_caption, draw_confusion
 
+    from tests.records import build_report, result_row
+
     names = ["keras_float32", "tflite_float32", "tflite_int8", "onnx_float32", "ptq_float16", "ptq_dynamic"]
-    row = {"confusion_matrix": [[3, 1], [0, 4]], "per_class": {"a": {}, "b": {}}}
-    report = {"recipe": {"name": "r"}, "artifacts": [{"name": n, **row} for n in names]}
+    per_class = {label: {"images": 4, "accuracy": 1.0, "recall": 1.0, "precision": 1.0} for label in "ab"}
+    report = build_report([result_row(n, confusion_matrix=[[3, 1], [0, 4]], per_class=per_class) for n in names])
     # execute
     path = draw_confusion(report, tmp_path / "confusion.png")
     # assert
@@ -155,40 +190,43 @@ def test_a_file_that_misses_the_ab_check_is_not_within_the_budgets(tiny_build, t
     # setup: a verify report of two files, then an A/B comparison the first one failed
     from edgecnn.report import best_line
     from edgecnn.verify.against import add_against
+    from edgecnn.verify.record import Against, BuildReport
 
     run_dir, _ = tiny_build
     files = [str(run_dir / "model_int8.tflite"), str(run_dir / "model_float32.tflite")]
     result = runner.invoke(app, ["verify", *files, "--data", "digits", "-q", "--json", "--set", "verify.runs=5",
                                  "--out", str(tmp_path / "v")])
-    report = json.loads(result.stdout)
-    assert report["best"]["within_budgets"] == 2
+    report = BuildReport.from_json(result.stdout)
+    assert report.best.within_budgets == 2
+    sizes = {"size_bytes": 10, "gzip_bytes": 9}
     slower = {"artifact": "model_int8", "new": files[0], "old": files[1], "ratio": 1.4, "ci95": [1.3, 1.5],
-              "verdict": "slower", "rounds": 20, "sizes": {}, "accuracy": None}
+              "verdict": "slower", "rounds": 20, "sizes": {"new": sizes, "old": sizes}, "accuracy": None}
     # execute
-    report = add_against(report, {"max_slowdown": 0.05, "comparisons": [slower]})
+    only = report.model_copy(deep=True)
+    report = add_against(report, Against(max_slowdown=0.05, comparisons=[slower]))
     # assert: the best pick and its line agree with the gate
-    assert report["gate"]["missed"] == 1 and report["best"]["name"] == "model_float32"
-    assert "model_int8" in report["best"]["rejected"] and "1 of 2 artifacts within the budgets" in best_line(report)
-    only = add_against({**report, "artifacts": report["artifacts"][:1], "gate": {**report["gate"], "checks": []}},
-                       {"max_slowdown": 0.05, "comparisons": [slower]})
-    assert only["best"]["name"] is None and "Best under the budgets: none" in best_line(only)
+    assert report.gate.missed == 1 and report.best.name == "model_float32"
+    assert "model_int8" in report.best.rejected and "1 of 2 artifacts within the budgets" in best_line(report)
+    only.artifacts, only.gate.checks = only.artifacts[:1], []
+    only = add_against(only, Against(max_slowdown=0.05, comparisons=[slower]))
+    assert only.best.name is None and "Best under the budgets: none" in best_line(only)
 
 
 def test_best_line_names_the_readiness_caveats_of_the_pick():
     from edgecnn.verify.judge import readiness_caveats
+    from edgecnn.verify.record import Readiness
 
-    readiness = {"mediapipe": {"loads": False}, "float_operators": ["CONV_2D"],
-                 "ort_mobile": {"CoreML": {"as_is": "NO", "fixed_shapes": "YES"}}}
+    mobile = {"as_is": "NO", "fixed_shapes": "YES", "supported_nodes": "9/9", "partitions": 1}
+    readiness = Readiness(mediapipe={"loads": False}, float_operators=["CONV_2D"], ort_mobile={"CoreML": mobile})
     caveats = readiness_caveats(readiness)
     assert caveats == ["MediaPipe Tasks refuses it", "float operators: CONV_2D",
                        "ORT Mobile CoreML: no as is (batch fixed: yes)"]
 
 
 def report_with_long_names(report):
-    rows = []
-    for i, name in enumerate(["prune_2of4_float32", "onnx_dynamic_int8", "pqat_int8", "pruned_float32"]):
-        rows.append({**report["artifacts"][1 + i % 3], "name": name})
-    return {**report, "artifacts": report["artifacts"] + rows}
+    rows = [report.artifacts[1 + i % 3].model_copy(update={"name": name})
+            for i, name in enumerate(["prune_2of4_float32", "onnx_dynamic_int8", "pqat_int8", "pruned_float32"])]
+    return report.model_copy(update={"artifacts": report.artifacts + rows})
 
 
 @pytest.mark.parametrize("columns", [80, 120])
@@ -206,8 +244,8 @@ def test_terminal_table_keeps_the_columns_that_matter(tiny_build, monkeypatch, c
     assert max(len(line) for line in table.splitlines()) <= columns and "…" not in table
     for header in ("artifact", "accuracy", "vs float", "agreement", "p50 ms", "size"):
         assert header in table
-    for row in report["artifacts"]:
-        assert f" {row['name']} " in table
+    for row in report.artifacts:
+        assert f" {row.name} " in table
     assert ("gzip" in table) == (columns >= 120)
     out.truncate(0)
     print_report(report, wide=True)
@@ -239,6 +277,9 @@ def test_help_shows_no_python_types(tiny_build):
 
 def test_bootstrap_interval_and_verdicts():
     from edgecnn.verify.against import bootstrap_median, judge, verdict_text
+    from edgecnn.verify.record import AgainstComparison
+
+    sizes = {"size_bytes": 10, "gzip_bytes": 9}
 
     noisy_same = np.exp(np.random.default_rng(1).normal(0, 0.02, size=40))
     ratio, low, high = bootstrap_median(noisy_same)
@@ -249,7 +290,10 @@ def test_bootstrap_interval_and_verdicts():
     words = {(0.80, 0.90): "faster", (1.01, 1.04): "slower, within the limit", (0.98, 1.02): "same within noise",
              (1.0, 1.12): "inconclusive, noise too high", (1.2, 1.3): "slower"}
     for (low, high), text in words.items():
-        assert verdict_text({"verdict": judge(low, high, 0.05), "ci95": [low, high]}) == text
+        record = AgainstComparison(artifact="a", new="a.onnx", old="b.onnx", ratio=1.0, ci95=[low, high],
+                                   verdict=judge(low, high, 0.05), rounds=20,
+                                   sizes={"new": sizes, "old": sizes})
+        assert verdict_text(record) == text
 
 
 def test_against_fails_a_slower_file_and_passes_the_same_file(tmp_path):
@@ -297,10 +341,11 @@ def test_an_inconclusive_latency_check_is_a_skipped_junit_case_not_a_failure():
 
     from edgecnn.verify.junit import junit_xml
 
+    from tests.records import build_report, result_row
+
     check = {"artifact": "a", "budget": "p50 vs old.tflite (max slowdown 5%)", "measured": 1.04, "limit": 1.05,
              "passed": True, "inconclusive": True, "gated": True}
-    report = {"recipe": {"name": "files"}, "artifacts": [{"name": "a", "path": "a.tflite"}],
-              "gate": {"checks": [check]}}
+    report = build_report([result_row("a")], name="files", gate={"artifacts": ["a"], "checks": [check]})
     suite = ET.fromstring(junit_xml(report)).find("testsuite")
     assert suite.get("skipped") == "1" and suite.get("failures") == "0"
     assert "inconclusive, noise too high" in suite.find("testcase/skipped").get("message")

@@ -9,7 +9,7 @@ import yaml
 
 from edgecnn.errors import RecipeError
 from edgecnn.recipe import validate_recipe
-from edgecnn.sweep.results import best_trial, pareto_front, summarize, write_results
+from edgecnn.sweep.results import SweepSettings, TrialRow, best_trial, pareto_front, summarize, write_results
 from edgecnn.sweep.space import apply, check_space, decode, grid, slug
 from tests.conftest import TINY_RECIPE
 
@@ -56,18 +56,18 @@ def test_values_survive_the_trip_through_ray_and_name_distinct_folders():
     assert slug(values) != slug({**values, "model.alpha": 0.5}) and "/" not in slug(values)
 
 
-def _row(accuracy, p50, gzip, within=True, status="done"):
-    return {"overrides": {"model.alpha": accuracy}, "status": status, "accuracy": accuracy, "p50_ms": p50,
-            "gzip_bytes": gzip, "within_budgets": within, "artifact": "tflite_int8", "folder": "f"}
+def _row(accuracy, p50, gzip, within=True, status="done", folder="f"):
+    return TrialRow(overrides={"model.alpha": accuracy}, status=status, accuracy=accuracy, p50_ms=p50, gzip_bytes=gzip,
+                    within_budgets=within, artifact="tflite_int8", folder=folder)
 
 
 def test_the_pareto_front_keeps_only_trials_nothing_beats_on_both_axes():
     rows = [_row(0.90, 1.0, 100), _row(0.95, 2.0, 300), _row(0.93, 2.5, 200), _row(0.97, 4.0, 50),
-            {"overrides": {}, "status": "failed", "error": "boom"}]
+            TrialRow(overrides={}, status="failed", error="boom")]
     assert pareto_front(rows, "p50_ms") == [0, 1, 3]  # 2 is slower and less accurate than 1
     assert pareto_front(rows, "gzip_bytes") == [3]  # smallest and most accurate
     assert best_trial(rows, "gzip_bytes") == 3 and best_trial(rows, "latency") == 0
-    rows[3]["within_budgets"] = False
+    rows[3].within_budgets = False
     assert best_trial(rows, "gzip_bytes") == 0 and best_trial(rows, "accuracy") == 1
 
 
@@ -79,7 +79,7 @@ def test_trials_a_few_bytes_or_a_noise_apart_are_not_trade_offs():
     assert pareto_front(rows, "gzip_bytes") == [0, 2]
     assert pareto_front(rows, "p50_ms") == [0, 2]
     # beyond the tolerance a cheaper, less accurate trial is a trade-off again
-    rows[1]["gzip_bytes"], rows[1]["p50_ms"] = 11_000, 0.08
+    rows[1].gzip_bytes, rows[1].p50_ms = 11_000, 0.08
     assert pareto_front(rows, "gzip_bytes") == [1, 0, 2] and pareto_front(rows, "p50_ms") == [1, 0, 2]
 
 
@@ -87,10 +87,10 @@ def test_results_are_written_as_json_markdown_and_pictures(tmp_path):
     run = tmp_path / "trial"
     run.mkdir()
     (run / "recipe.yaml").write_text(yaml.safe_dump(TINY_RECIPE))
-    rows = [{**_row(0.90, 1.0, 100), "folder": str(run)}, _row(0.95, 2.0, 300, within=False),
-            {"overrides": {"model.alpha": 2}, "status": "failed", "error": "RecipeError: boom"}]
-    summary = summarize(rows, "gzip_bytes", {"recipe": "tiny", "search": "grid", "space": ["model.alpha"],
-                                             "objective": "gzip_bytes"})
+    rows = [_row(0.90, 1.0, 100, folder=str(run)), _row(0.95, 2.0, 300, within=False),
+            TrialRow(overrides={"model.alpha": 2}, status="failed", error="RecipeError: boom")]
+    summary = summarize(rows, "gzip_bytes", SweepSettings(recipe="tiny", search="grid", space=["model.alpha"],
+                                                          objective="gzip_bytes"))
     files = write_results(summary, tmp_path)
     assert json.loads(files["json"].read_text())["best"] == 0
     markdown = files["md"].read_text()
@@ -126,28 +126,28 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
     # The second calibration asks for more images than the training split holds: that trial fails at export.
     bad = "export.calibration=[{samples: 32, allow_few: true}, {samples: 5000, min_samples: 5000}]"
     out = tmp_path / "sweep"
-    done = api.sweep(recipe, out, grid=[bad], show_progress=False).report
-    statuses = sorted(row["status"] for row in done["trials"])
+    done = api.sweep(recipe, out, grid=[bad], show_progress=False).summary
+    statuses = sorted(row.status for row in done.trials)
     assert statuses == ["done", "done", "failed", "failed"]
-    failed = next(row for row in done["trials"] if row["status"] == "failed")
-    assert "export.calibration.samples" in failed["error"]
-    finished = [row for row in done["trials"] if row["status"] == "done"]
-    assert all(0.12 < row["accuracy"] <= 1 and row["gzip_bytes"] > 0 for row in finished)  # above chance (0.1)
-    assert [node["trials"] for node in done["nodes"]] == [[i + 1 for i, row in enumerate(done["trials"])
-                                                          if row["status"] == "done"]]  # one local node
-    assert done["best"] is not None and (out / "best_recipe.yaml").is_file()
+    failed = next(row for row in done.trials if row.status == "failed")
+    assert "export.calibration.samples" in failed.error
+    finished = [row for row in done.trials if row.done]
+    assert all(0.12 < row.accuracy <= 1 and row.gzip_bytes > 0 for row in finished)  # above chance (0.1)
+    assert [node.trials for node in done.nodes] == [[i + 1 for i, row in enumerate(done.trials)
+                                                     if row.done]]  # one local node
+    assert done.best is not None and (out / "best_recipe.yaml").is_file()
     assert {"sweep.json", "sweep.md", "pareto_latency.png", "pareto_gzip.png"} <= {p.name for p in out.iterdir()}
     # At the end every finished trial's files were timed again, alone: verification forced, nothing else redone.
-    stages = {stage["stage"]: stage for stage in json.loads((out / finished[0]["folder"] / "report.json").read_text())["stages"]}
-    assert all(row["remeasured"] for row in finished) and stages["verify:tflite_int8"]["reason"] == "--force"
+    stages = {stage["stage"]: stage for stage in json.loads((out / finished[0].folder / "report.json").read_text())["stages"]}
+    assert all(row.remeasured for row in finished) and stages["verify:tflite_int8"]["reason"] == "--force"
     assert stages["train"]["action"] == "reused" and stages["verify:keras_float32"]["action"] == "reused"
-    stamps = {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in finished}
+    stamps = {row.folder: (out / row.folder / "trial.json").stat().st_mtime_ns for row in finished}
     with pytest.raises(RecipeError, match="holds a sweep already; pass --resume"):
         api.sweep(recipe, out, grid=[bad], show_progress=False)
-    again = api.sweep(recipe, out, grid=[bad], resume=True, show_progress=False).report
-    resumed = [row for row in again["trials"] if row["status"] == "done"]
-    assert all(row["resumed"] for row in resumed) and len(resumed) == 2
-    assert {row["folder"]: (out / row["folder"] / "trial.json").stat().st_mtime_ns for row in resumed} == stamps
+    again = api.sweep(recipe, out, grid=[bad], resume=True, show_progress=False).summary
+    resumed = [row for row in again.trials if row.done]
+    assert all(row.resumed for row in resumed) and len(resumed) == 2
+    assert {row.folder: (out / row.folder / "trial.json").stat().st_mtime_ns for row in resumed} == stamps
 
 
 
@@ -179,8 +179,8 @@ def test_two_worker_training_on_ray_gives_a_verified_run_as_good_as_one_worker(t
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [accuracy for _, accuracy in epochs] == history["val_accuracy"]
     # The saved model holds the workers' weights: as accurate as the one-process training, not chance.
-    assert abs(report["float_accuracy"] - alone["float_accuracy"]) < 0.05 and report["float_accuracy"] > 0.5
-    assert all(row["accuracy"] is not None for row in report["artifacts"]) and report["gate"]["passed"]
+    assert abs(report.float_accuracy - alone.float_accuracy) < 0.05 and report.float_accuracy > 0.5
+    assert all(row.accuracy is not None for row in report.artifacts) and report.gate.passed
 
 
 @pytest.mark.parametrize("search", ["grid", "tpe"])

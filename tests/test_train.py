@@ -80,7 +80,7 @@ def test_a_fixed_seed_digits_training_keeps_its_accuracy(tmp_path):
     # execute
     report = build(recipe, tmp_path, show_progress=False)
     # assert
-    accuracy = next(a["accuracy"] for a in report["artifacts"] if a["name"] == "tflite_float32")
+    accuracy = report.row("tflite_float32").accuracy
     assert accuracy >= SHIPPED_SEED_1 - TWO_IMAGES - 1e-9, accuracy
 
 

@@ -40,15 +40,14 @@ def test_report_accuracy_is_recomputed_from_the_file(tiny_build):
 
     path = run_dir / "model_int8.tflite"
     predictions = TFLiteRunner(path).predict(normalize(ds.x_test, contract_of(path)))
-    row = next(a for a in report["artifacts"] if a["name"] == "tflite_int8")
-    assert row["accuracy"] == pytest.approx((predictions.argmax(1) == ds.y_test).mean())
+    assert report.row("tflite_int8").accuracy == pytest.approx((predictions.argmax(1) == ds.y_test).mean())
 
 
 def test_sizes_are_real(tiny_build):
     run_dir, report = tiny_build
-    row = next(a for a in report["artifacts"] if a["name"] == "tflite_float32")
+    row = report.row("tflite_float32")
     size, gz = file_sizes(run_dir / "model_float32.tflite")
-    assert row["size_bytes"] == size == (run_dir / "model_float32.tflite").stat().st_size and 0 < gz < size
+    assert row.size_bytes == size == (run_dir / "model_float32.tflite").stat().st_size and 0 < gz < size
 
 
 def test_latency_stops_at_time_budget():
@@ -83,8 +82,8 @@ def test_verifying_exported_files_never_imports_tensorflow(tiny_build, tmp_path)
         pipeline.importlib.util.find_spec = lambda name: None  # pretend TensorFlow is not installed
         report = api.verify([{str(run_dir)!r}], overrides=["verify.runs=5"], out={str(tmp_path / "v")!r},
                             show_progress=False).report
-        assert [a["name"] for a in report["artifacts"]] == ["tflite_float32", "tflite_int8", "onnx_float32"]
-        assert report["artifacts"][1]["agreement"] is not None
+        assert [a.name for a in report.artifacts] == ["tflite_float32", "tflite_int8", "onnx_float32"]
+        assert report.artifacts[1].agreement is not None
         assert "tensorflow" not in sys.modules, "tensorflow was imported"
         print("ok")
     """)
@@ -95,16 +94,16 @@ def test_verifying_exported_files_never_imports_tensorflow(tiny_build, tmp_path)
 
 def test_latency_report_has_the_full_statistics(tiny_build):
     _, report = tiny_build
-    row = next(a for a in report["artifacts"] if a["name"] == "tflite_int8")
-    assert [t["threads"] for t in row["latency"]][0] == 1 and len(row["latency"]) >= 1
-    for timing in row["latency"]:
-        assert timing["min"] <= timing["p50"] <= timing["p90"] <= timing["p99"] <= timing["max"]
-        assert timing["std"] >= 0 and timing["first_ms"] > 0 and timing["init_ms"] > 0
-        assert timing["throughput_per_s"] == pytest.approx(1000 / timing["mean"], rel=0.01)
-        assert timing["gmac_per_s"] == pytest.approx(row["macs"] / (timing["p50"] / 1000) / 1e9, rel=0.01)
-        assert timing["runtime_settings"]["num_threads"] == timing["threads"]
-    onnx_row = next(a for a in report["artifacts"] if a["name"] == "onnx_float32")
-    assert onnx_row["latency"][0]["runtime_settings"]["graph_optimization_level"] == "ORT_ENABLE_ALL"
+    row = report.row("tflite_int8")
+    assert row.latency[0].threads == 1
+    for timing in row.latency:
+        assert timing.min <= timing.p50 <= timing.p90 <= timing.p99 <= timing.max
+        assert timing.std >= 0 and timing.first_ms > 0 and timing.init_ms > 0
+        assert timing.throughput_per_s == pytest.approx(1000 / timing.mean, rel=0.01)
+        assert timing.gmac_per_s == pytest.approx(row.macs / (timing.p50 / 1000) / 1e9, rel=0.01)
+        assert timing.runtime_settings["num_threads"] == timing.threads  # the runtime's own option names
+    onnx_row = report.row("onnx_float32")
+    assert onnx_row.latency[0].runtime_settings["graph_optimization_level"] == "ORT_ENABLE_ALL"
 
 
 def test_macs_counted_from_the_files_match_the_architecture(tiny_build):
@@ -125,13 +124,13 @@ def test_verify_files_with_data_matches_the_run_folder(tiny_build, tiny_recipe_f
     run_dir, report = tiny_build
     files = [run_dir / "model_int8.tflite", run_dir / "model_float32.onnx"]
     result, _ = verify_files(files, str(tiny_recipe_file), None, 0, ["verify.runs=5"], show_progress=False)
-    by_name = {a["name"]: a for a in report["artifacts"]}
-    for row, original in zip(result["artifacts"], ("tflite_int8", "onnx_float32")):
-        assert row["accuracy"] == pytest.approx(by_name[original]["accuracy"])
-        assert row["per_class"] == by_name[original]["per_class"]
-        assert row["confusion_matrix"] == by_name[original]["confusion_matrix"]
-        assert row["agreement"] is None and row["input_dtype"] == by_name[original]["input_dtype"]
-    assert result["recipe"]["data"]["source"] == "digits" and "model" not in result["recipe"]
+    for row, original in zip(result.artifacts, ("tflite_int8", "onnx_float32")):
+        built = report.row(original)
+        assert row.accuracy == pytest.approx(built.accuracy)
+        assert row.per_class == built.per_class and row.confusion_matrix == built.confusion_matrix
+        assert row.agreement is None and row.input_dtype == built.input_dtype
+    recorded = result.to_dict()["recipe"]  # what the report knows of the recipe: no model
+    assert recorded["data"]["source"] == "digits" and "model" not in recorded
 
 
 def test_verify_files_reads_nchw_onnx_not_built_by_edgecnn(tiny_dataset, tmp_path):
@@ -150,8 +149,8 @@ def test_verify_files_reads_nchw_onnx_not_built_by_edgecnn(tiny_dataset, tmp_pat
     path = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     report, _ = verify_files([path], "digits", "unit", 3, ["verify.runs=5"], show_progress=False)
-    row = report["artifacts"][0]
-    assert row["accuracy"] is not None and 0 <= row["accuracy"] <= 1 and row["macs"] == 2560
+    row = report.artifacts[0]
+    assert row.accuracy is not None and 0 <= row.accuracy <= 1 and row.macs == 2560
     with pytest.raises(VerificationError, match="10 outputs, but --data shapes has 6 classes"):
         verify_files([path], "shapes", "unit", 3, [], show_progress=False)
 
@@ -166,14 +165,14 @@ def test_verify_files_without_data_gives_latency_only_and_never_imports_tensorfl
         importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else real_find_spec(name, *a)
         report, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0, ["verify.runs=5"],
                               show_progress=False)
-        row = report["artifacts"][0]
-        assert row["accuracy"] is None and row["latency_ms"]["p50"] > 0, row
-        assert row["readiness"]["float_operators"] == []
-        gpu = row["readiness"]["gpu_delegate"]  # the export's verdict, read from the file without TensorFlow
-        assert gpu["checked"] and gpu["compatible"] and gpu["source"] == "recorded at export", gpu
+        row = report.artifacts[0]
+        assert row.accuracy is None and row.latency_ms.p50 > 0, row
+        assert row.readiness.float_operators == []
+        gpu = row.readiness.gpu_delegate  # the export's verdict, read from the file without TensorFlow
+        assert gpu.checked and gpu.compatible and gpu.source == "recorded at export", gpu
         asked, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], None, None, 0,
                              ["verify.runs=5", "verify.gpu_check=always"], show_progress=False)
-        assert "needs TensorFlow" in asked["artifacts"][0]["readiness"]["gpu_delegate"]["reason"]
+        assert "needs TensorFlow" in asked.artifacts[0].readiness.gpu_delegate.reason
         print("tensorflow" in sys.modules, "tf_keras" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -193,8 +192,8 @@ def test_what_an_app_gets_is_measured_without_importing_tensorflow(tiny_build):
         from edgecnn.verify.files import verify_files
         report, _ = verify_files([Path({str(run_dir / 'model_int8.tflite')!r})], "digits", None, 3,
                                  ["verify.runs=5", "verify.camera_scale=2"], show_progress=False)
-        app = report["artifacts"][0]["app"]
-        assert app["client"].startswith("MediaPipe Tasks") and app["own_size"]["agreement"] == 1.0, app
+        app = report.artifacts[0].app
+        assert app.client.startswith("MediaPipe Tasks") and app.own_size.agreement == 1.0, app
         print("tensorflow" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -237,8 +236,8 @@ def test_verifying_a_run_folder_reuses_its_measurements_and_writes_nothing_into_
     same = api.verify([run_dir], out=tmp_path / "same", show_progress=False).report
     fewer_runs = api.verify([run_dir], out=tmp_path / "fewer", overrides=["verify.runs=5"], show_progress=False).report
     assert {path: file_sha256(path) for path in run_dir.rglob("*") if path.is_file()} == before
-    actions = {d["stage"]: d["action"] for d in same["stages"]}
-    assert {actions[f"verify:{row['name']}"] for row in built["artifacts"]} == {"reused"}
-    assert [row["latency_ms"] for row in same["artifacts"]] == [row["latency_ms"] for row in built["artifacts"]]
-    assert {d["action"] for d in fewer_runs["stages"] if d["stage"].startswith("verify:")} == {"run"}
-    assert {row["latency_ms"]["runs"] for row in fewer_runs["artifacts"]} == {5}
+    actions = {d.stage: d.action for d in same.stages}
+    assert {actions[f"verify:{row.name}"] for row in built.artifacts} == {"reused"}
+    assert [row.latency_ms for row in same.artifacts] == [row.latency_ms for row in built.artifacts]
+    assert {d.action for d in fewer_runs.stages if d.stage.startswith("verify:")} == {"run"}
+    assert {row.latency_ms.runs for row in fewer_runs.artifacts} == {5}

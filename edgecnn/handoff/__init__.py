@@ -13,7 +13,6 @@ Reads only the run folder (report.json, recipe.yaml and the files): no TensorFlo
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,8 @@ from edgecnn.formats import ALL_ARTIFACTS
 from edgecnn.handoff.card import model_card
 from edgecnn.handoff.snippets import write_snippets
 from edgecnn.run import REPORT_JSON, RunFolder
-from edgecnn.verify import ArtifactResult
-from edgecnn.verify.budgets import Gate
 from edgecnn.verify.judge import select_best
+from edgecnn.verify.record import ArtifactResult, BuildReport
 
 CARD_FILE = "MODEL_CARD.md"
 SNIPPETS_DIR = "snippets"
@@ -38,7 +36,7 @@ SNIPPETS_DIR = "snippets"
 class HandedFile:
     name: str  # the report row
     filename: str  # as written in the bundle
-    row: dict
+    row: ArtifactResult
 
 
 @dataclass
@@ -51,12 +49,13 @@ class Handoff:
     metadata: dict  # the phone file's edgecnn metadata: its input contract and labels
 
 
-def write_handoff(run_dir: Path, out_dir: Path | None = None) -> Handoff:
+def write_handoff(run_dir: Path, out_dir: Path | None = None, report: BuildReport | None = None) -> Handoff:
     """Copy the best file under the budgets, the float files and labels into `out_dir` (default
     RUN_DIR/handoff), and write the model card and the integration snippets filled in for them. The
-    bundle is made in a temporary folder beside `out_dir` and renamed into place: whole or absent."""
+    bundle is made in a temporary folder beside `out_dir` and renamed into place: whole or absent.
+    `report`: the build's own (`build --handoff`); without it, the run folder's report.json."""
     run_dir = Path(run_dir)
-    report = _read_report(run_dir)
+    report = report or _read_report(run_dir)
     out_dir = Path(out_dir) if out_dir else RunFolder(run_dir).handoff_dir
     if out_dir.exists() and not (out_dir / CARD_FILE).is_file() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise VerificationError(f"--out {out_dir}: exists and is not an earlier handoff bundle; choose a new folder")
@@ -81,7 +80,7 @@ def _bundle(folder: Path, handed: list[HandedFile], phone: str, run_dir: Path) -
     return Handoff(folder, handed, next(f for f in handed if f.name == phone), web, [], metadata)
 
 
-def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, folder: Path) -> list[Path]:
+def _fill(run_dir: Path, report: BuildReport, handed: list[HandedFile], phone: str, folder: Path) -> list[Path]:
     written = [_copy(run_dir / ALL_ARTIFACTS[f.name].filename, folder / f.filename) for f in handed]
     for f in handed:
         if f.filename.endswith(".onnx"):
@@ -96,40 +95,34 @@ def _fill(run_dir: Path, report: dict, handed: list[HandedFile], phone: str, fol
     return written + write_snippets(report, handoff, folder / SNIPPETS_DIR)
 
 
-def _read_report(run_dir: Path) -> dict:
+def _read_report(run_dir: Path) -> BuildReport:
     path = run_dir / REPORT_JSON
     if not path.is_file():
         raise VerificationError(f"{run_dir}: no {REPORT_JSON}; run `edgecnn build` (or `verify`) on it first")
     try:
-        report = json.loads(read_user_text(path, "report", VerificationError))
-    except json.JSONDecodeError as exc:
+        report = BuildReport.from_json(read_user_text(path, "report", VerificationError))
+    except ValueError as exc:
         raise VerificationError(f"{path}: not a readable report ({exc})") from None
-    if report.get("mode") == "files":
+    if report.mode == "files":
         raise VerificationError(f"{path}: a report of `edgecnn verify FILE`; hand off a run folder from `edgecnn build`")
     return report
 
 
-def _chosen(report: dict) -> tuple[list[HandedFile], str]:
+def _chosen(report: BuildReport) -> tuple[list[HandedFile], str]:
     """The best artifact under the budgets; the best `.tflite` MediaPipe loads under them (the phone's file,
     when the best is an ONNX file); then the float TFLite and ONNX files; without repeats."""
-    best = report.get("best") or {}
-    if not best.get("name"):
-        raise BudgetExceeded(f"no artifact meets verify.budgets ({best.get('reason', 'no report')}); "
+    best = report.best
+    if best is None or not best.name:
+        raise BudgetExceeded(f"no artifact meets verify.budgets ({best.reason if best else 'no report'}); "
                              "loosen the budgets or improve the model before handing it off")
-    recipe = report["recipe"]
-    phone_rows = [row for row in report["artifacts"] if row["path"].endswith(".tflite") and _loads_in_mediapipe(row)]
-    phone = select_best([ArtifactResult.from_dict(row) for row in phone_rows], Gate.from_dict(report["gate"]),
-                        recipe["optimize"]["objective"]).name
+    phone_rows = [row for row in report.artifacts if row.path.endswith(".tflite") and row.loads_in_mediapipe]
+    phone = select_best(phone_rows, report.gate, best.objective).name
     if phone is None:
         raise VerificationError("no .tflite in this run both meets the budgets and loads in MediaPipe Tasks (see "
                                 "report.md, Phone readiness); export tflite_int8 with export.int8_io uint8")
-    rows = {row["name"]: row for row in report["artifacts"]}
-    names = list(dict.fromkeys([best["name"], phone, "tflite_float32", "onnx_float32"]))
+    rows = {row.name: row for row in report.artifacts}
+    names = list(dict.fromkeys([best.name, phone, "tflite_float32", "onnx_float32"]))
     return [HandedFile(n, Path(ALL_ARTIFACTS[n].filename).name, rows[n]) for n in names if n in rows], phone
-
-
-def _loads_in_mediapipe(row: dict) -> bool:
-    return bool(((row.get("readiness") or {}).get("mediapipe") or {}).get("loads"))
 
 
 def _copy(source: Path, target: Path) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from edgecnn.data.frames import app_steps
 from edgecnn.data.images import IMAGE_SUFFIXES
 from edgecnn.fileio import write_text
+from edgecnn.verify.record import BuildReport
 
 ANDROID = """\
 // Android (Kotlin): classify a camera Bitmap with @@TFLITE@@ through MediaPipe Tasks.
@@ -357,7 +358,7 @@ if __name__ == "__main__":
             print(name, classify(classifier, np.asarray(Image.open(name).convert("RGB"))))
 '''
 
-def write_snippets(report: dict, handoff, folder: Path) -> list[Path]:
+def write_snippets(report: BuildReport, handoff, folder: Path) -> list[Path]:
     values = _values(report, handoff)
     files = {"classify_android.kt": ANDROID, "classify_ios.swift": IOS, "classify.py": PYTHON}
     if handoff.web:
@@ -365,10 +366,10 @@ def write_snippets(report: dict, handoff, folder: Path) -> list[Path]:
     return [write_text(folder / name, _fill(text, values)) for name, text in files.items()]
 
 
-def _values(report: dict, handoff) -> dict:
+def _values(report: BuildReport, handoff) -> dict:
     contract = handoff.metadata.get("input", {})
     inside = contract.get("inside") or {}
-    name = report["recipe"]["name"]
+    name = report.recipe.name
     return {
         "NAME": re.sub(r"[^a-z0-9-]+", "-", name.lower()),
         "CLASS": "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Model",

@@ -22,7 +22,7 @@ from edgecnn.incremental.cache import StageCache
 from edgecnn.incremental.keys import (
     STAGE_KINDS, StagePlan, artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
 )
-from edgecnn.incremental.manifest import Decision, Manifest, local
+from edgecnn.incremental.manifest import Manifest, local
 from edgecnn.optimize.variants import MAKERS, Job
 from edgecnn.pipeline import KERAS_ROW, data_warnings, run_anatomy, verified_names, verify_in_run
 from edgecnn.recipe import Recipe
@@ -30,9 +30,9 @@ from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
-from edgecnn.verify import ArtifactResult
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
+from edgecnn.verify.record import Anatomy, ArtifactResult, BuildReport, DataSummary, StageDecision, Timings
 
 
 @dataclass
@@ -122,7 +122,7 @@ def _run_verify(materials: Materials, plan: StagePlan):
     result = verify_in_run(artifact, plan.name, precision, materials.dataset, materials.reference,
                            materials.recipe.verify, show_progress=False)  # the stage's line names it
     add_app_results([(artifact, result)], materials.app_frames)
-    return [], result.to_dict()
+    return [], result.to_dict()  # the manifest's record: the report row as report.json holds it
 
 
 def _run_inspect(materials: Materials, plan: StagePlan):
@@ -141,6 +141,10 @@ def _paths_inside(value, folder: Path) -> list[Path]:
     return [Path(value)] if isinstance(value, str) and Path(value).is_relative_to(folder) else []
 
 
+def _decision(plan: StagePlan, action: str, reason: str) -> StageDecision:
+    return StageDecision(stage=plan.id, action=action, reason=reason, key=plan.key, seconds=0.0)
+
+
 @dataclass
 class StageBook:
     """Decides, runs and records each stage of one build, and keeps what it did."""
@@ -150,7 +154,7 @@ class StageBook:
     force: set[str]
     recipe_name: str
     show_progress: bool
-    decisions: list[Decision] = field(default_factory=list)
+    decisions: list[StageDecision] = field(default_factory=list)
 
     def do(self, plan: StagePlan, runner, materials: Materials) -> None:
         raise_if_stop_requested()  # a Ctrl-C or SIGTERM dropped in a __del__ during the stage before
@@ -158,7 +162,7 @@ class StageBook:
         reason = self.manifest.decide(plan, forced)
         if reason is None:
             self.manifest.reuse(plan)
-            self.note(Decision(plan.id, "reused", "same inputs, files intact", plan.key))
+            self.note(_decision(plan, "reused", "same inputs, files intact"))
             return
         self.manifest.reasons[plan.id] = reason
         root = self.manifest.root
@@ -166,9 +170,9 @@ class StageBook:
         if cached is not None:
             self.manifest.record(plan, [root / name for name in cached["outputs"]], local(cached["record"], root),
                                  cached.get("seconds", 0.0), _products(plan))
-            self.note(Decision(plan.id, "cached", f"{reason}; copied from the cache", plan.key))
+            self.note(_decision(plan, "cached", f"{reason}; copied from the cache"))
             return
-        decision = self.note(Decision(plan.id, "run", reason, plan.key))
+        decision = self.note(_decision(plan, "run", reason))
         start = time.perf_counter()
         files, record = runner(materials, plan)
         decision.seconds = round(time.perf_counter() - start, 2)
@@ -188,9 +192,9 @@ class StageBook:
             name, problem = damaged
             raise VerificationError(f"{root / name}: {problem}; run `edgecnn {command} {root}` to write it")
         self.manifest.reuse(plan)
-        self.note(Decision(plan.id, "reused", "as this folder holds it (not a stage of this command)", plan.key))
+        self.note(_decision(plan, "reused", "as this folder holds it (not a stage of this command)"))
 
-    def note(self, decision: Decision) -> Decision:
+    def note(self, decision: StageDecision) -> StageDecision:
         self.decisions.append(decision)
         if self.show_progress:
             style = {"run": "yellow", "reused": "green", "cached": "cyan"}[decision.action]
@@ -219,7 +223,7 @@ _WRITTEN_BY = {"data": "train", "train": "train", "export": "export", "optimize"
 
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
-          cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS, persist: bool = True) -> dict | None:
+          cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS, persist: bool = True) -> BuildReport | None:
     """The stages of kinds `stages` (default every one) into `out_dir`, each redone only when what it reads
     changed (or `force` names it); a stage of another kind upstream of those is taken as the folder holds it, one
     downstream of them is left alone. Every command runs
@@ -259,27 +263,29 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list
     return _report(recipe, run, book, judged, start, write=persist and "report" in stages)
 
 
-def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], start: float, write: bool) -> dict:
+def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], start: float,
+            write: bool) -> BuildReport:
     """Judge the measurements (budgets, best pick) and, with `write`, write the report into the run folder: every
     build, since it records that build's stages and times; cheap, since every measurement it judges is recorded."""
     manifest = book.manifest
     plan = report_plan(recipe, manifest.tokens, tuple(judged))
     changed = manifest.decide(plan, False)
-    decision = book.note(Decision("report", "run", "every build" + (f": {changed}" if changed else
-                                                                   ": nothing it judges changed"), plan.key))
+    decision = book.note(_decision(plan, "run", "every build" + (f": {changed}" if changed else
+                                                                ": nothing it judges changed")))
     mark = time.perf_counter()
     results = [ArtifactResult.from_dict(manifest.record_of(stage)) for stage in judged if stage != "inspect"]
-    timings = {kind: book.seconds(kind) for kind in ("data", "train", "export")}
+    timings = Timings(data=book.seconds("data"), train=book.seconds("train"), export=book.seconds("export"))
     if recipe.optimize.variants:
-        timings["optimize"] = book.seconds("optimize")
-        timings["variants"] = {name: next((d.seconds for d in book.decisions if d.stage == f"optimize:{name}"), 0.0)
-                               for name in recipe.optimize.variants}
-    timings["verify"] = round(book.seconds("verify") + book.seconds("inspect"), 2)
-    timings["total"] = round(time.perf_counter() - start, 2)
-    report = build_report(recipe, manifest.record_of("data")["summary"], results, timings,
+        timings.optimize = book.seconds("optimize")
+        timings.variants = {name: next((d.seconds for d in book.decisions if d.stage == f"optimize:{name}"), 0.0)
+                            for name in recipe.optimize.variants}
+    timings.verify = round(book.seconds("verify") + book.seconds("inspect"), 2)
+    timings.total = round(time.perf_counter() - start, 2)
+    # The data and train stages' manifest records: what they found (the split's summary, the float accuracy).
+    report = build_report(recipe, DataSummary.from_dict(manifest.record_of("data")["summary"]), results, timings,
                           manifest.record_of("train").get("float_accuracy"))
-    report["anatomy"] = manifest.record_of("inspect") if "inspect" in judged else None
-    report["stages"] = [d.to_dict() for d in book.decisions]
+    report.anatomy = Anatomy.from_dict(manifest.record_of("inspect")) if "inspect" in judged else None
+    report.stages = [decision.model_copy() for decision in book.decisions]  # as written: the report's own time is not in it
     if not write:
         return report
     write_report(report, run.root)

@@ -10,7 +10,6 @@ or edgecnn itself, another machine, a file missing or changed since it was writt
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgecnn.fileio import file_sha256, write_json
@@ -20,19 +19,6 @@ from edgecnn.run import RunFolder
 MANIFEST_SCHEMA = 2
 RUN_ROOT = "$RUN"  # stands for the run folder in recorded paths, so records survive a moved folder or the cache
 
-
-@dataclass
-class Decision:
-    """What a build did with one stage: `run`, `reused` (from the run folder) or `cached` (from the shared cache)."""
-
-    stage: str
-    action: str
-    reason: str
-    key: str
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Manifest:

@@ -6,14 +6,82 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
 
 from edgecnn.fileio import atomic_path, write_json, write_text
 from edgecnn.run import RunFolder
 from edgecnn.sweep.space import describe
+from edgecnn.verify.record import Record
 
 SWEEP_JSON, SWEEP_MD, BEST_RECIPE = "sweep.json", "sweep.md", "best_recipe.yaml"
 PARETO_PNGS = {"p50_ms": "pareto_latency.png", "gzip_bytes": "pareto_gzip.png"}
 _LOWER_IS_BETTER = {"accuracy": False, "latency": True, "gzip_bytes": True}
+
+
+class TrialRow(Record):
+    """One trial of a sweep (its trial.json, through Ray Tune): its values, how it ended and, when it finished,
+    the figures of its best artifact within the budgets (`sweep.trial.trial_result`)."""
+
+    overrides: dict[str, Any]
+    status: str  # done, failed or stopped early
+    error: str | None = None
+    folder: str | None = None
+    artifact: str | None = None
+    within_budgets: bool | None = None
+    accuracy: float | None = None
+    p50_ms: float | None = None
+    gzip_bytes: int | None = None
+    size_bytes: int | None = None
+    float_accuracy: float | None = None
+    val_accuracy: float | None = None
+    epochs: int | None = None  # of a trial stopped early
+    score: float | None = None
+    seconds: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    node_id: str | None = None
+    node_ip: str | None = None
+    pid: int | None = None
+    resumed: bool | None = None
+    remeasured: bool | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
+class RayNode(Record):
+    node_id: str
+    node_ip: str | None = None
+    trials: list[int] = Field(default_factory=list)  # 1-based trial numbers
+
+
+class SweepSettings(Record):
+    recipe: str
+    search: str
+    space: list[str]
+    objective: str
+    concurrency: int | None = None
+    cpus_per_trial: float | None = None
+    address: str | None = None
+    budgets: dict[str, Any] | None = None  # the recipe's verify.budgets, as its schema writes them
+
+
+class SweepSummary(Record):
+    """sweep.json: the settings, one row per trial, the best trial (index), the Pareto fronts, the Ray nodes."""
+
+    settings: SweepSettings
+    trials: list[TrialRow]
+    best: int | None
+    pareto: dict[str, list[int]]  # cost -> trial indices on its front
+    nodes: list[RayNode] = Field(default_factory=list)
+    files: dict[str, str] | None = None  # what was written, by kind
+
+    @property
+    def best_row(self) -> TrialRow | None:
+        return None if self.best is None else self.trials[self.best]
 
 
 # How much cheaper a trial must be to count as cheaper on a front. Sizes: two trials whose weights are equal
@@ -22,97 +90,93 @@ _LOWER_IS_BETTER = {"accuracy": False, "latency": True, "gzip_bytes": True}
 COST_TOLERANCE = {"gzip_bytes": 0.01, "p50_ms": 0.05}
 
 
-def pareto_front(rows: list[dict], cost: str) -> list[int]:
+def pareto_front(rows: list[TrialRow], cost: str) -> list[int]:
     """Indices of the finished trials no other trial beats: one beats another when it is at least as accurate
     and not dearer beyond the cost's tolerance, and either more accurate or cheaper beyond the tolerance."""
-    done = [i for i, row in enumerate(rows) if row["status"] == "done"]
+    done = [i for i, row in enumerate(rows) if row.done]
     tolerance = COST_TOLERANCE[cost]
 
-    def beats(b: dict, a: dict) -> bool:
-        cheaper, not_dearer = b[cost] < a[cost] * (1 - tolerance), b[cost] <= a[cost] * (1 + tolerance)
-        return b["accuracy"] >= a["accuracy"] and not_dearer and (b["accuracy"] > a["accuracy"] or cheaper)
+    def beats(b: TrialRow, a: TrialRow) -> bool:
+        b_cost, a_cost = getattr(b, cost), getattr(a, cost)
+        cheaper, not_dearer = b_cost < a_cost * (1 - tolerance), b_cost <= a_cost * (1 + tolerance)
+        return b.accuracy >= a.accuracy and not_dearer and (b.accuracy > a.accuracy or cheaper)
 
     front = [i for i in done if not any(beats(rows[j], rows[i]) for j in done if j != i)]
-    return sorted(front, key=lambda i: rows[i][cost])
+    return sorted(front, key=lambda i: getattr(rows[i], cost))
 
 
-def best_trial(rows: list[dict], objective: str) -> int | None:
+def best_trial(rows: list[TrialRow], objective: str) -> int | None:
     """The finished trial within the budgets that is best by the objective (ties: higher accuracy)."""
-    key = {"accuracy": lambda r: (-r["accuracy"], r["gzip_bytes"]), "latency": lambda r: (r["p50_ms"], -r["accuracy"]),
-           "gzip_bytes": lambda r: (r["gzip_bytes"], -r["accuracy"])}[objective]
-    feasible = [i for i, row in enumerate(rows) if row["status"] == "done" and row["within_budgets"]]
+    key = {"accuracy": lambda r: (-r.accuracy, r.gzip_bytes), "latency": lambda r: (r.p50_ms, -r.accuracy),
+           "gzip_bytes": lambda r: (r.gzip_bytes, -r.accuracy)}[objective]
+    feasible = [i for i, row in enumerate(rows) if row.done and row.within_budgets]
     return min(feasible, key=lambda i: key(rows[i])) if feasible else None
 
 
-def placement(rows: list[dict]) -> list[dict]:
+def placement(rows: list[TrialRow]) -> list[RayNode]:
     """The Ray nodes the finished trials ran on (resumed ones included, as first run): node id, address, trials."""
-    nodes: dict[str, dict] = {}
+    nodes: dict[str, RayNode] = {}
     for i, row in enumerate(rows):
-        if row.get("node_id"):
-            node = nodes.setdefault(row["node_id"], {"node_id": row["node_id"], "node_ip": row.get("node_ip"), "trials": []})
-            node["trials"].append(i + 1)
+        if row.node_id:
+            nodes.setdefault(row.node_id, RayNode(node_id=row.node_id, node_ip=row.node_ip, trials=[])).trials.append(i + 1)
     return list(nodes.values())
 
 
-def summarize(rows: list[dict], objective: str, settings: dict) -> dict:
-    best = best_trial(rows, objective)
-    return {"settings": settings, "trials": rows, "best": best,
-            "pareto": {cost: pareto_front(rows, cost) for cost in PARETO_PNGS}, "nodes": placement(rows)}
+def summarize(rows: list[TrialRow], objective: str, settings: SweepSettings) -> SweepSummary:
+    return SweepSummary(settings=settings, trials=rows, best=best_trial(rows, objective),
+                        pareto={cost: pareto_front(rows, cost) for cost in PARETO_PNGS}, nodes=placement(rows))
 
 
-def placement_text(summary: dict) -> str:
-    nodes = summary.get("nodes") or []
-    if not nodes:
+def placement_text(summary: SweepSummary) -> str:
+    if not summary.nodes:
         return "Ray nodes: none recorded"
-    return f"Ray nodes: {len(nodes)}; " + "; ".join(
-        f"node {node['node_id'][:12]} ({node['node_ip']}): trials {', '.join(map(str, node['trials']))}" for node in nodes)
+    return f"Ray nodes: {len(summary.nodes)}; " + "; ".join(
+        f"node {node.node_id[:12]} ({node.node_ip}): trials {', '.join(map(str, node.trials))}" for node in summary.nodes)
 
 
-def write_results(summary: dict, out: Path) -> dict[str, Path]:
+def write_results(summary: SweepSummary, out: Path) -> dict[str, Path]:
     """sweep.json, sweep.md, the Pareto PNGs and (when a trial is within the budgets) its recipe."""
     out = Path(out)
-    written = {"json": write_json(out / SWEEP_JSON, summary)}
+    written = {"json": write_json(out / SWEEP_JSON, summary.to_dict())}
     for cost, name in PARETO_PNGS.items():
         written[name] = draw_pareto(summary, cost, out / name)
-    best = summary["best"]
-    if best is not None:
+    if summary.best_row is not None:
         with atomic_path(out / BEST_RECIPE) as tmp:
-            shutil.copyfile(RunFolder(summary["trials"][best]["folder"]).recipe_path, tmp)
+            shutil.copyfile(RunFolder(summary.best_row.folder).recipe_path, tmp)
         written["recipe"] = out / BEST_RECIPE
     written["md"] = write_text(out / SWEEP_MD, sweep_markdown(summary))
     return written
 
 
-def table_rows(summary: dict) -> list[list[str]]:
-    fronts = summary["pareto"]
+def table_rows(summary: SweepSummary) -> list[list[str]]:
+    fronts = summary.pareto
     rows = []
-    for i, row in enumerate(summary["trials"]):
-        marks = ("best " if i == summary["best"] else "") + " ".join(
+    for i, row in enumerate(summary.trials):
+        marks = ("best " if i == summary.best else "") + " ".join(
             f"front:{'p50' if cost == 'p50_ms' else 'gzip'}" for cost in fronts if i in fronts[cost])
-        if row["status"] != "done":
-            rows.append([str(i + 1), describe(row["overrides"]), row["status"], "-", "-", "-", "-", "-",
-                         (row.get("error") or "")[:60]])
+        if not row.done:
+            rows.append([str(i + 1), describe(row.overrides), row.status, "-", "-", "-", "-", "-", (row.error or "")[:60]])
             continue
-        rows.append([str(i + 1), describe(row["overrides"]), row["status"], row["artifact"],
-                     f"{100 * row['accuracy']:.2f}%", f"{row['p50_ms']:.3f}", f"{row['gzip_bytes'] / 1024:.1f} KiB",
-                     "yes" if row["within_budgets"] else "no", marks.strip()])
+        rows.append([str(i + 1), describe(row.overrides), row.status, row.artifact, f"{100 * row.accuracy:.2f}%",
+                     f"{row.p50_ms:.3f}", f"{row.gzip_bytes / 1024:.1f} KiB", "yes" if row.within_budgets else "no",
+                     marks.strip()])
     return rows
 
 
 HEADERS = ["#", "values", "status", "artifact", "accuracy", "p50 ms", "gzip", "in budgets", "notes"]
 
 
-def sweep_markdown(summary: dict) -> str:
-    settings = summary["settings"]
-    lines = [f"# Sweep of {settings['recipe']}", "",
-             f"{len(summary['trials'])} trials ({settings['search']} search over {', '.join(settings['space'])}), "
-             f"objective {settings['objective']} within verify.budgets; each trial's figures are those of its best "
+def sweep_markdown(summary: SweepSummary) -> str:
+    settings = summary.settings
+    lines = [f"# Sweep of {settings.recipe}", "",
+             f"{len(summary.trials)} trials ({settings.search} search over {', '.join(settings.space)}), "
+             f"objective {settings.objective} within verify.budgets; each trial's figures are those of its best "
              "artifact within the budgets (else its most accurate file).", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(summary)]
-    best = summary["best"]
-    lines += ["", f"Best within the budgets: trial {best + 1} ({describe(summary['trials'][best]['overrides'])}); its "
-              f"recipe: [{BEST_RECIPE}]({BEST_RECIPE}), its run folder: `{summary['trials'][best]['folder']}`."
+    best = summary.best_row
+    lines += ["", f"Best within the budgets: trial {summary.best + 1} ({describe(best.overrides)}); its "
+              f"recipe: [{BEST_RECIPE}]({BEST_RECIPE}), its run folder: `{best.folder}`."
               if best is not None else "No trial met the budgets.", ""]
     lines += [f"Pareto fronts: [accuracy vs p50]({PARETO_PNGS['p50_ms']}), [accuracy vs gzip]({PARETO_PNGS['gzip_bytes']}). "
               "A trial leaves a front when another is at least as accurate and either more accurate or cheaper, "
@@ -123,52 +187,52 @@ def sweep_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def draw_pareto(summary: dict, cost: str, path: Path) -> Path:
+def draw_pareto(summary: SweepSummary, cost: str, path: Path) -> Path:
     from edgecnn.plots import pyplot, save_figure
 
     plt = pyplot()
-    rows = summary["trials"]
-    done = [i for i, row in enumerate(rows) if row["status"] == "done"]
-    front = summary["pareto"][cost]
-    scale = (lambda v: v / 1024) if cost == "gzip_bytes" else (lambda v: v)
+    rows = summary.trials
+    front = summary.pareto[cost]
+
+    def x(row: TrialRow) -> float:
+        return getattr(row, cost) / 1024 if cost == "gzip_bytes" else getattr(row, cost)
+
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for i in done:
-        row = rows[i]
-        colour = "tab:green" if row["within_budgets"] else "tab:gray"
-        axes.scatter(scale(row[cost]), 100 * row["accuracy"], color=colour, s=36, zorder=3)
-        axes.annotate(str(i + 1), (scale(row[cost]), 100 * row["accuracy"]), textcoords="offset points",
-                      xytext=(4, 4), fontsize=8)
+    for i, row in enumerate(rows):
+        if not row.done:
+            continue
+        colour = "tab:green" if row.within_budgets else "tab:gray"
+        axes.scatter(x(row), 100 * row.accuracy, color=colour, s=36, zorder=3)
+        axes.annotate(str(i + 1), (x(row), 100 * row.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if front:
-        axes.step([scale(rows[i][cost]) for i in front], [100 * rows[i]["accuracy"] for i in front], where="post",
+        axes.step([x(rows[i]) for i in front], [100 * rows[i].accuracy for i in front], where="post",
                   color="tab:blue", label="Pareto front", zorder=2)
-    if summary["best"] is not None:
-        row = rows[summary["best"]]
-        axes.scatter(scale(row[cost]), 100 * row["accuracy"], s=160, facecolors="none", edgecolors="tab:red",
-                     label="best within budgets", zorder=4)
+    if summary.best_row is not None:
+        axes.scatter(x(summary.best_row), 100 * summary.best_row.accuracy, s=160, facecolors="none",
+                     edgecolors="tab:red", label="best within budgets", zorder=4)
     axes.set_xlabel("p50 latency, ms (batch 1)" if cost == "p50_ms" else "gzip size, KiB")
     axes.set_ylabel("test accuracy, %")
-    axes.set_title(f"{summary['settings']['recipe']}: accuracy against "
+    axes.set_title(f"{summary.settings.recipe}: accuracy against "
                    f"{'p50 latency' if cost == 'p50_ms' else 'gzip size'} (grey: misses a budget)")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
     return save_figure(figure, path)
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: SweepSummary) -> None:
     from rich.table import Table  # lazy: only the terminal needs it
 
     from edgecnn.console import console
 
-    table = Table(title=f"sweep of {summary['settings']['recipe']}: {len(summary['trials'])} trials")
+    table = Table(title=f"sweep of {summary.settings.recipe}: {len(summary.trials)} trials")
     for header in HEADERS:
         table.add_column(header, justify="right" if header in ("#", "accuracy", "p50 ms", "gzip") else "left")
     for row in table_rows(summary):
         table.add_row(*row)
     console().print(table)
-    best = summary["best"]
-    trial = summary["trials"][best] if best is not None else None
-    console().print(f"best within the budgets: trial {best + 1}, {describe(trial['overrides'])}: {trial['artifact']} "
-                    f"{100 * trial['accuracy']:.2f}%, p50 {trial['p50_ms']:.3f} ms, gzip {trial['gzip_bytes'] / 1024:.1f} KiB"
+    trial = summary.best_row
+    console().print(f"best within the budgets: trial {summary.best + 1}, {describe(trial.overrides)}: {trial.artifact} "
+                    f"{100 * trial.accuracy:.2f}%, p50 {trial.p50_ms:.3f} ms, gzip {trial.gzip_bytes / 1024:.1f} KiB"
                     if trial else "no trial met the budgets")
-    if len(summary.get("nodes") or []) > 1:  # a cluster: where the trials went
+    if len(summary.nodes) > 1:  # a cluster: where the trials went
         console().print(placement_text(summary))

@@ -15,7 +15,7 @@ from pathlib import Path
 from edgecnn.train.distributed import RAY_EXTRA_HINT, ray_session
 from edgecnn.errors import MissingDependency, RecipeError
 from edgecnn.recipe import Override, Recipe, SweepConfig, load_recipe_dict, parse_override, validate_recipe
-from edgecnn.sweep.results import summarize, write_results
+from edgecnn.sweep.results import SweepSettings, TrialRow, summarize, write_results
 from edgecnn.sweep.space import check_space, decode, describe, ray_space
 from edgecnn.sweep.trial import TRIALS_DIR, remeasure_trial, run_trial
 
@@ -68,26 +68,26 @@ def run_sweep(raw: dict, recipe: Recipe, out: Path, address: str | None = None, 
         rows = [_row(result) for result in results]
     if settings.remeasure:
         rows = _remeasure(rows, context, show_progress)
-    summary = summarize(rows, settings.objective, {
-        "recipe": recipe.name, "search": settings.search, "space": list(settings.space),
-        "objective": settings.objective, "concurrency": settings.concurrency,
-        "cpus_per_trial": settings.cpus_per_trial, "address": address, "budgets": recipe.verify.budgets.model_dump()})
-    summary["files"] = {name: str(path) for name, path in write_results(summary, out).items()}
+    summary = summarize(rows, settings.objective, SweepSettings(
+        recipe=recipe.name, search=settings.search, space=list(settings.space), objective=settings.objective,
+        concurrency=settings.concurrency, cpus_per_trial=settings.cpus_per_trial, address=address,
+        budgets=recipe.verify.budgets.model_dump()))
+    summary.files = {name: str(path) for name, path in write_results(summary, out).items()}
     return summary
 
 
-def _remeasure(rows: list[dict], context: dict, show_progress: bool) -> list[dict]:
+def _remeasure(rows: list[TrialRow], context: dict, show_progress: bool) -> list[TrialRow]:
     """Every finished trial's files timed again, one trial at a time, once no trial runs: comparable p50s.
     A trial whose folder this machine cannot reach (another node's disk) keeps the figures it measured."""
     from edgecnn.console import console
 
-    done = [i for i, row in enumerate(rows) if row["status"] == "done" and Path(row["folder"]).is_dir()]
+    done = [i for i, row in enumerate(rows) if row.done and Path(row.folder).is_dir()]
     for count, i in enumerate(done, 1):
-        before = rows[i]["p50_ms"]
+        before = rows[i].p50_ms
         rows[i] = remeasure_trial(rows[i], context["recipe"], context["objective"])
         if show_progress:
-            console().print(f"re-measured {count}/{len(done)} {describe(rows[i]['overrides'])}: {rows[i]['artifact']} "
-                            f"p50 {rows[i]['p50_ms']:.3f} ms (beside other trials: {before:.3f} ms)")
+            console().print(f"re-measured {count}/{len(done)} {describe(rows[i].overrides)}: {rows[i].artifact} "
+                            f"p50 {rows[i].p50_ms:.3f} ms (beside other trials: {before:.3f} ms)")
     return rows
 
 
@@ -123,15 +123,16 @@ def _tune_config(settings: SweepConfig, recipe: Recipe):
                            time_budget_s=settings.max_minutes * 60 if settings.max_minutes else None)
 
 
-def _row(result) -> dict:
+def _row(result) -> TrialRow:
+    """A Ray Tune result (the metrics the trial reported: its trial.json record) as the sweep's row."""
     metrics = result.metrics or {}
     config = decode({k: v for k, v in (result.config or {}).items()})
     if result.error is not None:
         message = " ".join(str(result.error).split())
-        return {"overrides": config, "status": "failed", "error": message[-300:]}
+        return TrialRow(overrides=config, status="failed", error=message[-300:])
     if "accuracy" not in metrics:
-        return {"overrides": config, "status": "stopped early", "val_accuracy": metrics.get("val_accuracy"),
-                "epochs": metrics.get("epoch")}
+        return TrialRow(overrides=config, status="stopped early", val_accuracy=metrics.get("val_accuracy"),
+                        epochs=metrics.get("epoch"))
     keep = ("folder", "artifact", "within_budgets", "accuracy", "p50_ms", "gzip_bytes", "size_bytes", "float_accuracy",
             "val_accuracy", "score", "seconds", "started_at", "finished_at", "node_id", "node_ip", "pid", "resumed", "remeasured")
-    return {"overrides": config, "status": "done", **{k: metrics.get(k) for k in keep}}
+    return TrialRow(overrides=config, status="done", **{k: metrics.get(k) for k in keep})

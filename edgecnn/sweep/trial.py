@@ -17,6 +17,8 @@ from edgecnn.recipe import validate_recipe
 from edgecnn.run import RunFolder
 from edgecnn.runlock import run_lock
 from edgecnn.sweep.space import apply, decode, describe, slug
+from edgecnn.sweep.results import TrialRow
+from edgecnn.verify.record import BuildReport
 
 RESULT_FILE = "trial.json"
 NOT_FINISHED = 2e12  # the score an epoch's report carries: worse than any finished trial's
@@ -56,31 +58,29 @@ def run_trial(config: dict, context: dict) -> None:
     tune.report(result)
 
 
-def remeasure_trial(row: dict, base: dict, objective: str) -> dict:
+def remeasure_trial(row: TrialRow, base: dict, objective: str) -> TrialRow:
     """The finished trial's row with its files' latency measured again, here and alone: trials that ran side
     by side measured while others trained beside them. Accuracy is measured again too (the same figures)."""
-    overrides, folder = row["overrides"], Path(row["folder"])
+    overrides, folder = row.overrides, Path(row.folder)
     recipe = validate_recipe(apply(base, overrides), source=f"sweep trial {describe(overrides)}")
     stages = [f"verify:{name}" for name in verified_names(recipe) if name != KERAS_ROW]
     with run_lock(folder):
         report = build(recipe, folder, show_progress=False, force=stages)
-    return {**row, **trial_result(report, overrides, folder, objective), "remeasured": True}
+    return row.model_copy(update={**trial_result(report, overrides, folder, objective), "remeasured": True})
 
 
-def trial_result(report: dict, overrides: dict, folder: Path, objective: str) -> dict:
-    """The trial's figures: those of its best artifact within the budgets (the report's pick), else of its
-    most accurate file, marked as missing the budgets; `score` is what the search minimizes."""
-    rows = {row["name"]: row for row in report["artifacts"] if row["name"] != KERAS_ROW}
-    pick = report["best"]["name"]
-    row = rows[pick] if pick else max(rows.values(), key=lambda r: r["accuracy"] or 0.0)
+def trial_result(report: BuildReport, overrides: dict, folder: Path, objective: str) -> dict:
+    """The trial's row of the sweep: the figures of its best artifact within the budgets (the report's pick), else
+    of its most accurate file, marked as missing the budgets; `score` is what the search minimizes."""
+    rows = [row for row in report.artifacts if row.name != KERAS_ROW]
+    pick = report.best_name
+    row = report.row(pick) if pick else max(rows, key=lambda r: r.accuracy or 0.0)
     history = json.loads(RunFolder(folder).history_path.read_text(encoding="utf-8"))
-    result = {"overrides": overrides, "folder": str(folder), "artifact": row["name"],
-              "within_budgets": pick is not None, "accuracy": row["accuracy"], "p50_ms": row["latency_ms"]["p50"],
-              "gzip_bytes": row["gzip_bytes"], "size_bytes": row["size_bytes"],
-              "float_accuracy": report.get("float_accuracy"),
+    result = {"overrides": overrides, "folder": str(folder), "artifact": row.name,
+              "within_budgets": pick is not None, "accuracy": row.accuracy, "p50_ms": row.latency_ms.p50,
+              "gzip_bytes": row.gzip_bytes, "size_bytes": row.size_bytes, "float_accuracy": report.float_accuracy,
               "val_accuracy": max(history.get("val_accuracy") or [0.0])}
-    value = {"accuracy": -(result["accuracy"] or 0.0), "latency": result["p50_ms"],
-             "gzip_bytes": result["gzip_bytes"]}[objective]
+    value = {"accuracy": -(row.accuracy or 0.0), "latency": row.latency_ms.p50, "gzip_bytes": row.gzip_bytes}[objective]
     result["score"] = value if pick else 1e12 + value  # any trial within the budgets beats every trial without
     return result
 

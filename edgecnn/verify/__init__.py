@@ -6,7 +6,6 @@ Nothing here imports TensorFlow, except for the optional Keras reference row.
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,52 +18,12 @@ from edgecnn.errors import VerificationError
 from edgecnn.verify.classes import class_results
 from edgecnn.verify.latency import measure_latency
 from edgecnn.verify.readiness import check_readiness
+from edgecnn.verify.record import ArtifactResult, LatencyStats, ThreadLatency
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import VerifyConfig
 
 __all__ = ["ArtifactResult", "verify_artifact", "file_sizes"]
-
-
-@dataclass
-class ArtifactResult:
-    name: str
-    path: str
-    format: str
-    precision: str
-    runtime: str
-    size_bytes: int
-    gzip_bytes: int
-    accuracy: float | None
-    agreement: float | None
-    max_abs_diff: float | None
-    latency_ms: dict
-    threads: int
-    input_dtype: str
-    extra: dict = field(default_factory=dict)  # per-thread latency, readiness, per-class results, sparsity, ...
-    accuracy_change: float | None = None  # against the float model, once the report knows its accuracy
-
-    def to_dict(self) -> dict:
-        record = asdict(self)
-        record.update(record.pop("extra"))
-        return record
-
-    @classmethod
-    def from_dict(cls, row: dict) -> "ArtifactResult":
-        """A report row (as report.json holds it) back as a result."""
-        names = {f.name for f in fields(cls)} - {"extra"}
-        return cls(**{k: row.get(k) for k in names}, extra={k: v for k, v in row.items() if k not in names})
-
-    @property
-    def app_accuracy(self) -> float | None:
-        """What an app gets through MediaPipe Tasks (the lower of its two figures) when measured, else the accuracy."""
-        measured = (self.extra.get("app") or {}).get("accuracy")
-        return self.accuracy if measured is None else measured
-
-    @property
-    def latencies(self) -> list[dict]:
-        """Latency at each thread count measured (files verified before per-thread timing: the one row)."""
-        return self.extra.get("latency") or [{"threads": self.threads, **self.latency_ms}]
 
 
 def file_sizes(path: Path) -> tuple[int, int]:
@@ -98,16 +57,21 @@ def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.nda
         timed = artifact.runner(count)
         stats = measure_latency(timed, timed.prepare(x), settings.warmup, settings.runs, settings.max_seconds,
                                 artifact.macs)
-        latencies.append({"threads": count, **stats, "runtime_settings": timed.settings})
+        latencies.append(ThreadLatency(threads=count, **stats, runtime_settings=timed.settings))
     size, gz = file_sizes(artifact.path)
     precision = precision or artifact.precision
-    described = {**describe_file(artifact), "macs": artifact.macs, "latency": latencies, **per_class,
-                 "readiness": check_readiness(artifact, precision, settings.gpu_check)}
     return ArtifactResult(
-        name, str(artifact.path), fmt_name, precision, runner.runtime, size, gz, accuracy, agreement, max_diff,
-        {k: v for k, v in latencies[0].items() if k not in ("threads", "runtime_settings")}, threads[0],
-        runner.input_dtype, described,
+        name=name, path=str(artifact.path), format=fmt_name, precision=precision, runtime=runner.runtime,
+        size_bytes=size, gzip_bytes=gz, accuracy=accuracy, agreement=agreement, max_abs_diff=max_diff,
+        latency_ms=LatencyStats(**stats_of(latencies[0])), threads=threads[0], input_dtype=runner.input_dtype,
+        accuracy_change=None, **describe_file(artifact), macs=artifact.macs, latency=latencies, **per_class,
+        readiness=check_readiness(artifact, precision, settings.gpu_check),
     )
+
+
+def stats_of(timing: ThreadLatency) -> dict:
+    """The timings alone (the first thread count's are the row's `latency_ms`)."""
+    return timing.model_dump(exclude={"threads", "runtime_settings"}, exclude_unset=True)
 
 
 def describe_file(artifact: Artifact) -> dict:
@@ -121,4 +85,4 @@ def describe_file(artifact: Artifact) -> dict:
     if optimization:
         described["optimization"] = optimization
     described["sparsity"] = sparsity_summary(artifact.kernels, optimization.get("pruned_layers"))
-    return described
+    return described  # keyword arguments of ArtifactResult

@@ -22,8 +22,8 @@ from edgecnn.errors import RecipeError
 from edgecnn.formats import OPTIMIZED_DIR
 from edgecnn.verify import file_sizes
 from edgecnn.verify.baseline import parse_fraction
-from edgecnn.verify.budgets import BudgetCheck, Gate
 from edgecnn.verify.judge import judge_best_again
+from edgecnn.verify.record import Against, AgainstComparison, BudgetCheck, BuildReport
 from edgecnn.verify.files import EXPORTED_SUFFIXES, artifact_names
 
 ROUND_SECONDS = 0.01  # each side of a round times about this long
@@ -59,17 +59,17 @@ def parse_slowdown(text: str) -> float:
     return parse_fraction(text, "--max-slowdown", "5%")
 
 
-def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress: bool = True) -> dict:
+def compare(pairs, test, max_slowdown: float, max_seconds: float, show_progress: bool = True) -> Against:
     """Latency ratio (interleaved), size and accuracy of each NEW file against its OLD file."""
     records = []
     for name, new_path, old_path in pairs:
         if show_progress:
             console().print(f"against {name:<14} {new_path} vs {old_path}")
         records.append(_compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds))
-    return {"max_slowdown": max_slowdown, "comparisons": records}
+    return Against(max_slowdown=max_slowdown, comparisons=records)
 
 
-def _compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds) -> dict:
+def _compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds) -> AgainstComparison:
     runners, inputs, accuracy = {}, {}, {}
     for side, path in (("new", new_path), ("old", old_path)):
         artifact = open_artifact(path)
@@ -82,8 +82,8 @@ def _compare_pair(name, new_path, old_path, test, max_slowdown, max_seconds) -> 
     latency = interleaved_ratio(runners["new"], runners["old"], inputs["new"], inputs["old"], max_slowdown, max_seconds)
     sizes = {side: dict(zip(("size_bytes", "gzip_bytes"), file_sizes(path)))
              for side, path in (("new", new_path), ("old", old_path))}
-    return {"artifact": name, "new": str(new_path), "old": str(old_path), **latency, "sizes": sizes,
-            "accuracy": accuracy or None}
+    return AgainstComparison(artifact=name, new=str(new_path), old=str(old_path), **latency, sizes=sizes,
+                             accuracy=accuracy or None)
 
 
 def interleaved_ratio(new, old, new_inputs, old_inputs, max_slowdown: float, max_seconds: float) -> dict:
@@ -137,19 +137,17 @@ def judge(low: float, high: float, max_slowdown: float) -> str:
     return "within" if high <= limit else "inconclusive"
 
 
-def add_against(report: dict, against: dict) -> dict:
+def add_against(report: BuildReport, against: Against) -> BuildReport:
     """The comparisons join the report, and a significant slowdown of a gated file joins the gate's checks."""
-    report["against"] = against
-    gate = Gate.from_dict(report["gate"])
-    names = {Path(row["path"]).resolve(): row["name"] for row in report["artifacts"]}
-    for record in against["comparisons"]:
-        artifact = names.get(Path(record["new"]).resolve(), record["artifact"])
-        record["artifact"] = artifact
+    report.against = against
+    gate = report.gate
+    names = {Path(row.path).resolve(): row.name for row in report.artifacts}
+    for record in against.comparisons:
+        record.artifact = names.get(Path(record.new).resolve(), record.artifact)
         gate.checks.append(BudgetCheck(
-            artifact, f"p50 vs {Path(record['old']).name} (max slowdown {against['max_slowdown']:.0%})",
-            record["ratio"], 1 + against["max_slowdown"], record["verdict"] != "slower", artifact in gate.artifacts,
-            inconclusive=record["verdict"] == "inconclusive"))
-    report["gate"] = gate.to_dict()
+            artifact=record.artifact, budget=f"p50 vs {Path(record.old).name} (max slowdown {against.max_slowdown:.0%})",
+            measured=record.ratio, limit=1 + against.max_slowdown, passed=record.verdict != "slower",
+            gated=record.artifact in gate.artifacts, inconclusive=record.verdict == "inconclusive"))
     return judge_best_again(report)
 
 
@@ -157,30 +155,29 @@ def _bold_if(text: str, bold: bool) -> str:
     return f"**{text}**" if bold else text
 
 
-def verdict_text(record: dict) -> str:
+def verdict_text(record: AgainstComparison) -> str:
     """What a comparison found, in words: the gate's verdict (slower beyond the limit, inconclusive) and, when
     it passed, whether the new file is faster, slower within the limit, or the same within the noise (the
     95% interval below 1, above 1, or around it)."""
-    if record["verdict"] == "slower":
+    if record.verdict == "slower":
         return "slower"
-    if record["verdict"] == "inconclusive":
+    if record.verdict == "inconclusive":
         return "inconclusive, noise too high"
-    low, high = record["ci95"]
+    low, high = record.ci95
     return "faster" if high < 1 else "slower, within the limit" if low > 1 else "same within noise"
 
 
-def against_lines(report: dict) -> list[str]:
-    against = report.get("against")
+def against_lines(report: BuildReport) -> list[str]:
+    against = report.against
     if not against:
         return []
-    lines = [f"## Against the old files (same machine, interleaved; max slowdown {against['max_slowdown']:.0%})", "",
+    lines = [f"## Against the old files (same machine, interleaved; max slowdown {against.max_slowdown:.0%})", "",
              "| artifact | old file | p50 new / old | 95% interval | rounds | verdict | size change | accuracy old → new |",
              "|---|---|---:|---:|---:|---|---:|---|"]
-    for r in against["comparisons"]:
-        size = r["sizes"]["new"]["size_bytes"] / r["sizes"]["old"]["size_bytes"] - 1
-        accuracy = r.get("accuracy") or {}
-        accuracy_text = (f"{100 * accuracy['old']:.2f}% → {100 * accuracy['new']:.2f}%" if accuracy else "-")
-        lines.append(f"| {r['artifact']} | {Path(r['old']).name} | {r['ratio']:.3f} | {r['ci95'][0]:.3f}-"
-                     f"{r['ci95'][1]:.3f} | {r['rounds']} | {_bold_if(verdict_text(r), r['verdict'] == 'slower')} | {size:+.1%} | {accuracy_text} |")
+    for r in against.comparisons:
+        size = r.sizes.new.size_bytes / r.sizes.old.size_bytes - 1
+        accuracy_text = f"{100 * r.accuracy.old:.2f}% → {100 * r.accuracy.new:.2f}%" if r.accuracy else "-"
+        lines.append(f"| {r.artifact} | {Path(r.old).name} | {r.ratio:.3f} | {r.ci95[0]:.3f}-{r.ci95[1]:.3f} | "
+                     f"{r.rounds} | {_bold_if(verdict_text(r), r.verdict == 'slower')} | {size:+.1%} | {accuracy_text} |")
     return lines + ["", "Each round times both files back to back, in alternating order; the interval is a bootstrap "
                     "over rounds. Only an interval wholly above the limit fails.", ""]

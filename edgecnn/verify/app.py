@@ -25,6 +25,7 @@ from edgecnn.data.frames import centre_region, letterbox
 from edgecnn.data.contract import normalize
 from edgecnn.data.images import ImageFormat, open_image, to_model_pixels
 from edgecnn.errors import VerificationError
+from edgecnn.verify.record import AppResult, AppView
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import DataConfig, VerifyConfig
@@ -58,33 +59,33 @@ def app_frames_for(settings: VerifyConfig, data_config: DataConfig, dataset, see
 
 
 def add_app_results(pairs, frames: AppFrames | None) -> None:
-    """`result.extra["app"]` for every (artifact, result) pair that is a `.tflite` MediaPipe loads."""
+    """`result.app` for every (artifact, result) pair that is a `.tflite` MediaPipe loads."""
     if frames is None:
         return
     for artifact, result in pairs:
         if artifact.kind != "tflite":
             continue
-        if not ((result.extra.get("readiness") or {}).get("mediapipe") or {}).get("loads", True):
-            result.extra["app"] = {"skipped": "MediaPipe Tasks refuses this file (see its readiness)"}
+        checked = result.readiness.mediapipe if result.readiness else None
+        if checked is not None and not checked.loads:
+            result.app = AppResult(skipped="MediaPipe Tasks refuses this file (see its readiness)")
             continue
-        result.extra["app"] = measure_app(artifact, frames, result.accuracy)
+        result.app = measure_app(artifact, frames, result.accuracy)
 
 
-def measure_app(artifact, frames: AppFrames, accuracy: float | None) -> dict:
+def measure_app(artifact, frames: AppFrames, accuracy: float | None) -> AppResult:
     """MediaPipe Tasks' accuracy on the source images and the camera frames, each prepared as the card says;
     the top-1 agreement with `edgecnn predict`'s pre-processing of the same frames; the gap to `accuracy`."""
     contract = artifact.contract()
-    record = {"client": f"MediaPipe Tasks {mediapipe_tasks().__version__}", "camera_scale": frames.scale}
+    views = {}
     with MediaPipeClassifier(artifact.path) as classifier:
-        for key, images in (("own_size", frames.own_size), ("camera", frames.camera)):
+        for view, images in (("own_size", frames.own_size), ("camera", frames.camera)):
             theirs = classifier.app_top1(images, contract)
             ours = predict_top1(artifact, contract, images)
-            record[key] = {"accuracy": float((theirs == frames.labels).mean()),
-                           "agreement": float((theirs == ours).mean())}
-    lowest = min(record["own_size"]["accuracy"], record["camera"]["accuracy"])
-    record["accuracy"] = lowest
-    record["gap"] = None if accuracy is None else round(accuracy - lowest, 6)
-    return record
+            views[view] = AppView(accuracy=float((theirs == frames.labels).mean()),
+                                  agreement=float((theirs == ours).mean()))
+    lowest = min(view.accuracy for view in views.values())
+    return AppResult(client=f"MediaPipe Tasks {mediapipe_tasks().__version__}", camera_scale=frames.scale, **views,
+                     accuracy=lowest, gap=None if accuracy is None else round(accuracy - lowest, 6))
 
 
 def predict_top1(artifact, contract, frames: list[np.ndarray]) -> np.ndarray:

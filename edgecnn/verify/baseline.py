@@ -8,15 +8,14 @@ from pathlib import Path
 
 from edgecnn.errors import RecipeError
 from edgecnn.fileio import read_user_text
-
-REPORT_SCHEMA = "edgecnn.report/1"  # what report.json says it is; a baseline must say the same
+from edgecnn.verify.record import REPORT_SCHEMA, ArtifactResult, BaselineComparison, BuildReport
 
 # metric -> (how to read it from a row, True when bigger is worse)
 _METRICS = {
-    "latency_p50_ms": (lambda row: row["latency_ms"]["p50"], True),
-    "size_bytes": (lambda row: row["size_bytes"], True),
-    "gzip_bytes": (lambda row: row["gzip_bytes"], True),
-    "accuracy": (lambda row: row["accuracy"], False),
+    "latency_p50_ms": (lambda row: row.latency_ms.p50, True),
+    "size_bytes": (lambda row: row.size_bytes, True),
+    "gzip_bytes": (lambda row: row.gzip_bytes, True),
+    "accuracy": (lambda row: row.accuracy, False),
 }
 
 
@@ -37,24 +36,28 @@ def parse_fraction(text: str, flag: str, example: str) -> float:
     return value
 
 
-def load_baseline(path: Path) -> dict:
+def load_baseline(path: Path) -> BuildReport:
     path = Path(path)
+    text = read_user_text(path, "file", RecipeError, shown=f"--baseline {path}")
     try:
-        report = json.loads(read_user_text(path, "file", RecipeError, shown=f"--baseline {path}"))
+        record = json.loads(text)
     except json.JSONDecodeError:
         raise RecipeError(f"--baseline {path}: not JSON; expected a report.json written by edgecnn") from None
-    if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
-        raise RecipeError(f"--baseline {path}: schema {report.get('schema') if isinstance(report, dict) else None!r}; "
-                          f"expected {REPORT_SCHEMA!r}")
-    return report
+    schema = record.get("schema") if isinstance(record, dict) else None  # the one key read before the type
+    if schema != REPORT_SCHEMA:
+        raise RecipeError(f"--baseline {path}: schema {schema!r}; expected {REPORT_SCHEMA!r}")
+    try:
+        return BuildReport.from_json(text)
+    except ValueError as exc:
+        raise RecipeError(f"--baseline {path}: {exc}; expected a report.json written by edgecnn") from None
 
 
-def compare(report: dict, baseline: dict, tolerance: float) -> list[dict]:
+def compare(report: BuildReport, baseline: BuildReport, tolerance: float) -> list[BaselineComparison]:
     """One record per artifact present in both and metric measured in both: old, new, change, regressed."""
-    old_rows = {row["name"]: row for row in baseline["artifacts"]}
+    old_rows: dict[str, ArtifactResult] = {row.name: row for row in baseline.artifacts}
     records = []
-    for row in report["artifacts"]:
-        old = old_rows.get(row["name"])
+    for row in report.artifacts:
+        old = old_rows.get(row.name)
         if old is None:
             continue
         for metric, (read, bigger_is_worse) in _METRICS.items():
@@ -63,6 +66,6 @@ def compare(report: dict, baseline: dict, tolerance: float) -> list[dict]:
                 continue
             change = (after - before) / before if before else 0.0
             worse = change > tolerance if bigger_is_worse else change < -tolerance
-            records.append({"artifact": row["name"], "metric": metric, "old": before, "new": after,
-                            "change": round(change, 4), "tolerance": tolerance, "regressed": bool(worse)})
+            records.append(BaselineComparison(artifact=row.name, metric=metric, old=before, new=after,
+                                              change=round(change, 4), tolerance=tolerance, regressed=bool(worse)))
     return records

@@ -23,6 +23,7 @@ from edgecnn.recipe import DataConfig, OptimizeConfig, Override, VerifyConfig, d
 from edgecnn.verify import verify_artifact
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import assemble_report
+from edgecnn.verify.record import BuildReport, DataSummary, RecipeRecord
 
 EXPORTED_SUFFIXES = (".tflite", ".onnx", ".ort")
 _SYNTHETIC_BYTES = 50_000_000  # at most this much uint8 stand-in imagery, however large the input
@@ -35,7 +36,7 @@ class TestImages:
     images: np.ndarray | None
     labels: np.ndarray | None
     class_names: list[str] | None
-    summary: dict
+    summary: DataSummary
     normalization: str | None = None  # --normalization, for files that record none
     seed: int = 0
     dataset: object = None  # the loaded --data (for the app's view of its source images)
@@ -48,7 +49,8 @@ class TestImages:
     def of(cls, dataset, normalization: str | None = None, seed: int = 0,
            data_config: DataConfig | None = None) -> TestImages:
         """A loaded data set's test split."""
-        return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), dataset.summary(), normalization, seed,
+        return cls(dataset.x_test, dataset.y_test, list(dataset.class_names), DataSummary.from_dict(dataset.summary()),
+                   normalization, seed,
                    dataset if data_config is not None else None, data_config)
 
     def feed(self, artifact: Artifact) -> tuple[np.ndarray, InputContract]:
@@ -61,7 +63,7 @@ class TestImages:
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
-                 overrides: list[Override], show_progress: bool = True) -> tuple[dict, TestImages]:
+                 overrides: list[Override], show_progress: bool = True) -> tuple[BuildReport, TestImages]:
     """Verify files in their runtimes: the report (not yet written; it gates every file) and the images they
     were fed (for comparing older files on the same ones)."""
     artifacts = open_files(paths)
@@ -69,8 +71,8 @@ def verify_files(paths: list[Path], data: str | None, normalization: str | None,
     return verify_with(artifacts, test, record, settings, show_progress), test
 
 
-def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, settings: VerifyConfig,
-                show_progress: bool = True) -> dict:
+def verify_with(artifacts: list[Artifact], test: TestImages, record: RecipeRecord, settings: VerifyConfig,
+                show_progress: bool = True) -> BuildReport:
     """Verify opened files on `test` (what `files_test_images` gives), for callers that reuse the images."""
     names = artifact_names([artifact.path for artifact in artifacts])
     results = []
@@ -81,7 +83,7 @@ def verify_with(artifacts: list[Artifact], test: TestImages, record: dict, setti
         results.append(verify_artifact(artifact, name, artifact.kind, images, test.labels, contract, None, settings))
     add_app_results(zip(artifacts, results), test.app_frames(settings))
     report = assemble_report(record, None, settings, OptimizeConfig().objective, names, test.summary, results)
-    report["mode"] = "files"
+    report.mode = "files"
     return report
 
 
@@ -104,9 +106,9 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
         unmeasurable = [key for key in ("min_accuracy", "min_agreement") if getattr(settings.budgets, key) is not None]
         if unmeasurable:
             raise RecipeError(f"verify.budgets.{unmeasurable[0]}: accuracy budgets need labelled images; add --data")
-        summary = {"source": None, "test": 0, "images": "synthetic images, latency only",
-                   "image_shape": list(probe.input_shape)}
-        record = {"name": "files", "verify": settings.model_dump(mode="json")}
+        summary = DataSummary(source=None, test=0, images="synthetic images, latency only",
+                              image_shape=list(probe.input_shape))
+        record = RecipeRecord(name="files", verify=settings.model_dump(mode="json"))
         return TestImages(None, None, None, summary, normalization, seed), record, settings
     recipe = _data_recipe(artifacts[0], data, normalization, seed, overrides)
 
@@ -116,8 +118,8 @@ def files_test_images(artifacts: list[Artifact], data, normalization, seed, over
         if outputs != len(dataset.class_names):
             raise VerificationError(f"{artifact.path}: {outputs} outputs, but --data {data} has "
                                     f"{len(dataset.class_names)} classes; pass the data the model was trained on")
-    record = {"name": "files", "seed": recipe.seed, "data": recipe.to_dict()["data"],
-              "verify": recipe.verify.model_dump(mode="json")}
+    record = RecipeRecord(name="files", seed=recipe.seed, data=recipe.data.model_dump(mode="json"),
+                          verify=recipe.verify.model_dump(mode="json"))
     return TestImages.of(dataset, normalization, seed, recipe.data), record, recipe.verify
 
 
