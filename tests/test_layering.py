@@ -108,3 +108,31 @@ def test_settings_parameters_say_their_type():
                if arg.arg in ("recipe", "cfg", "settings", "config", "data_config", "options")
                and arg.annotation is None]
     assert not untyped, "\n".join(untyped)
+
+
+# Suites that test behaviour across the package rather than one module, each named for what it proves.
+CROSS_CUTTING = {
+    "test_bad_input": "every command's one-line errors on bad input",
+    "test_fuzz": "hypothesis over every parser of user input",
+    "test_layering": "this file: the package's layering and the tests' names",
+    "test_interrupts": "Ctrl-C and SIGTERM at any stage",
+    "test_readme_gate": "the README's CI workflow, run as written",
+    "test_phone_sdks": "the files in MediaPipe Tasks and onnxruntime-node",
+    "test_frames_mediapipe": "edgecnn.data.frames against MediaPipe's own pre-processing, pixel by pixel",
+    "test_folder_build": "a folder of photos from `data demo` to the handoff",
+    "test_recipes": "every shipped recipe built and verified",
+}
+
+
+def test_every_test_module_is_named_after_the_module_it_tests():
+    """tests/test_A_B.py tests edgecnn's (or the CLI's) module or subpackage A.B (A/B.py or A/B/); the other
+    test modules are the cross-cutting suites declared above."""
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+               for folder in (PACKAGE, REPO / "cli") for p in folder.rglob("*.py")}
+    named = {module.split(".", 1)[1].replace(".", "_") if "." in module else module for module in modules}
+    named |= {"cli" + ("_" + module.split(".", 1)[1].replace(".", "_") if "." in module else "")
+              for module in modules if module.startswith("cli")}
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        stem = path.stem
+        assert stem.removeprefix("test_") in named or stem in CROSS_CUTTING, \
+            f"tests/{path.name}: names no module of edgecnn/ or cli/ (nor a suite in CROSS_CUTTING)"
