@@ -22,6 +22,7 @@ from edgecnn.errors import ModelError, RecipeError
 from edgecnn.fileio import read_user_text
 from edgecnn.formats import EXPORT_FORMATS, OPTIMIZE_VARIANTS
 from edgecnn.models import resolve_layers
+from edgecnn.models.pretrained import IMAGENET, imagenet_problem
 from edgecnn.yaml_text import MAX_TEXT_BYTES, YamlProblem, load_yaml_text
 
 
@@ -186,6 +187,10 @@ class ModelConfig(_Section):
     )
     padding: Literal["same", "valid"] = Field("same", description="Padding of the kxk convolutions.")
     blocks: list[str] | None = Field(None, description="Override the preset's blocks, e.g. ['ds_r2_k3_s2_c32'].")
+    pretrained: str | None = Field(
+        None, description="Start from learned weights: `imagenet` (mobilenet_v1/v2: Keras' published ImageNet "
+        "weights, from the Keras cache; downloaded once on a machine with internet), or the PATH of a run folder, "
+        "its model.keras, or a Keras .h5 weights file of the same backbone. The classifier is always new.")
 
 
 class EarlyStoppingConfig(_Section):
@@ -528,6 +533,11 @@ class Recipe(_Section):
             resolve_layers(self.model.name, shape, 2, self.model.alpha, self.model.blocks, self.model.padding)
         except ModelError as exc:
             raise ValueError(str(exc)) from None
+        if self.model.pretrained == IMAGENET:
+            problem = imagenet_problem(self.model.name, self.model.alpha, self.model.blocks, shape,
+                                       self.data.normalization)
+            if problem:
+                raise ValueError(f"model.pretrained imagenet: {problem}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

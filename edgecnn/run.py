@@ -146,6 +146,12 @@ class RunFolder:
         return probabilities
 
 
+def model_file(path: Path) -> Path:
+    """The model a path names: a run folder's model.keras, or the file itself."""
+    path = Path(path)
+    return RunFolder(path).model_path if path.is_dir() else path
+
+
 def _number_shared_objects(config: str) -> str:
     numbers: dict[str, int] = {}
 

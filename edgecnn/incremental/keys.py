@@ -17,7 +17,10 @@ from pathlib import Path
 from edgecnn import __version__
 from edgecnn.data.sources import KERAS_SETS, source_digest
 from edgecnn.formats import ALL_ARTIFACTS, ExportFormat
+from edgecnn.fileio import file_sha256
+from edgecnn.models.pretrained import IMAGENET, keras_cache, weights_file
 from edgecnn.recipe import Recipe, VerifyConfig, dotted
+from edgecnn.run import model_file
 from edgecnn.verify.latency import machine
 
 STAGE_KINDS = ("data", "train", "export", "optimize", "verify", "inspect", "report")
@@ -98,7 +101,21 @@ def data_plan(recipe: Recipe) -> StagePlan:
 
 
 def train_plan(recipe: Recipe, tokens: dict[str, str]) -> StagePlan:
-    return StagePlan("train", _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train"), ("data",))
+    inputs = _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train")
+    if recipe.model.pretrained:  # the weights it starts from, not only their name: a retrained source retrains this
+        inputs["init_weights"] = init_weights_digest(recipe)
+    return StagePlan("train", inputs, ("data",))
+
+
+def init_weights_digest(recipe: Recipe) -> str:
+    """The SHA-256 of the file `model.pretrained` starts from (ImageNet: Keras' cached file), or, when it is not
+    there yet, its name (the train stage then says it is missing)."""
+    model = recipe.model
+    if model.pretrained == IMAGENET:
+        path = keras_cache() / weights_file(model.name, model.alpha, (*recipe.data.image_size, recipe.data.channels))
+    else:
+        path = model_file(Path(model.pretrained))
+    return file_sha256(path) if path.is_file() else str(path)
 
 
 def artifact_plan(recipe: Recipe, fmt: ExportFormat, tokens: dict[str, str]) -> StagePlan:

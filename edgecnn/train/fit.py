@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
-from edgecnn.errors import raise_if_stop_requested
+from edgecnn.errors import ModelError, raise_if_stop_requested
 from edgecnn.models import create_model
+from edgecnn.models.pretrained import IMAGENET, load_pretrained
+from edgecnn.run import model_file
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import AugmentConfig, Recipe, TrainConfig
@@ -28,12 +31,27 @@ def set_seed(seed: int) -> None:
 
 
 def build_model(recipe: Recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
+    """The recipe's model, its backbone started from `model.pretrained` when set (the classifier always new)."""
     cfg = recipe.model
-    return create_model(
+    model = create_model(
         cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
         padding=cfg.padding, dropout=cfg.dropout, l2=cfg.l2, initializer=cfg.initializer,
         batchnorm_momentum=cfg.batchnorm_momentum, synchronized_batchnorm=synchronized_batchnorm,
     )
+    if cfg.pretrained:
+        load_pretrained(model, pretrained_source(cfg.pretrained), cfg.name, cfg.alpha)
+    return model
+
+
+def pretrained_source(value: str) -> str | Path:
+    """`imagenet`, or the model file a `model.pretrained` path names (a run folder: its model.keras)."""
+    if value == IMAGENET:
+        return value
+    path = model_file(Path(value))
+    if not path.is_file():
+        raise ModelError(f"model.pretrained {value}: not found; expected imagenet, a run folder with a model.keras, "
+                         "a .keras model file or a Keras .h5 weights file")
+    return path
 
 
 def fit_model(recipe: Recipe, dataset: Dataset, show_progress: bool = True, on_epoch=None, strategy=None, callbacks=()):
