@@ -187,6 +187,9 @@ class ModelConfig(_Section):
     )
     padding: Literal["same", "valid"] = Field("same", description="Padding of the kxk convolutions.")
     blocks: list[str] | None = Field(None, description="Override the preset's blocks, e.g. ['ds_r2_k3_s2_c32'].")
+    init_from: str | None = Field(
+        None, description="Warm start: begin from every weight of a run folder (or model.keras) of the same "
+        "architecture; the classifier too when the classes are the same, else it is made new.")
     pretrained: str | None = Field(
         None, description="Start from learned weights: `imagenet` (mobilenet_v1/v2: Keras' published ImageNet "
         "weights, from the Keras cache; downloaded once on a machine with internet), or the PATH of a run folder, "
@@ -209,6 +212,32 @@ class DistributedConfig(_Section):
     cpus_per_worker: float = Field(1.0, gt=0.0, le=256.0, description="CPUs Ray reserves for each worker.")
 
 
+class FinetuneConfig(_Section):
+    """The usual schedule for a model started from `model.pretrained`: the new classifier trains on the frozen
+    backbone first, then the last blocks train too at a lower rate. BatchNorm of the pretrained layers stays in
+    inference mode throughout (frozen statistics: a small data set's batches would overwrite what the weights
+    learned from a large one, as Keras' transfer-learning guide explains)."""
+
+    freeze_epochs: int = Field(0, ge=0, description="Epochs that train only the new classifier on the frozen "
+                               "backbone; 0 trains every layer from the first epoch.")
+    unfreeze_blocks: int | None = Field(None, ge=0, description="After the frozen epochs, how many of the last "
+                                        "blocks train (their convolutions; None: every block).")
+    learning_rate: float | None = Field(None, gt=0.0, le=10.0, description="Peak learning rate after the frozen "
+                                        "epochs (default: a tenth of train.learning_rate).")
+
+
+class DistillConfig(_Section):
+    """Knowledge distillation (Hinton et al. 2015): the model learns the teacher's softened scores as well as the
+    labels, the usual way to bring a phone-sized model near a larger one's accuracy."""
+
+    teacher: str | None = Field(None, description="Run folder (or model.keras) of the larger model: the same data "
+                                "section, input and classes. None: no distillation.")
+    temperature: float = Field(4.0, gt=0.0, le=100.0, description="Softens both models' scores before they are "
+                               "compared; the soft loss is scaled by its square, as Hinton et al. do.")
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the labels' loss; 1 - alpha weighs the "
+                         "teacher's.")
+
+
 class TrainConfig(_Section):
     epochs: int = Field(30, ge=1, le=10_000, description="Maximum number of epochs.")
     batch_size: int = Field(64, ge=1, le=8192, description="Images per step.")
@@ -228,6 +257,18 @@ class TrainConfig(_Section):
                                                "frames).")
     distributed: DistributedConfig = Field(default_factory=DistributedConfig,
                                            description="Data-parallel training on Ray Train workers.")
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig,
+                                     description="Transfer learning from model.pretrained: frozen epochs, then the "
+                                                 "last blocks at a lower rate.")
+    distill: DistillConfig = Field(default_factory=DistillConfig,
+                                   description="Learn from a larger run's outputs as well as the labels.")
+
+    @model_validator(mode="after")
+    def _finetune_fits(self):
+        if self.finetune.freeze_epochs >= self.epochs:
+            raise ValueError(f"finetune.freeze_epochs {self.finetune.freeze_epochs}: must be below epochs "
+                             f"({self.epochs}), or nothing but the classifier ever trains")
+        return self
 
 
 ExportFormatName = Literal[tuple(EXPORT_FORMATS)]
@@ -533,6 +574,11 @@ class Recipe(_Section):
             resolve_layers(self.model.name, shape, 2, self.model.alpha, self.model.blocks, self.model.padding)
         except ModelError as exc:
             raise ValueError(str(exc)) from None
+        if self.model.init_from and self.model.pretrained:
+            raise ValueError("model.init_from and model.pretrained: choose one (init_from keeps the classifier too)")
+        if self.train.finetune.freeze_epochs and not self.model.pretrained:
+            raise ValueError("train.finetune.freeze_epochs: freezes a pretrained backbone; set model.pretrained "
+                             "(imagenet or a run folder), or 0")
         if self.model.pretrained == IMAGENET:
             problem = imagenet_problem(self.model.name, self.model.alpha, self.model.blocks, shape,
                                        self.data.normalization)

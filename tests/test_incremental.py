@@ -101,6 +101,7 @@ COMPANIONS = {
     "data.std": {"data.normalization": "mean_std", "data.mean": [0.5]},
     "export.calibration.split": {"export.calibration.allow_outside_train": True},
     "export.calibration.allow_few": {"export.calibration.min_samples": 10}, "sweep.search": {"sweep.trials": 4},
+    "train.finetune.freeze_epochs": {"model.init_from": None, "model.pretrained": "runs/source"},
 }
 EXAMPLES = {"model.blocks": ["ds_r2_k3_s2_c32"], "data.path": "."}  # a value of a shape the type does not say
 

@@ -2,6 +2,8 @@
 
 import io
 
+import pytest
+
 from rich.console import Console
 
 from edgecnn.train.fit import epoch_line, training_progress
@@ -55,3 +57,110 @@ def test_a_model_starts_from_another_runs_backbone_with_a_new_classifier(tiny_bu
     before = train_plan(recipe, {"data": "d"}).key
     (source / "model.keras").write_bytes((source / "model.keras").read_bytes() + b"retrained")
     assert train_plan(recipe, {"data": "d"}).key != before
+
+
+def test_fine_tuning_trains_the_classifier_then_the_last_blocks_and_never_the_batchnorm(tiny_build, tiny_dataset):
+    # setup: the tiny run's backbone, one frozen epoch, then the last block (block_2) at a lower rate
+    import numpy as np
+
+    from edgecnn.modelfile import load_keras
+    from edgecnn.recipe import validate_recipe
+    from edgecnn.train.fit import fit_model
+    from tests.conftest import TINY_RECIPE
+
+    source = tiny_build[0]
+    recipe = validate_recipe({
+        **TINY_RECIPE, "seed": 5, "model": {**TINY_RECIPE["model"], "pretrained": str(source)},
+        "train": {**TINY_RECIPE["train"], "epochs": 3, "finetune": {"freeze_epochs": 1, "unfreeze_blocks": 1}}})
+    # execute
+    model, record = fit_model(recipe, tiny_dataset, show_progress=False)
+    # assert
+    before = load_keras(source / "model.keras")
+    changed = {layer.name for layer in model.layers if layer.get_weights()
+               and not all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_layer(layer.name).get_weights()))}
+    assert changed == {"block_2_dw", "block_2_pw", "classifier"}, changed
+    assert len(record["loss"]) == 3 and all(layer.trainable for layer in model.layers)  # saved whole for QAT
+
+
+def test_the_phases_freeze_what_the_schedule_says():
+    from types import SimpleNamespace
+
+    from edgecnn.recipe import validate_recipe
+    from edgecnn.train.fit import training_phases
+    from tests.conftest import TINY_RECIPE
+
+    plain = validate_recipe(TINY_RECIPE)
+    assert [(p.label, p.first_epoch, p.end_epoch) for p in training_phases(plain)] == [("train", 0, 4)]
+    recipe = validate_recipe({**TINY_RECIPE, "model": {**TINY_RECIPE["model"], "pretrained": "runs/source"},
+                              "train": {**TINY_RECIPE["train"], "learning_rate": 0.01,
+                                        "finetune": {"freeze_epochs": 1, "unfreeze_blocks": 2}}})
+    first, later = training_phases(recipe)
+    frozen = [name for name in ("block_0_conv", "block_1_dw", "block_2_pw", "block_2_pw_bn", "classifier", "pool")
+              if later.frozen(SimpleNamespace(name=name))]
+    assert frozen == ["block_0_conv", "block_2_pw_bn"]  # two last blocks train, BatchNorm never
+    assert first.frozen(SimpleNamespace(name="block_2_pw")) and not first.frozen(SimpleNamespace(name="classifier"))
+    assert later.learning_rate_at(1) == pytest.approx(0.001) and (later.first_epoch, later.end_epoch) == (1, 4)
+
+
+def test_distillation_loss_is_the_labels_and_the_softened_teacher_weighted(tiny_build, tiny_dataset):
+    # setup: the tiny run as the teacher of a smaller student, on one batch of the training split
+    import numpy as np
+
+    from edgecnn._tf import keras, tensorflow
+    from edgecnn.data import normalize
+    from edgecnn.recipe import DistillConfig, validate_recipe
+    from edgecnn.train.fit import build_model, distiller, fit_model, teacher_model
+    from tests.conftest import TINY_RECIPE
+
+    K, tf = keras(), tensorflow()
+    recipe = validate_recipe({**TINY_RECIPE, "model": {"name": "dscnn_tiny", "dropout": 0.0},  # no random masks
+                              "train": {**TINY_RECIPE["train"], "epochs": 2,
+                                        "distill": {"teacher": str(tiny_build[0]), "temperature": 3.0, "alpha": 0.3}}})
+    student = build_model(recipe, tiny_dataset)
+    teacher = teacher_model(recipe, student)
+    trainee = distiller(student, teacher, DistillConfig(teacher="t", temperature=3.0, alpha=0.3))
+    trainee.compile(optimizer=K.optimizers.SGD(0.0), loss=K.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+    picks = np.arange(32)
+    images = normalize(tiny_dataset.train.images(picks), tiny_dataset.contract)
+    labels = np.eye(10, dtype=np.float32)[tiny_dataset.train.labels[picks]]
+    # execute: one step at learning rate 0 (the weights stay: the loss is that of these weights)
+    loss = float(trainee.train_step((tf.constant(images), tf.constant(labels)))["loss"])
+    # assert: alpha x cross-entropy + (1 - alpha) x T^2 x KL(teacher/T || student/T) + the student's L2
+    def logits(model):
+        return K.Model(model.input, model.get_layer("classifier").output)(images, training=False).numpy()
+
+    def softmax(z):
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    student_out = K.Model(student.input, student.get_layer("classifier").output)(images, training=True).numpy()
+    hard = -np.mean(np.sum(labels * np.log(np.clip(softmax(student_out), 1e-7, 1)), 1))
+    p, q = softmax(logits(teacher) / 3.0), softmax(student_out / 3.0)
+    soft = np.mean(np.sum(p * np.log(np.clip(p, 1e-7, 1) / np.clip(q, 1e-7, 1)), 1))
+    l2 = float(sum(float(v) for v in student.losses))
+    assert loss == pytest.approx(0.3 * hard + 0.7 * 9.0 * soft + l2, rel=1e-3)
+    # and a whole distilled training runs through the build's fit, validating as the student
+    model, record = fit_model(recipe, tiny_dataset, show_progress=False)
+    assert model is not teacher and len(record["val_accuracy"]) == 2 and record["val_accuracy"][-1] > 0.1
+
+
+def test_a_warm_start_takes_every_weight_and_the_classifier_only_for_the_same_classes(tiny_build, tiny_dataset):
+    import numpy as np
+
+    from edgecnn.data import load_dataset
+    from edgecnn.modelfile import load_keras
+    from edgecnn.recipe import validate_recipe
+    from edgecnn.train.fit import build_model
+    from tests.conftest import TINY_RECIPE
+
+    source = load_keras(tiny_build[0] / "model.keras")
+    same = validate_recipe({**TINY_RECIPE, "seed": 8, "model": {**TINY_RECIPE["model"], "init_from": str(tiny_build[0])}})
+    model = build_model(same, tiny_dataset)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), source.get_weights()))
+    three = {"source": "shapes", "image_size": [16, 16], "channels": 1,
+             "shapes": {"classes": ["circle", "square", "cross"], "count": 60}}
+    fewer = validate_recipe({**TINY_RECIPE, "data": three, "model": same.to_dict()["model"]})
+    model = build_model(fewer, load_dataset(fewer.data, fewer.seed))
+    assert model.output_shape[-1] == 3
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_layer("block_2_pw").get_weights(),
+                                                    source.get_layer("block_2_pw").get_weights()))

@@ -102,19 +102,22 @@ def data_plan(recipe: Recipe) -> StagePlan:
 
 def train_plan(recipe: Recipe, tokens: dict[str, str]) -> StagePlan:
     inputs = _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train")
-    if recipe.model.pretrained:  # the weights it starts from, not only their name: a retrained source retrains this
-        inputs["init_weights"] = init_weights_digest(recipe)
+    # The weights it starts from or learns from, not only their names: a retrained source retrains this model.
+    for key, value in (("init_weights", recipe.model.pretrained or recipe.model.init_from),
+                       ("teacher", recipe.train.distill.teacher)):
+        if value:
+            inputs[key] = weights_digest(recipe, value)
     return StagePlan("train", inputs, ("data",))
 
 
-def init_weights_digest(recipe: Recipe) -> str:
-    """The SHA-256 of the file `model.pretrained` starts from (ImageNet: Keras' cached file), or, when it is not
-    there yet, its name (the train stage then says it is missing)."""
+def weights_digest(recipe: Recipe, value: str) -> str:
+    """The SHA-256 of the model file a recipe names (`imagenet`: Keras' cached file), or, when it is not there
+    yet, its name (the train stage then says it is missing)."""
     model = recipe.model
-    if model.pretrained == IMAGENET:
+    if value == IMAGENET:
         path = keras_cache() / weights_file(model.name, model.alpha, (*recipe.data.image_size, recipe.data.channels))
     else:
-        path = model_file(Path(model.pretrained))
+        path = model_file(Path(value))
     return file_sha256(path) if path.is_file() else str(path)
 
 

@@ -19,6 +19,7 @@ from edgecnn._tf import keras
 from edgecnn.errors import ModelError
 
 IMAGENET = "imagenet"
+CLASSIFIER = "classifier"  # edgecnn's dense head (models/spec.py): never part of a backbone
 # The widths and input sizes Keras publishes ImageNet weights for; another square size loads the 224 file (the
 # convolution weights do not depend on the size), as Keras itself does.
 PUBLISHED = {
@@ -104,6 +105,20 @@ def copy_backbone(source, target, where: str) -> int:
                              "alpha or blocks)")
         our.set_weights(their.get_weights())
     return len(ours)
+
+
+def warm_start(model, path: Path) -> bool:
+    """Every weight of the model file at `path` (same architecture): the backbone, and the classifier when the
+    classes are the same. Whether the classifier came too."""
+    from edgecnn.modelfile import load_keras  # lazy: only a warm start reads a model file
+
+    source = load_keras(path)
+    copy_backbone(source, model, f"model.init_from {path}")
+    theirs, ours = source.get_layer(CLASSIFIER), model.get_layer(CLASSIFIER)
+    if [tuple(w.shape) for w in theirs.weights] != [tuple(w.shape) for w in ours.weights]:
+        return False
+    ours.set_weights(theirs.get_weights())
+    return True
 
 
 def load_pretrained(model, source: str | Path, name: str, alpha: float) -> int:

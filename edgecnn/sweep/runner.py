@@ -34,6 +34,9 @@ def sweep_recipe(recipe: Path, overrides: list[Override] | None = None,
     return raw, parsed
 
 
+SWEEP_CACHE = "cache"  # the sweep's own stage cache, when no --cache is given
+
+
 def _ray():
     try:
         import ray  # lazy: Ray (1 s, with its processes) only for a sweep
@@ -45,7 +48,9 @@ def _ray():
 
 def run_sweep(raw: dict, recipe: Recipe, out: Path, address: str | None = None, resume: bool = False,
               cache: Path | None = None, show_progress: bool = True) -> dict:
-    """Every trial of `recipe.sweep`, then the summary (rows, fronts, best) written into `out`."""
+    """Every trial of `recipe.sweep`, then the summary (rows, fronts, best) written into `out`. Without a `cache`,
+    the sweep keeps one of its own (out/cache): a trial whose values differ from a finished one's only in what
+    comes after training (export, optimize, verify settings) starts from that trial's trained model."""
     out = Path(out).absolute()
     if (out / TRIALS_DIR).is_dir() and not resume:
         raise RecipeError(f"--out {out}: holds a sweep already; pass --resume to continue it, or choose another --out")
@@ -53,7 +58,7 @@ def run_sweep(raw: dict, recipe: Recipe, out: Path, address: str | None = None, 
     from ray import tune  # lazy: Ray
 
     settings = recipe.sweep
-    context = {"recipe": copy.deepcopy(raw), "out": str(out), "cache": str(cache) if cache else None,
+    context = {"recipe": copy.deepcopy(raw), "out": str(out), "cache": str(cache or out / SWEEP_CACHE),
                "early_stop": settings.early_stop, "objective": settings.objective,
                "threads": max(1, int(settings.cpus_per_trial))}
     with ray_session(ray, address, f"--address {address}", RecipeError, include_dashboard=False,

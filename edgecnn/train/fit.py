@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
+from typing import TYPE_CHECKING, Callable
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -15,12 +15,13 @@ from edgecnn._tf import keras, tensorflow
 from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
 from edgecnn.errors import ModelError, raise_if_stop_requested
-from edgecnn.models import create_model
-from edgecnn.models.pretrained import IMAGENET, load_pretrained
+from edgecnn.models import create_model, resolve_layers
+from edgecnn.models.pretrained import IMAGENET, load_pretrained, warm_start
+from edgecnn.modelfile import load_keras
 from edgecnn.run import model_file
 
 if TYPE_CHECKING:  # annotations only: no import at run time
-    from edgecnn.recipe import AugmentConfig, Recipe, TrainConfig
+    from edgecnn.recipe import AugmentConfig, DistillConfig, Recipe, TrainConfig
 
 
 def set_seed(seed: int) -> None:
@@ -39,18 +40,18 @@ def build_model(recipe: Recipe, dataset: Dataset, synchronized_batchnorm: bool =
         batchnorm_momentum=cfg.batchnorm_momentum, synchronized_batchnorm=synchronized_batchnorm,
     )
     if cfg.pretrained:
-        load_pretrained(model, pretrained_source(cfg.pretrained), cfg.name, cfg.alpha)
+        load_pretrained(model, cfg.pretrained if cfg.pretrained == IMAGENET else found_model("model.pretrained",
+                                                                                            cfg.pretrained), cfg.name, cfg.alpha)
+    if cfg.init_from:
+        warm_start(model, found_model("model.init_from", cfg.init_from))
     return model
 
 
-def pretrained_source(value: str) -> str | Path:
-    """`imagenet`, or the model file a `model.pretrained` path names (a run folder: its model.keras)."""
-    if value == IMAGENET:
-        return value
+def found_model(key: str, value: str) -> Path:
+    """The model file a recipe path names (a run folder: its model.keras), or a one-line error naming `key`."""
     path = model_file(Path(value))
     if not path.is_file():
-        raise ModelError(f"model.pretrained {value}: not found; expected imagenet, a run folder with a model.keras, "
-                         "a .keras model file or a Keras .h5 weights file")
+        raise ModelError(f"{key} {value}: not found; expected a run folder with a model.keras or a model file")
     return path
 
 
@@ -61,32 +62,143 @@ def fit_model(recipe: Recipe, dataset: Dataset, show_progress: bool = True, on_e
     K = keras()
     set_seed(recipe.seed)
     cfg = recipe.train
-    with strategy.scope() if strategy else contextlib.nullcontext():
+    scope = strategy.scope if strategy else contextlib.nullcontext
+    with scope():
         # Several workers: batch statistics over the whole batch, as one process computes them.
         model = build_model(recipe, dataset, synchronized_batchnorm=strategy is not None)
-        model.compile(
-            optimizer=K.optimizers.Adam(cfg.learning_rate),
-            loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy"], steps_per_execution=cfg.steps_per_execution,
-        )
     train_ds = training_stream(make_pipeline(dataset.train, dataset, cfg, recipe.seed, training=True))
     val_ds = make_pipeline(dataset.val, dataset, cfg, recipe.seed, training=False) if len(dataset.val) else None
     steps = steps_per_epoch(recipe, dataset)
-    stopper = K.callbacks.EarlyStopping(
-        monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
-        restore_best_weights=True,
-    )
-    every = [K.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, cfg)), stopper,
-             stop_checker(K), *callbacks]
-    if show_progress:
-        every.append(progress_callback(K, cfg.epochs, steps))
-    if on_epoch is not None:
-        every.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=every,
-                        verbose=0)
-    record = {key: [float(v) for v in values] for key, values in history.history.items()}
-    record["best_epoch"] = int(stopper.best_epoch) + 1
+    record: dict[str, list] = {}
+    with scope():
+        trainee = distiller(model, teacher_model(recipe, model), cfg.distill) if cfg.distill.teacher else model
+    for phase in training_phases(recipe):
+        with scope():
+            phase.set_trainable(model)
+            trainee.compile(
+                optimizer=K.optimizers.Adam(phase.rate.learning_rate),
+                loss=K.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                metrics=["accuracy"], steps_per_execution=cfg.steps_per_execution,
+            )
+        stopper = K.callbacks.EarlyStopping(
+            monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience or cfg.epochs,
+            restore_best_weights=True,
+        )
+        every = [K.callbacks.LearningRateScheduler(phase.learning_rate_at), stopper, stop_checker(K), *callbacks]
+        if show_progress:
+            every.append(progress_callback(K, cfg.epochs, steps, phase.label))
+        if on_epoch is not None:
+            every.append(K.callbacks.LambdaCallback(on_epoch_end=on_epoch))
+        history = trainee.fit(train_ds, validation_data=val_ds, initial_epoch=phase.first_epoch,
+                              epochs=phase.end_epoch, steps_per_epoch=steps, callbacks=every, verbose=0)
+        for key, values in history.history.items():
+            record.setdefault(key, []).extend(float(v) for v in values)
+        record["best_epoch"] = int(stopper.best_epoch) + 1  # epochs count from the first phase's first
+    for layer in model.layers:  # the saved model trains whole in later stages (QAT, pruning, clustering)
+        layer.trainable = True
     return model, record
+
+
+def teacher_model(recipe: Recipe, student):
+    """The distillation teacher: a run's model with the student's input and classes."""
+    path = found_model("train.distill.teacher", recipe.train.distill.teacher)
+    teacher = load_keras(path)
+    if tuple(teacher.input_shape) != tuple(student.input_shape) or teacher.output_shape != student.output_shape:
+        raise ModelError(f"train.distill.teacher {path}: input {teacher.input_shape[1:]} and "
+                         f"{teacher.output_shape[-1]} classes; the model has {student.input_shape[1:]} and "
+                         f"{student.output_shape[-1]}: the teacher must be trained on the same data section")
+    return teacher
+
+
+def distiller(student, teacher, settings: DistillConfig):
+    """A Keras model that trains `student` on the labels (weight alpha) and on the teacher's scores softened by the
+    temperature (weight 1 - alpha, scaled by the temperature squared); it validates and predicts as the student.
+    Logits are the classifier layer's outputs, before the softmax."""
+    K, tf = keras(), tensorflow()
+    student_logits = K.Model(student.input, student.get_layer("classifier").output)
+    teacher_logits = K.Model(teacher.input, teacher.get_layer("classifier").output)
+    teacher_logits.trainable = False
+    temperature, alpha = settings.temperature, settings.alpha
+
+    class Distiller(K.Model):
+        def __init__(self):
+            super().__init__(name="distiller")
+            self.student = student
+
+        def call(self, images, training=False):
+            return self.student(images, training=training)
+
+        def train_step(self, data):
+            images, labels = data
+            soft_targets = tf.nn.softmax(teacher_logits(images, training=False) / temperature)
+            with tf.GradientTape() as tape:
+                logits = student_logits(images, training=True)
+                hard = self.compiled_loss(labels, tf.nn.softmax(logits))
+                soft = K.losses.kl_divergence(soft_targets, tf.nn.softmax(logits / temperature))
+                loss = alpha * hard + (1 - alpha) * temperature**2 * tf.reduce_mean(soft) + tf.add_n(
+                    [tf.constant(0.0), *self.student.losses])
+            variables = self.student.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            self.compiled_metrics.update_state(labels, tf.nn.softmax(logits))
+            return {"loss": loss, **{metric.name: metric.result() for metric in self.metrics if metric.name != "loss"}}
+
+    return Distiller()
+
+
+@dataclass
+class TrainingPhase:
+    """Epochs [first_epoch, end_epoch) of one fit: which layers train, at which rates."""
+
+    label: str
+    first_epoch: int
+    end_epoch: int
+    rate: TrainConfig  # the schedule's settings for this phase (its epochs count from first_epoch)
+    frozen: Callable[[object], bool]  # layer -> stays as it is
+
+    def set_trainable(self, model) -> None:
+        for layer in model.layers:
+            layer.trainable = not self.frozen(layer)
+
+    def learning_rate_at(self, epoch: int) -> float:
+        return learning_rate_at(epoch - self.first_epoch, self.rate)
+
+
+def training_phases(recipe: Recipe) -> list[TrainingPhase]:
+    """One phase training every layer; with a pretrained backbone and `train.finetune.freeze_epochs`, first the
+    classifier alone, then the last `unfreeze_blocks` blocks' convolutions too at the lower rate. BatchNorm of the
+    pretrained layers never trains (inference mode: frozen statistics)."""
+    cfg, finetune = recipe.train, recipe.train.finetune
+    if not (recipe.model.pretrained and finetune.freeze_epochs):
+        return [TrainingPhase("train", 0, cfg.epochs, cfg, lambda layer: False)]
+    backbone = backbone_names(recipe)
+    blocks = backbone_blocks(backbone)
+    thawed = set(blocks[len(blocks) - (len(blocks) if finetune.unfreeze_blocks is None else finetune.unfreeze_blocks):])
+    later = cfg.model_copy(update={"learning_rate": finetune.learning_rate or cfg.learning_rate / 10,
+                                   "epochs": cfg.epochs - finetune.freeze_epochs, "warmup_epochs": 0})
+    first = cfg.model_copy(update={"epochs": finetune.freeze_epochs})
+
+    def frozen_later(layer) -> bool:
+        return layer.name in backbone and (layer.name.endswith("_bn") or block_of(layer.name) not in thawed)
+
+    return [TrainingPhase("classifier", 0, finetune.freeze_epochs, first, lambda layer: layer.name in backbone),
+            TrainingPhase("fine-tune", finetune.freeze_epochs, cfg.epochs, later, frozen_later)]
+
+
+def backbone_names(recipe: Recipe) -> set[str]:
+    """The names of the layers that hold backbone weights (convolutions and their BatchNorms), by the architecture."""
+    layers = resolve_layers(recipe.model.name, (*recipe.data.image_size, recipe.data.channels), 2,
+                            recipe.model.alpha, recipe.model.blocks, recipe.model.padding)
+    return {name for layer in layers[:-1] for name in (layer.name, f"{layer.name}_bn")}
+
+
+def block_of(name: str) -> str:
+    """'block_3_pw_bn' -> 'block_3'."""
+    return "_".join(name.split("_")[:2])
+
+
+def backbone_blocks(names: set[str]) -> list[str]:
+    """The blocks in the order the network runs them."""
+    return sorted({block_of(name) for name in names}, key=lambda block: int(block.split("_")[1]))
 
 
 def training_stream(pipeline):
