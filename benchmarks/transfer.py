@@ -59,7 +59,7 @@ def few_label_recipe(folder: Path, out: Path, seed: int, pretrained: Path | None
                  "normalization": "symmetric"},
         "model": {"name": "dscnn_m", "dropout": 0.1},
         "train": {"epochs": epochs, "batch_size": 16, "learning_rate": 3e-3,
-                  "early_stopping": {"patience": 0, "monitor": "val_loss"},  # every epoch; the best kept
+                  "early_stopping": {"patience": 0, "monitor": "val_accuracy"},  # every epoch; the best kept
                   "augment": {"flip_horizontal": True, "rotation": 0.05, "zoom": 0.1, "translation": 0.1,
                               "brightness": 0.15, "contrast": 0.15}},
         "export": {"formats": ["tflite_float32", "tflite_int8"], "calibration": {"samples": 100, "allow_few": True}},

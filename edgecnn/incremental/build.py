@@ -32,7 +32,9 @@ from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
-from edgecnn.verify.record import Anatomy, ArtifactResult, BuildReport, DataSummary, StageDecision, Timings
+from edgecnn.verify.record import (
+    Anatomy, ArtifactResult, BuildReport, DataSummary, Pictures, StageDecision, Timings,
+)
 
 
 @dataclass
@@ -129,16 +131,15 @@ def _run_inspect(materials: Materials, plan: StagePlan):
     run = materials.run
     float_file = open_artifact(run.artifact(EXPORT_FORMATS["tflite_float32"].filename))
     record = run_anatomy(run, materials.dataset, float_file)
-    return _paths_inside(record.get("pictures"), run.inspect_dir), record
+    return _pictures_inside(Anatomy.from_dict(record).pictures, run.inspect_dir), record
 
 
-def _paths_inside(value, folder: Path) -> list[Path]:
-    """The files under `folder` that a record names (its pictures; not the training curves beside them)."""
-    if isinstance(value, dict):
-        return [p for item in value.values() for p in _paths_inside(item, folder)]
-    if isinstance(value, list):
-        return [p for item in value for p in _paths_inside(item, folder)]
-    return [Path(value)] if isinstance(value, str) and Path(value).is_relative_to(folder) else []
+def _pictures_inside(pictures: Pictures | None, folder: Path) -> list[Path]:
+    """The pictures the inspect stage drew under `folder` (not the training curves beside it)."""
+    if pictures is None:
+        return []
+    named = [pictures.kernels, *pictures.feature_maps, pictures.strongest, pictures.test_image, pictures.training_curves]
+    return [Path(path) for path in named if path and Path(path).is_relative_to(folder)]
 
 
 def _decision(plan: StagePlan, action: str, reason: str) -> StageDecision:

@@ -103,10 +103,10 @@ def data_plan(recipe: Recipe) -> StagePlan:
 def train_plan(recipe: Recipe, tokens: dict[str, str]) -> StagePlan:
     inputs = _base(_pick(recipe, stage_reads("train")), tokens, ("data",), "train")
     # The weights it starts from or learns from, not only their names: a retrained source retrains this model.
-    for key, value in (("init_weights", recipe.model.pretrained or recipe.model.init_from),
-                       ("teacher", recipe.train.distill.teacher)):
+    for key, value in (("model.pretrained", recipe.model.pretrained), ("model.init_from", recipe.model.init_from),
+                       ("train.distill.teacher", recipe.train.distill.teacher)):
         if value:
-            inputs[key] = weights_digest(recipe, value)
+            inputs[f"{key} weights"] = weights_digest(recipe, value)  # the reason reads "model.init_from weights changed"
     return StagePlan("train", inputs, ("data",))
 
 
