@@ -1,5 +1,6 @@
 """A small student alone against the same student distilled from a larger teacher (`train.distill`), on digits,
-over several seeds: recipes/digits.yaml's dscnn_s is the teacher, dscnn_xs at half width (--student, --width) the student.
+over several seeds: recipes/digits.yaml's dscnn_s is the teacher, dscnn_xs at half width (--student, --width) the
+student.
 
     python benchmarks/distill.py --seeds 0 1 2 --out /tmp/distill
 
@@ -38,8 +39,9 @@ def main() -> int:
     results: dict[str, list[dict]] = {"alone": [], "distilled": []}
     for seed in args.seeds:
         for mode in results:
-            distill = ([f"train.distill.teacher={args.out / 'teacher'}", f"train.distill.temperature={args.temperature}",
-                        f"train.distill.alpha={args.alpha}"] if mode == "distilled" else [])
+            distill = ([f"train.distill.teacher={args.out / 'teacher'}",
+                        f"train.distill.temperature={args.temperature}", f"train.distill.alpha={args.alpha}"]
+                       if mode == "distilled" else [])
             built = api.build(DIGITS, out=args.out / f"{mode}_{seed}", show_progress=False,
                               overrides=[f"seed={seed}", f"model.name={args.student}", f"model.alpha={args.width}",
                                          *distill, *LIGHT])
@@ -51,8 +53,8 @@ def main() -> int:
             print(json.dumps(row), flush=True)
     for mode, rows in results.items():
         each = ", ".join(f"{row['float']:.2%}" for row in rows)
-        print(f"{mode}: float {statistics.mean(r['float'] for r in rows):.2%} ({each}), "
-              f"int8 {statistics.mean(r['int8'] for r in rows):.2%}, train {statistics.mean(r['train_s'] for r in rows):.1f} s")
+        mean = {key: statistics.mean(row[key] for row in rows) for key in ("float", "int8", "train_s")}
+        print(f"{mode}: float {mean['float']:.2%} ({each}), int8 {mean['int8']:.2%}, train {mean['train_s']:.1f} s")
     return 0
 
 

@@ -97,8 +97,9 @@ def main() -> int:
             results[mode].append(row)
             print(json.dumps(row), flush=True)
     for mode, rows in results.items():
-        print(f"{mode}: float {statistics.mean(r['float'] for r in rows):.2%} (min {min(r['float'] for r in rows):.2%}), "
-              f"int8 {statistics.mean(r['int8'] for r in rows):.2%}, train {statistics.mean(r['train_s'] for r in rows):.1f} s")
+        mean = {key: statistics.mean(row[key] for row in rows) for key in ("float", "int8", "train_s")}
+        print(f"{mode}: float {mean['float']:.2%} (min {min(row['float'] for row in rows):.2%}), "
+              f"int8 {mean['int8']:.2%}, train {mean['train_s']:.1f} s")
     return 0
 
 

@@ -40,7 +40,8 @@ from edgecnn.verify.judge import add_baseline, enforce_gate, gate_passed
 from edgecnn.verify.junit import write_junit
 from edgecnn.verify.record import BuildReport
 
-__all__ = ["Reported", "Swept", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train", "verify"]
+__all__ = ["Reported", "Swept", "build", "enforce_gate", "export", "inspect", "optimize", "predict", "sweep", "train",
+           "verify"]
 
 Normalization = Literal["unit", "symmetric"]
 

@@ -322,7 +322,8 @@ def _calibration_lines(report: BuildReport) -> list[str]:
     if not calibrated:
         return []
     return (["## Calibration", ""]
-            + [f"- {a.name}: {a.calibration.samples} images from the {a.calibration.source}" for a in calibrated] + [""])
+            + [f"- {a.name}: {a.calibration.samples} images from the {a.calibration.source}" for a in calibrated]
+            + [""])
 
 
 def _sparsity_lines(report: BuildReport) -> list[str]:

@@ -32,7 +32,7 @@ def tiny_recipe_file(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_build(tmp_path_factory):
-    """One real build of the tiny recipe: (run folder, report dict)."""
+    """One real build of the tiny recipe: (run folder, its BuildReport)."""
     from edgecnn.incremental.build import build
     from edgecnn.recipe import validate_recipe
 

@@ -138,7 +138,8 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
     assert done.best is not None and (out / "best_recipe.yaml").is_file()
     assert {"sweep.json", "sweep.md", "pareto_latency.png", "pareto_gzip.png"} <= {p.name for p in out.iterdir()}
     # At the end every finished trial's files were timed again, alone: verification forced, nothing else redone.
-    stages = {stage["stage"]: stage for stage in json.loads((out / finished[0].folder / "report.json").read_text())["stages"]}
+    written = json.loads((out / finished[0].folder / "report.json").read_text())
+    stages = {stage["stage"]: stage for stage in written["stages"]}
     assert all(row.remeasured for row in finished) and stages["verify:tflite_int8"]["reason"] == "--force"
     assert stages["train"]["action"] == "reused" and stages["verify:keras_float32"]["action"] == "reused"
     stamps = {row.folder: (out / row.folder / "trial.json").stat().st_mtime_ns for row in finished}

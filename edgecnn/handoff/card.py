@@ -188,7 +188,8 @@ def _making(handoff) -> list[str]:
 
 
 def _limitations(recipe: Recipe, data: DataSummary, handoff) -> list[str]:
-    weakest = sorted((v.accuracy, k) for k, v in (handoff.phone.row.per_class or {}).items() if v.accuracy is not None)[:2]
+    per_class = handoff.phone.row.per_class or {}
+    weakest = sorted((result.accuracy, label) for label, result in per_class.items() if result.accuracy is not None)[:2]
     lines = ["## Limitations", "",
              f"- Measured on {data.test} test images from the same source as the training images; accuracy on "
              "a phone camera's pictures can be lower.",

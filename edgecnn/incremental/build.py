@@ -138,7 +138,8 @@ def _pictures_inside(pictures: Pictures | None, folder: Path) -> list[Path]:
     """The pictures the inspect stage drew under `folder` (not the training curves beside it)."""
     if pictures is None:
         return []
-    named = [pictures.kernels, *pictures.feature_maps, pictures.strongest, pictures.test_image, pictures.training_curves]
+    named = [pictures.kernels, *pictures.feature_maps, pictures.strongest, pictures.test_image,
+             pictures.training_curves]
     return [Path(path) for path in named if path and Path(path).is_relative_to(folder)]
 
 
@@ -224,7 +225,8 @@ _WRITTEN_BY = {"data": "train", "train": "train", "export": "export", "optimize"
 
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
-          cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS, persist: bool = True) -> BuildReport | None:
+          cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS,
+          persist: bool = True) -> BuildReport | None:
     """The stages of kinds `stages` (default every one) into `out_dir`, each redone only when what it reads
     changed (or `force` names it); a stage of another kind upstream of those is taken as the folder holds it, one
     downstream of them is left alone. Every command runs
@@ -286,7 +288,7 @@ def _report(recipe: Recipe, run: RunFolder, book: StageBook, judged: list[str], 
     report = build_report(recipe, DataSummary.from_dict(manifest.record_of("data")["summary"]), results, timings,
                           manifest.record_of("train").get("float_accuracy"))
     report.anatomy = Anatomy.from_dict(manifest.record_of("inspect")) if "inspect" in judged else None
-    report.stages = [decision.model_copy() for decision in book.decisions]  # as written: the report's own time is not in it
+    report.stages = [decision.model_copy() for decision in book.decisions]  # as written: without the report's own time
     if not write:
         return report
     write_report(report, run.root)

@@ -106,7 +106,7 @@ def train_plan(recipe: Recipe, tokens: dict[str, str]) -> StagePlan:
     for key, value in (("model.pretrained", recipe.model.pretrained), ("model.init_from", recipe.model.init_from),
                        ("train.distill.teacher", recipe.train.distill.teacher)):
         if value:
-            inputs[f"{key} weights"] = weights_digest(recipe, value)  # the reason reads "model.init_from weights changed"
+            inputs[f"{key} weights"] = weights_digest(recipe, value)  # reason: "model.init_from weights changed"
     return StagePlan("train", inputs, ("data",))
 
 

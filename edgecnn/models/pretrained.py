@@ -6,8 +6,8 @@ ImageNet weights come through the real `tf_keras.applications` call (`MobileNet`
 reads no KERAS_HOME) and reads it from there afterwards, offline. The weights are then copied onto edgecnn's
 own layers by structure: the n-th convolution, depthwise convolution and BatchNorm of the source onto the n-th of
 edgecnn's, each checked for the same kind and weight shapes (the presets build the published networks layer for
-layer, so the outputs are the same: `tests/test_models.py` checks them). The classifier is never copied: it is
-made for the recipe's classes.
+layer, so the outputs are the same: `tests/test_models_pretrained.py` checks them). The classifier is never copied:
+it is made for the recipe's classes.
 """
 
 from __future__ import annotations

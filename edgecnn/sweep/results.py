@@ -118,7 +118,8 @@ def placement(rows: list[TrialRow]) -> list[RayNode]:
     nodes: dict[str, RayNode] = {}
     for i, row in enumerate(rows):
         if row.node_id:
-            nodes.setdefault(row.node_id, RayNode(node_id=row.node_id, node_ip=row.node_ip, trials=[])).trials.append(i + 1)
+            node = nodes.setdefault(row.node_id, RayNode(node_id=row.node_id, node_ip=row.node_ip, trials=[]))
+            node.trials.append(i + 1)
     return list(nodes.values())
 
 
@@ -131,7 +132,8 @@ def placement_text(summary: SweepSummary) -> str:
     if not summary.nodes:
         return "Ray nodes: none recorded"
     return f"Ray nodes: {len(summary.nodes)}; " + "; ".join(
-        f"node {node.node_id[:12]} ({node.node_ip}): trials {', '.join(map(str, node.trials))}" for node in summary.nodes)
+        f"node {node.node_id[:12]} ({node.node_ip}): trials {', '.join(map(str, node.trials))}"
+        for node in summary.nodes)
 
 
 def write_results(summary: SweepSummary, out: Path) -> dict[str, Path]:
@@ -155,7 +157,8 @@ def table_rows(summary: SweepSummary) -> list[list[str]]:
         marks = ("best " if i == summary.best else "") + " ".join(
             f"front:{'p50' if cost == 'p50_ms' else 'gzip'}" for cost in fronts if i in fronts[cost])
         if not row.done:
-            rows.append([str(i + 1), describe(row.overrides), row.status, "-", "-", "-", "-", "-", (row.error or "")[:60]])
+            rows.append([str(i + 1), describe(row.overrides), row.status, "-", "-", "-", "-", "-",
+                         (row.error or "")[:60]])
             continue
         rows.append([str(i + 1), describe(row.overrides), row.status, row.artifact, f"{100 * row.accuracy:.2f}%",
                      f"{row.p50_ms:.3f}", f"{row.gzip_bytes / 1024:.1f} KiB", "yes" if row.within_budgets else "no",

@@ -40,8 +40,8 @@ def build_model(recipe: Recipe, dataset: Dataset, synchronized_batchnorm: bool =
         batchnorm_momentum=cfg.batchnorm_momentum, synchronized_batchnorm=synchronized_batchnorm,
     )
     if cfg.pretrained:
-        load_pretrained(model, cfg.pretrained if cfg.pretrained == IMAGENET else found_model("model.pretrained",
-                                                                                            cfg.pretrained), cfg.name, cfg.alpha)
+        source = IMAGENET if cfg.pretrained == IMAGENET else found_model("model.pretrained", cfg.pretrained)
+        load_pretrained(model, source, cfg.name, cfg.alpha)
     if cfg.init_from:
         warm_start(model, found_model("model.init_from", cfg.init_from))
     return model

@@ -145,7 +145,8 @@ def add_against(report: BuildReport, against: Against) -> BuildReport:
     for record in against.comparisons:
         record.artifact = names.get(Path(record.new).resolve(), record.artifact)
         gate.checks.append(BudgetCheck(
-            artifact=record.artifact, budget=f"p50 vs {Path(record.old).name} (max slowdown {against.max_slowdown:.0%})",
+            artifact=record.artifact,
+            budget=f"p50 vs {Path(record.old).name} (max slowdown {against.max_slowdown:.0%})",
             measured=record.ratio, limit=1 + against.max_slowdown, passed=record.verdict != "slower",
             gated=record.artifact in gate.artifacts, inconclusive=record.verdict == "inconclusive"))
     return judge_best_again(report)
@@ -177,7 +178,8 @@ def against_lines(report: BuildReport) -> list[str]:
     for r in against.comparisons:
         size = r.sizes.new.size_bytes / r.sizes.old.size_bytes - 1
         accuracy_text = f"{100 * r.accuracy.old:.2f}% → {100 * r.accuracy.new:.2f}%" if r.accuracy else "-"
+        verdict = _bold_if(verdict_text(r), r.verdict == "slower")
         lines.append(f"| {r.artifact} | {Path(r.old).name} | {r.ratio:.3f} | {r.ci95[0]:.3f}-{r.ci95[1]:.3f} | "
-                     f"{r.rounds} | {_bold_if(verdict_text(r), r.verdict == 'slower')} | {size:+.1%} | {accuracy_text} |")
+                     f"{r.rounds} | {verdict} | {size:+.1%} | {accuracy_text} |")
     return lines + ["", "Each round times both files back to back, in alternating order; the interval is a bootstrap "
                     "over rounds. Only an interval wholly above the limit fails.", ""]

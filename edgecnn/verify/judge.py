@@ -85,8 +85,8 @@ def readiness_caveats(ready: Readiness) -> list[str]:
         caveats.append("not fully GPU-delegate compatible")
     for runtime, info in (ready.ort_mobile or {}).items():
         if info.as_is != "YES":
-            caveats.append(f"ORT Mobile {runtime}: {info.as_is.lower()} as is"
-                           + (f" (batch fixed: {info.fixed_shapes.lower()})" if info.fixed_shapes != info.as_is else ""))
+            fixed = f" (batch fixed: {info.fixed_shapes.lower()})" if info.fixed_shapes != info.as_is else ""
+            caveats.append(f"ORT Mobile {runtime}: {info.as_is.lower()} as is{fixed}")
     if ready.error:
         caveats.append("readiness not checked")
     return caveats
@@ -100,8 +100,8 @@ def add_baseline(report: BuildReport, baseline: BuildReport, tolerance: float) -
         limit = record.old * (1 + tolerance if record.metric != "accuracy" else 1 - tolerance)
         report.gate.checks.append(BudgetCheck(
             artifact=record.artifact, budget=f"baseline {record.metric} (tolerance {tolerance:.0%})",
-            measured=record.new, limit=limit, passed=not record.regressed, gated=record.artifact in report.gate.artifacts,
-            inconclusive=False))
+            measured=record.new, limit=limit, passed=not record.regressed,
+            gated=record.artifact in report.gate.artifacts, inconclusive=False))
     return judge_best_again(report)
 
 

@@ -224,10 +224,10 @@ class BestPick(Record):
     name: str | None
     objective: str | None = None
     reason: str
-    rejected: dict[str, list[str]] = Field(default_factory=dict)  # artifact -> the budgets it missed (A/B, baseline too)
+    rejected: dict[str, list[str]] = Field(default_factory=dict)  # artifact -> budgets missed (A/B, baseline too)
     candidates: int = 0
     within_budgets: int = 0
-    gated: list[str] = Field(default_factory=list)  # the candidates whose missed budget fails the run; the others are compared only
+    gated: list[str] = Field(default_factory=list)  # candidates whose missed budget fails the run (others: compared)
     caveats: list[str] = Field(default_factory=list)  # set only when there is a pick
 
 
