@@ -103,6 +103,9 @@ def test_the_phases_freeze_what_the_schedule_says():
     assert frozen == ["block_0_conv", "block_2_pw_bn"]  # two last blocks train, BatchNorm never
     assert first.frozen(SimpleNamespace(name="block_2_pw")) and not first.frozen(SimpleNamespace(name="classifier"))
     assert later.learning_rate_at(1) == pytest.approx(0.001) and (later.first_epoch, later.end_epoch) == (1, 4)
+    more = recipe.model_copy(update={"train": recipe.train.model_copy(update={
+        "finetune": recipe.train.finetune.model_copy(update={"unfreeze_blocks": 4})})})
+    assert not training_phases(more)[1].frozen(SimpleNamespace(name="block_0_conv"))  # more blocks than it has: all
 
 
 def test_distillation_loss_is_the_labels_and_the_softened_teacher_weighted(tiny_build, tiny_dataset):

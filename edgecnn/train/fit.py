@@ -172,7 +172,8 @@ def training_phases(recipe: Recipe) -> list[TrainingPhase]:
         return [TrainingPhase("train", 0, cfg.epochs, cfg, lambda layer: False)]
     backbone = backbone_names(recipe)
     blocks = backbone_blocks(backbone)
-    thawed = set(blocks[len(blocks) - (len(blocks) if finetune.unfreeze_blocks is None else finetune.unfreeze_blocks):])
+    count = len(blocks) if finetune.unfreeze_blocks is None else finetune.unfreeze_blocks
+    thawed = set(blocks[-count:]) if count else set()  # more than the model has: every block
     later = cfg.model_copy(update={"learning_rate": finetune.learning_rate or cfg.learning_rate / 10,
                                    "epochs": cfg.epochs - finetune.freeze_epochs, "warmup_epochs": 0})
     first = cfg.model_copy(update={"epochs": finetune.freeze_epochs})
