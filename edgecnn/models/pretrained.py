@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edgecnn._tf import keras
 from edgecnn.errors import ModelError
+from edgecnn.modelfile import load_keras
 
 IMAGENET = "imagenet"
 CLASSIFIER = "classifier"  # edgecnn's dense head (models/spec.py): never part of a backbone
@@ -67,8 +68,7 @@ def imagenet_backbone(name: str, alpha: float, input_shape: tuple[int, int, int]
     applications = keras().applications
     build = applications.MobileNet if name == "mobilenet_v1" else applications.MobileNetV2
     try:
-        return build(input_shape=tuple(input_shape), alpha=alpha, include_top=False,
-                     weights=str(weights) if weights != IMAGENET else IMAGENET)
+        return build(input_shape=tuple(input_shape), alpha=alpha, include_top=False, weights=str(weights))
     except Exception as exc:  # get_file's download failure, or an unreadable file: name the file and the folder
         if weights != IMAGENET:
             raise ModelError(f"model.pretrained {weights}: not {name} alpha {alpha} weights Keras can load "
@@ -98,7 +98,7 @@ def copy_backbone(source, target, where: str) -> int:
         raise ModelError(f"{where}: {len(theirs)} convolution and BatchNorm layers, the model has {len(ours)}: "
                          "a different backbone (model.name, alpha or blocks)")
     for index, (their, our) in enumerate(zip(theirs, ours)):
-        shapes = [tuple(w.shape) for w in their.weights], [tuple(w.shape) for w in our.weights]
+        shapes = _weight_shapes(their), _weight_shapes(our)
         if type(their) is not type(our) or shapes[0] != shapes[1]:
             raise ModelError(f"{where}: layer {index} {their.name} ({type(their).__name__} {shapes[0]}) does not fit "
                              f"{our.name} ({type(our).__name__} {shapes[1]}): a different backbone (model.name, "
@@ -107,15 +107,17 @@ def copy_backbone(source, target, where: str) -> int:
     return len(ours)
 
 
+def _weight_shapes(layer) -> list[tuple]:
+    return [tuple(weight.shape) for weight in layer.weights]
+
+
 def warm_start(model, path: Path) -> bool:
     """Every weight of the model file at `path` (same architecture): the backbone, and the classifier when the
     classes are the same. Whether the classifier came too."""
-    from edgecnn.modelfile import load_keras  # lazy: only a warm start reads a model file
-
     source = load_keras(path)
     copy_backbone(source, model, f"model.init_from {path}")
     theirs, ours = source.get_layer(CLASSIFIER), model.get_layer(CLASSIFIER)
-    if [tuple(w.shape) for w in theirs.weights] != [tuple(w.shape) for w in ours.weights]:
+    if _weight_shapes(theirs) != _weight_shapes(ours):
         return False
     ours.set_weights(theirs.get_weights())
     return True
@@ -129,8 +131,6 @@ def load_pretrained(model, source: str | Path, name: str, alpha: float) -> int:
         return copy_backbone(imagenet_backbone(name, alpha, input_shape), model, "model.pretrained imagenet")
     path = Path(source)
     if path.suffix == ".keras":
-        from edgecnn.modelfile import load_keras  # lazy: only a warm start from a model file reads one
-
         return copy_backbone(load_keras(path), model, f"model.pretrained {path}")
     if path.suffix == ".h5" and name in PUBLISHED:
         return copy_backbone(imagenet_backbone(name, alpha, input_shape, path), model, f"model.pretrained {path}")

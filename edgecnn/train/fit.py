@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
+
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -16,7 +17,7 @@ from edgecnn.console import console, is_interactive
 from edgecnn.data import Dataset, normalize
 from edgecnn.errors import ModelError, raise_if_stop_requested
 from edgecnn.models import create_model, resolve_layers
-from edgecnn.models.pretrained import IMAGENET, load_pretrained, warm_start
+from edgecnn.models.pretrained import CLASSIFIER, IMAGENET, load_pretrained, warm_start
 from edgecnn.modelfile import load_keras
 from edgecnn.run import model_file
 
@@ -32,7 +33,8 @@ def set_seed(seed: int) -> None:
 
 
 def build_model(recipe: Recipe, dataset: Dataset, synchronized_batchnorm: bool = False):
-    """The recipe's model, its backbone started from `model.pretrained` when set (the classifier always new)."""
+    """The recipe's model, its backbone started from `model.pretrained` (the classifier new) or every weight from
+    `model.init_from` (the classifier too when the classes match), when set."""
     cfg = recipe.model
     model = create_model(
         cfg.name, dataset.contract.shape, dataset.num_classes, alpha=cfg.alpha, blocks=cfg.blocks,
@@ -115,8 +117,8 @@ def distiller(student, teacher, settings: DistillConfig):
     temperature (weight 1 - alpha, scaled by the temperature squared); it validates and predicts as the student.
     Logits are the classifier layer's outputs, before the softmax."""
     K, tf = keras(), tensorflow()
-    student_logits = K.Model(student.input, student.get_layer("classifier").output)
-    teacher_logits = K.Model(teacher.input, teacher.get_layer("classifier").output)
+    student_logits = K.Model(student.input, student.get_layer(CLASSIFIER).output)
+    teacher_logits = K.Model(teacher.input, teacher.get_layer(CLASSIFIER).output)
     teacher_logits.trainable = False
     temperature, alpha = settings.temperature, settings.alpha
 
