@@ -33,6 +33,7 @@ from edgecnn.runlock import run_lock
 from edgecnn.sweep.results import SweepSummary
 from edgecnn.sweep.runner import run_sweep, sweep_recipe
 from edgecnn.train import TrainResult
+from edgecnn.verify import MCU_DIR
 from edgecnn.verify.against import add_against, compare, pair_targets
 from edgecnn.verify.baseline import load_baseline
 from edgecnn.verify.files import TestImages, verify_files
@@ -150,7 +151,8 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     if run_mode:
         report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress, images=bool(pairs))
     else:
-        report, test = verify_files(targets, data, normalization, seed, overrides or [], show_progress)
+        report, test = verify_files(targets, data, normalization, seed, overrides or [], show_progress,
+                                    mcu_folder=folder / MCU_DIR)
     if old is not None:
         add_baseline(report, old, tolerance)
     if pairs:  # the old files are fed the same images as the new ones

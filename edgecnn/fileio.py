@@ -72,14 +72,15 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def captured_native_stderr():
+def captured_native_stderr(always: bool = False):
     """Capture what C++ code (TF converter, LiteRT) prints on file descriptor 2.
 
     Yields a list that holds the captured text after the block, so callers can show it on failure
-    instead of printing converter chatter on every success. A no-op with EDGECNN_DEBUG set.
+    instead of printing converter chatter on every success. A no-op with EDGECNN_DEBUG set, unless `always`
+    (the text is data the caller reads, such as TFLM's arena allocations).
     """
     captured: list[str] = []
-    if os.environ.get("EDGECNN_DEBUG"):
+    if os.environ.get("EDGECNN_DEBUG") and not always:
         yield captured
         return
 

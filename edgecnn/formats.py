@@ -25,6 +25,8 @@ class ExportFormat:
     maker: str = "export"  # variants: which maker in optimize.variants writes it (ptq, aeq, onnx, qat, ...)
     setting: str | None = None  # what that maker needs to tell variants apart (a converter mode, a recipe)
     reads: tuple[str, ...] = ()  # the `optimize:` settings its maker reads (sections, or section.field)
+    io: str | None = None  # a full-integer file's fixed input/output type (else export.int8_io's)
+    firmware: bool = False  # firmware sources (a C array, settings, labels) are written beside it
 
     @property
     def is_variant(self) -> bool:
@@ -37,7 +39,8 @@ class ExportFormat:
         export = ["rgb_input", "model_info"]
         if self.needs_calibration:
             export.append("calibration")
-        if self.runtime == "litert" and self.precision == "int8" and self.maker != "aeq":  # aeq keeps float I/O
+        fixed_io = self.io is not None or self.maker == "aeq"  # aeq keeps float I/O
+        if self.runtime == "litert" and self.precision == "int8" and not fixed_io:
             export.append("int8_io")
         if self.runtime == "onnxruntime":
             export += ["onnx_opset", "onnx_fixed_batch", "ort_format"]
@@ -63,6 +66,10 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         ExportFormat("tflite_int8", "model_int8.tflite", "litert", "int8", True,
                      "TFLite, full-integer int8; uint8 pixels in, float32 probabilities out (export.int8_io)",
                      "PTQ int8 (converter)"),
+        ExportFormat("tflite_mcu_int8", "model_mcu_int8.tflite", "litert", "int8", True,
+                     "TFLite for microcontrollers and Ethos-U NPUs: full-integer int8, int8 in and int8 out (no "
+                     "float operator), with firmware sources in firmware/ (needs the mcu extra)",
+                     "PTQ int8 (converter)", io="int8", firmware=True),
         ExportFormat("onnx_float32", "model_float32.onnx", "onnxruntime", "float32", False,
                      "ONNX (tf2onnx), float32, dynamic batch"),
     )

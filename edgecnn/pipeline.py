@@ -37,14 +37,14 @@ def data_warnings(recipe: Recipe, dataset: Dataset) -> list[str]:
 
 
 def verify_in_run(artifact: Artifact, name: str, precision: str, dataset: Dataset, reference, settings: VerifyConfig,
-                  show_progress: bool = True) -> ArtifactResult:
+                  show_progress: bool = True, mcu_folder: Path | None = None) -> ArtifactResult:
     """One file (or the Keras model) of a run folder on the run's test split."""
     if show_progress:
         console().print(f"verify {name:<15} {artifact.path}")
     # Each file is fed as its own contract says: exported files take 0..255 pixels (RGB for grayscale models).
     contract = dataset.contract if artifact.kind == "keras" else artifact.recorded_contract or dataset.contract
     return verify_artifact(artifact, name, name, dataset.x_test, dataset.y_test, contract, reference, settings,
-                           precision)
+                           precision, mcu_folder)
 
 
 def run_anatomy(run: RunFolder, dataset: Dataset, artifact: Artifact) -> dict:

@@ -421,8 +421,10 @@ class OptimizeConfig(_Section):
                                description="Pruning, sparsity-preserving clustering and PCQAT (pcqat_int8).")
     onnx: OnnxQuantConfig = Field(default_factory=OnnxQuantConfig,
                                   description="onnxruntime quantization (onnx_qdq_int8, onnx_dynamic_int8).")
-    objective: Literal["gzip_bytes", "size_bytes", "latency", "accuracy"] = Field(
-        "gzip_bytes", description="What 'best' means among the variants that meet verify.budgets."
+    objective: Literal["gzip_bytes", "size_bytes", "latency", "accuracy", "arena_bytes", "npu_cycles"] = Field(
+        "gzip_bytes", description="What 'best' means among the variants that meet verify.budgets; arena_bytes "
+        "(TensorFlow Lite Micro's arena) and npu_cycles (Vela, the first verify.npu) are deterministic, and files "
+        "without them come last."
     )
 
     @field_validator("variants")
@@ -460,6 +462,32 @@ class BudgetConfig(_Section):
     max_app_gap: float | None = Field(
         None, ge=0.0, le=1.0, description="Largest loss from the file's test accuracy to what an app gets through "
         "MediaPipe Tasks (source images at their own size and camera frames; 0.005 = half a point).")
+    max_arena_kib: float | None = Field(
+        None, gt=0.0, description="Largest TensorFlow Lite Micro tensor arena (KiB, as its allocator records it) of "
+        "every int8 .tflite; a file TFLM refuses misses it.")
+    max_flash_kib: float | None = Field(
+        None, gt=0.0, description="Largest int8 .tflite a microcontroller holds in flash (KiB, the file's bytes).")
+    max_npu_ms: float | None = Field(
+        None, gt=0.0, description="Slowest inference Vela estimates on each verify.npu configuration (ms).")
+
+
+# The accelerators Arm's Vela 5.2 compiles for (its --accelerator-config choices).
+ACCELERATORS = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512",
+                "ethos-u85-128", "ethos-u85-256", "ethos-u85-512", "ethos-u85-1024", "ethos-u85-2048")
+
+
+class NpuConfig(_Section):
+    """An Arm Ethos-U configuration Vela estimates int8 files on: the accelerator, and optionally one of the system
+    configurations and memory modes Vela ships in Arm/vela.ini (else Vela's defaults for the accelerator)."""
+
+    accelerator: Literal[ACCELERATORS] = Field(..., description="e.g. ethos-u55-128 (MACs per cycle last).")
+    system_config: str | None = Field(None, description="e.g. Ethos_U55_High_End_Embedded, Ethos_U65_High_End "
+                                      "(`vela --list-configs Arm/vela.ini`); it sets the clock and memories.")
+    memory_mode: str | None = Field(None, description="e.g. Shared_Sram, Dedicated_Sram_512KB.")
+
+    @property
+    def label(self) -> str:
+        return "/".join(part for part in (self.accelerator, self.system_config, self.memory_mode) if part)
 
 
 class VerifyConfig(_Section):
@@ -485,11 +513,42 @@ class VerifyConfig(_Section):
     gpu_check: Literal["auto", "always", "never"] = Field(
         "auto", description="LiteRT GPU-delegate check of .tflite files: auto reads the verdict the export recorded "
         "in the file (no TensorFlow); always runs TensorFlow's analyzer (an 8 s import); never skips it.")
+    mcu_check: Literal["auto", "always", "never"] = Field(
+        "auto", description="Run every int8 .tflite in TensorFlow Lite Micro (reference kernels) on the test split: "
+        "accuracy, agreement with LiteRT, arena and flash bytes; auto when the mcu extra is installed, always "
+        "fails without it.")
+    npu: list[NpuConfig] = Field(
+        default_factory=list, description="Arm Ethos-U configurations Vela estimates every int8 .tflite on (cycles, "
+        "ms at the configuration's clock, SRAM, weights, operators on the NPU), e.g. [ethos-u55-128, "
+        "{accelerator: ethos-u65-256, system_config: Ethos_U65_High_End, memory_mode: Dedicated_Sram_512KB}]; "
+        "needs the mcu extra.")
 
     @field_validator("threads", mode="before")
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, int) else value
+
+    @field_validator("npu", mode="before")
+    @classmethod
+    def _accelerator_names(cls, value):
+        """`ethos-u55-128` stands for {accelerator: ethos-u55-128}; one name or mapping for a list of one."""
+        listed = value if isinstance(value, list) else [value]
+        return [{"accelerator": item} if isinstance(item, str) else item for item in listed]
+
+    @model_validator(mode="after")
+    def _mcu_budgets_measurable(self):
+        budgets = self.budgets
+        if self.mcu_check == "never" and (budgets.max_arena_kib or budgets.max_flash_kib):
+            raise ValueError("verify.budgets.max_arena_kib and max_flash_kib are measured in TensorFlow Lite Micro; "
+                             "set verify.mcu_check to auto or always")
+        if budgets.max_npu_ms is not None and not self.npu:
+            raise ValueError("verify.budgets.max_npu_ms needs an NPU to estimate on: set verify.npu, e.g. "
+                             "[ethos-u55-128]")
+        return self
+
+    def mcu_budgets(self) -> bool:
+        """Whether a budget needs TensorFlow Lite Micro's figures."""
+        return self.budgets.max_arena_kib is not None or self.budgets.max_flash_kib is not None
 
     @field_validator("threads")
     @classmethod
@@ -531,9 +590,11 @@ class SweepConfig(_Section):
     max_minutes: float | None = Field(None, gt=0.0, description="Stop starting trials after this wall time.")
     concurrency: int = Field(1, ge=1, le=1024, description="Trials at a time.")
     cpus_per_trial: float = Field(1.0, gt=0.0, le=1024, description="CPUs Ray reserves for each trial.")
-    objective: Literal["accuracy", "latency", "gzip_bytes"] = Field(
+    objective: Literal["accuracy", "latency", "gzip_bytes", "arena_bytes", "npu_cycles"] = Field(
         "gzip_bytes", description="What the best trial minimizes (or, for accuracy, maximizes) among trials "
-        "whose best artifact meets verify.budgets.")
+        "whose best artifact meets verify.budgets. arena_bytes (TensorFlow Lite Micro's arena) and npu_cycles "
+        "(Vela's estimate on the first verify.npu) are deterministic: no timing noise between trials that ran "
+        "side by side; set optimize.objective the same so each trial's pick is its best file by them.")
     early_stop: bool = Field(False, description="Stop weak trials early on validation accuracy (ASHA).")
     grace_epochs: int = Field(3, ge=1, description="Epochs every trial trains before early stopping may stop it.")
     remeasure: bool = Field(True, description="Time every finished trial's files again at the end, one trial at a "

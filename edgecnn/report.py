@@ -145,6 +145,7 @@ def print_report(report: BuildReport, wide: bool = False) -> None:
         console().print(best_line(report))
     if app_line(report):
         console().print(app_line(report))
+    _print_mcu(report)
     _print_baseline(report)
     _print_against(report)
     if report.confusion_png_skipped:
@@ -214,7 +215,7 @@ def report_markdown(report: BuildReport, out_dir: Path | None = None) -> str:
         lines += ["Top-5 accuracy: " + ", ".join(top5) + ".", ""]
     if best_line(report):
         lines += [best_line(report), ""]
-    lines += app_lines(report)
+    lines += app_lines(report) + mcu_lines(report, out_dir)
     lines += _gate_lines(report) + against_lines(report) + _baseline_lines(report) + per_class_lines(report)
     lines += confusion_lines(report) + _readiness_lines(report) + _calibration_lines(report) + _sparsity_lines(report)
     lines += _timing_lines(report) + _stage_lines(report) + _anatomy_lines(report, out_dir) + _skipped_lines(report)
@@ -405,6 +406,71 @@ def app_lines(report: BuildReport) -> list[str]:
               "(whole, with the centred region of interest, or letterboxed by the app). Agreement is top-1 agreement "
               "with `edgecnn predict` on the same frames; gap is the lower app figure minus the report's accuracy, "
               "in points (budget `max_app_gap`).", ""]
+    return lines
+
+
+def _mcu_rows(report: BuildReport) -> list[ArtifactResult]:
+    return [a for a in report.artifacts if a.mcu is not None]
+
+
+def _tflm_cells(a: ArtifactResult) -> list[str]:
+    """file, TFLM accuracy, LiteRT accuracy, agreement, max difference, arena KiB, flash KiB (or the refusal)."""
+    tflm = a.mcu.tflm
+    if tflm is None:
+        return [a.name, "not run", _pct(a.accuracy), "", "", "", ""]
+    if not tflm.runs:
+        return [a.name, f"refused: {', '.join(tflm.refused_operators) or 'load'}", _pct(a.accuracy), "", "", "",
+                _kib(tflm.flash_bytes)]
+    return [a.name, _pct(tflm.accuracy), _pct(a.accuracy), _pct(tflm.agreement), f"{tflm.max_abs_diff:.4f}",
+            _kib(tflm.arena_bytes), _kib(tflm.flash_bytes)]
+
+
+def _print_mcu(report: BuildReport) -> None:
+    rows = _mcu_rows(report)
+    if not rows:
+        return
+    npus = list(dict.fromkeys(npu.npu for a in rows for npu in a.mcu.npu))
+    headers = ("file", "TFLM", "LiteRT", "agreement", "max diff", "arena", "flash", *(f"{n} ms" for n in npus))
+    table = _table("Microcontrollers: TensorFlow Lite Micro (reference kernels) and Vela's Ethos-U estimates",
+                   headers, right=headers[1:])
+    for a in rows:
+        by_npu = {npu.npu: f"{npu.ms:.3f} ({npu.npu_operators}/{npu.npu_operators + npu.cpu_operators} ops)"
+                  for npu in a.mcu.npu}
+        table.add_row(*_tflm_cells(a), *(by_npu.get(n, "") for n in npus))
+    console().print(table)
+
+
+def mcu_lines(report: BuildReport, out_dir: Path | None = None) -> list[str]:
+    """TFLM's row per int8 `.tflite`, and Vela's estimate per file and NPU with its per-layer CSV."""
+    rows = _mcu_rows(report)
+    if not rows:
+        return []
+    lines = ["## Microcontrollers and NPUs", "",
+             "| file | TFLM (reference kernels) | LiteRT | agreement | max diff | arena | flash |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [_md_row(_tflm_cells(a)) for a in rows]
+    refused = [a for a in rows if a.mcu.tflm and not a.mcu.tflm.runs]
+    lines += [f"- **{a.name}**: TFLM refuses it: {a.mcu.tflm.reason}" for a in refused]
+    lines += ["", "The test split in TensorFlow Lite Micro's Python interpreter (its reference kernels, as firmware "
+              "without optimized kernels runs them); agreement is top-1 agreement with the same file in LiteRT, max "
+              "diff the largest probability difference. Arena: what TFLM's recording allocator used, measured on "
+              "this 64-bit host (an upper bound on 32-bit parts; CMSIS-NN kernels may add scratch buffers). Flash: "
+              "the file's bytes. No latency: reference kernels on a PC say nothing about a microcontroller.", ""]
+    estimates = [(a, npu) for a in rows for npu in a.mcu.npu]
+    if estimates:
+        lines += ["| file | NPU | system, memory mode | clock | cycles | ms | inferences/s | SRAM | weights | "
+                  "operators on the NPU | per layer |", "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|"]
+        for a, npu in estimates:
+            lines.append(_md_row([
+                a.name, npu.accelerator, f"{npu.system_config}, {npu.memory_mode}", f"{npu.clock_mhz:g} MHz",
+                f"{npu.cycles:,}", f"{npu.ms:.3f}", f"{1000 / npu.ms:,.0f}", _kib(npu.sram_bytes),
+                f"{_kib(npu.weights_bytes)} ({npu.weights_area})",
+                f"{npu.npu_operators}/{npu.npu_operators + npu.cpu_operators} ({_pct(npu.npu_share)})",
+                f"[CSV]({_relative(npu.per_layer_csv, out_dir)})"]))
+        lines += ["", "Arm's Vela compiler's performance estimate for the compiled command stream: deterministic "
+                  "(the same file and configuration give the same figures on any machine, no timing noise), at the "
+                  "system configuration's clock. Operators Vela leaves to the CPU run there (not counted in the "
+                  "cycles).", ""]
     return lines
 
 

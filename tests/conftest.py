@@ -53,6 +53,18 @@ def digits_build(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def mcu_run(tmp_path_factory):
+    """recipes/mcu.yaml built with 4 epochs, plus a hybrid file TFLM refuses: (run folder, its BuildReport)."""
+    from edgecnn.incremental.build import build
+    from edgecnn.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / "mcu.yaml", ["train.epochs=4", "verify.runs=10",
+                                                         "optimize.variants=[ptq_dynamic]"])
+    out_dir = tmp_path_factory.mktemp("mcu_run")
+    return out_dir, build(recipe, out_dir, show_progress=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_dataset():
     """The tiny recipe's data, split as its builds split it."""
     from edgecnn.data import load_dataset
@@ -62,7 +74,7 @@ def tiny_dataset():
     return load_dataset(recipe.data, recipe.seed)
 
 
-TRAINING_FIXTURES = {"tiny_build", "folder_run", "digits_build"}  # fixtures that train a model (others build on them)
+TRAINING_FIXTURES = {"tiny_build", "folder_run", "digits_build", "mcu_run"}  # fixtures that train a model (others build on them)
 
 
 # A shipped recipe's full build (slow) checks all its small build checks, on the real settings: when both are

@@ -15,7 +15,7 @@ STAGES = [
     {"__init__", "__main__", "_vendor", "errors", "fileio", "console", "_tf", "yaml_text", "runlock", "plots",
      "modelfile", "formats",
      "memory"},
-    {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
+    {"data"}, {"models"}, {"recipe"}, {"run"}, {"artifacts"}, {"mcu"}, {"train"}, {"export"}, {"optimize"}, {"verify"},
     {"anatomy"}, {"predict"}, {"report"}, {"pipeline"}, {"incremental"}, {"sweep"}, {"handoff"}, {"api"},
 ]
 LEVEL = {name: level for level, names in enumerate(STAGES) for name in names}

@@ -12,6 +12,7 @@ from edgecnn.export.calibration import CalibrationSet, calibration_set
 from edgecnn.export.onnx import export_onnx, ort_paths
 from edgecnn.export.tflite import export_tflite
 from edgecnn.formats import ALL_ARTIFACTS, EXPORT_FORMATS, ExportFormat
+from edgecnn.mcu.firmware import FIRMWARE_DIR, FIRMWARE_FILES
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import Recipe
@@ -39,8 +40,11 @@ def export_one(fmt: ExportFormat, model, recipe: Recipe, file_input, calibration
 
 def written_files(fmt: ExportFormat, recipe: Recipe, out_dir: Path) -> list[Path]:
     """Every file an export or variant writes into a run folder: the file, and for ONNX with
-    `export.ort_format` its `.ort` copy and that copy's required-operators config."""
+    `export.ort_format` its `.ort` copy and that copy's required-operators config; for a file with firmware, its
+    sources."""
     path = Path(out_dir) / fmt.filename
+    if fmt.firmware:
+        return [path, *(path.parent / FIRMWARE_DIR / name for name in FIRMWARE_FILES)]
     return [path, *ort_paths(path)] if fmt.runtime == "onnxruntime" and recipe.export.ort_format else [path]
 
 

@@ -19,6 +19,7 @@ from edgecnn.export.gpu_delegate import gpu_compatibility
 from edgecnn.export.metadata import build_metadata, tflite_with_metadata
 from edgecnn.export.tflite_graph import pin_pixel_input
 from edgecnn.fileio import captured_native_stderr, out_of_space_text, write_bytes
+from edgecnn.mcu.firmware import FIRMWARE_DIR, firmware_for
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import Recipe
@@ -142,8 +143,12 @@ def io_quantization(flatbuffer: bytes) -> dict:
 
 def export_tflite(model, fmt, path: Path, file_input, recipe: Recipe, calibration) -> Path:
     pixels = file_input.prepare(calibration.pixels) if calibration else None
-    flatbuffer = convert_to_tflite(model, fmt.precision, pixels, recipe.export.int8_io, file_input=file_input)
-    return write_tflite(flatbuffer, fmt, path, file_input.contract, recipe, calibration)
+    flatbuffer = convert_to_tflite(model, fmt.precision, pixels, fmt.io or recipe.export.int8_io,
+                                   file_input=file_input)
+    written = write_tflite(flatbuffer, fmt, path, file_input.contract, recipe, calibration)
+    if fmt.firmware:
+        firmware_for(written, list(file_input.contract.labels), written.parent / FIRMWARE_DIR)
+    return written
 
 
 def write_tflite(flatbuffer: bytes, fmt, path: Path, contract, recipe: Recipe, calibration=None,

@@ -30,8 +30,10 @@ from edgecnn.report import write_report
 from edgecnn.run import CONFUSION_PNG, JUNIT_XML, REPORT_JSON, REPORT_MD, RunFolder
 from edgecnn.runlock import prepare_folder
 from edgecnn.train import train_model
+from edgecnn.verify import MCU_DIR
 from edgecnn.verify.app import add_app_results, app_frames_for
 from edgecnn.verify.judge import build_report
+from edgecnn.verify.mcu import mcu_files
 from edgecnn.verify.record import (
     Anatomy, ArtifactResult, BuildReport, DataSummary, Pictures, StageDecision, Timings,
 )
@@ -122,9 +124,10 @@ def _run_verify(materials: Materials, plan: StagePlan):
     # The Keras row uses the model this process just trained, if it did: the same weights as model.keras.
     artifact = open_artifact(path, materials.trained if fmt is None else None)
     result = verify_in_run(artifact, plan.name, precision, materials.dataset, materials.reference,
-                           materials.recipe.verify, show_progress=False)  # the stage's line names it
+                           materials.recipe.verify, show_progress=False,  # the stage's line names it
+                           mcu_folder=run.root / MCU_DIR)
     add_app_results([(artifact, result)], materials.app_frames)
-    return [], result.to_dict()  # the manifest's record: the report row as report.json holds it
+    return mcu_files(result), result.to_dict()  # the manifest's record: the report row as report.json holds it
 
 
 def _run_inspect(materials: Materials, plan: StagePlan):

@@ -31,7 +31,7 @@ _LIBRARIES = {  # the packages whose version shapes each kind of output
     "litert": ("tensorflow", "tf-keras", "flatbuffers"),
     "onnxruntime": ("tensorflow", "tf-keras", "tf2onnx", "onnx", "onnxruntime"),
     "optimize": ("tensorflow-model-optimization", "ai-edge-quantizer", "onnxruntime"),
-    "verify": ("numpy", "ai-edge-litert", "onnxruntime", "tensorflow", "mediapipe"),
+    "verify": ("numpy", "ai-edge-litert", "onnxruntime", "tensorflow", "mediapipe", "tflite-micro", "ethos-u-vela"),
     "inspect": ("numpy", "ai-edge-litert", "matplotlib", "pillow"),
 }
 

@@ -17,7 +17,6 @@ from edgecnn.verify.record import Record
 
 SWEEP_JSON, SWEEP_MD, BEST_RECIPE = "sweep.json", "sweep.md", "best_recipe.yaml"
 PARETO_PNGS = {"p50_ms": "pareto_latency.png", "gzip_bytes": "pareto_gzip.png"}
-_LOWER_IS_BETTER = {"accuracy": False, "latency": True, "gzip_bytes": True}
 
 
 class TrialRow(Record):
@@ -34,6 +33,9 @@ class TrialRow(Record):
     p50_ms: float | None = None
     gzip_bytes: int | None = None
     size_bytes: int | None = None
+    arena_bytes: int | None = None  # TensorFlow Lite Micro's arena of the trial's file, when it ran there
+    npu_cycles: int | None = None  # Vela's cycles on the first verify.npu
+    npu_ms: float | None = None
     float_accuracy: float | None = None
     val_accuracy: float | None = None
     epochs: int | None = None  # of a trial stopped early
@@ -108,9 +110,15 @@ def pareto_front(rows: list[TrialRow], cost: str) -> list[int]:
 def best_trial(rows: list[TrialRow], objective: str) -> int | None:
     """The finished trial within the budgets that is best by the objective (ties: higher accuracy)."""
     key = {"accuracy": lambda r: (-r.accuracy, r.gzip_bytes), "latency": lambda r: (r.p50_ms, -r.accuracy),
-           "gzip_bytes": lambda r: (r.gzip_bytes, -r.accuracy)}[objective]
+           "gzip_bytes": lambda r: (r.gzip_bytes, -r.accuracy),
+           "arena_bytes": lambda r: (_or_last(r.arena_bytes), -r.accuracy),
+           "npu_cycles": lambda r: (_or_last(r.npu_cycles), -r.accuracy)}[objective]
     feasible = [i for i, row in enumerate(rows) if row.done and row.within_budgets]
     return min(feasible, key=lambda i: key(rows[i])) if feasible else None
+
+
+def _or_last(value: float | None) -> float:
+    return float("inf") if value is None else value
 
 
 def placement(rows: list[TrialRow]) -> list[RayNode]:
@@ -163,7 +171,28 @@ def table_rows(summary: SweepSummary) -> list[list[str]]:
         rows.append([str(i + 1), describe(row.overrides), row.status, row.artifact, f"{100 * row.accuracy:.2f}%",
                      f"{row.p50_ms:.3f}", f"{row.gzip_bytes / 1024:.1f} KiB", "yes" if row.within_budgets else "no",
                      marks.strip()])
+        if _has_mcu(summary):
+            rows[-1][7:7] = [_kib(row.arena_bytes), "-" if row.npu_cycles is None else f"{row.npu_cycles:,}"]
     return rows
+
+
+def _has_mcu(summary: SweepSummary) -> bool:
+    return any(row.arena_bytes is not None or row.npu_cycles is not None for row in summary.trials)
+
+
+def _kib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 1024:.1f} KiB"
+
+
+def _mcu_text(row: TrialRow) -> str:
+    arena = "" if row.arena_bytes is None else f", TFLM arena {row.arena_bytes / 1024:.1f} KiB"
+    npu = "" if row.npu_cycles is None else f", {row.npu_cycles:,} NPU cycles ({row.npu_ms:.3f} ms)"
+    return arena + npu
+
+
+def table_headers(summary: SweepSummary) -> list[str]:
+    """The table's columns; TFLM's arena and Vela's cycles when any trial has them."""
+    return [*HEADERS[:7], "arena", "NPU cycles", *HEADERS[7:]] if _has_mcu(summary) else HEADERS
 
 
 HEADERS = ["#", "values", "status", "artifact", "accuracy", "p50 ms", "gzip", "in budgets", "notes"]
@@ -175,7 +204,7 @@ def sweep_markdown(summary: SweepSummary) -> str:
              f"{len(summary.trials)} trials ({settings.search} search over {', '.join(settings.space)}), "
              f"objective {settings.objective} within verify.budgets; each trial's figures are those of its best "
              "artifact within the budgets (else its most accurate file).", "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+             "| " + " | ".join(table_headers(summary)) + " |", "|" + "---|" * len(table_headers(summary))]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(summary)]
     best = summary.best_row
     lines += ["", f"Best within the budgets: trial {summary.best + 1} ({describe(best.overrides)}); its "
@@ -228,14 +257,15 @@ def print_summary(summary: SweepSummary) -> None:
     from edgecnn.console import console
 
     table = Table(title=f"sweep of {summary.settings.recipe}: {len(summary.trials)} trials")
-    for header in HEADERS:
-        table.add_column(header, justify="right" if header in ("#", "accuracy", "p50 ms", "gzip") else "left")
+    for header in table_headers(summary):
+        table.add_column(header, justify="right" if header in ("#", "accuracy", "p50 ms", "gzip", "arena",
+                                                                "NPU cycles") else "left")
     for row in table_rows(summary):
         table.add_row(*row)
     console().print(table)
     trial = summary.best_row
     console().print(f"best within the budgets: trial {summary.best + 1}, {describe(trial.overrides)}: {trial.artifact} "
                     f"{100 * trial.accuracy:.2f}%, p50 {trial.p50_ms:.3f} ms, gzip {trial.gzip_bytes / 1024:.1f} KiB"
-                    if trial else "no trial met the budgets")
+                    f"{_mcu_text(trial)}" if trial else "no trial met the budgets")
     if len(summary.nodes) > 1:  # a cluster: where the trials went
         console().print(placement_text(summary))

@@ -138,6 +138,7 @@ def _row(result) -> TrialRow:
     if "accuracy" not in metrics:
         return TrialRow(overrides=config, status="stopped early", val_accuracy=metrics.get("val_accuracy"),
                         epochs=metrics.get("epoch"))
-    keep = ("folder", "artifact", "within_budgets", "accuracy", "p50_ms", "gzip_bytes", "size_bytes", "float_accuracy",
+    keep = ("folder", "artifact", "within_budgets", "accuracy", "p50_ms", "gzip_bytes", "size_bytes", "arena_bytes",
+            "npu_cycles", "npu_ms", "float_accuracy",
             "val_accuracy", "score", "seconds", "started_at", "finished_at", "node_id", "node_ip", "pid", "resumed", "remeasured")
     return TrialRow(overrides=config, status="done", **{k: metrics.get(k) for k in keep})

@@ -78,9 +78,13 @@ def trial_result(report: BuildReport, overrides: dict, folder: Path, objective: 
     history = json.loads(RunFolder(folder).history_path.read_text(encoding="utf-8"))
     result = {"overrides": overrides, "folder": str(folder), "artifact": row.name,
               "within_budgets": pick is not None, "accuracy": row.accuracy, "p50_ms": row.latency_ms.p50,
-              "gzip_bytes": row.gzip_bytes, "size_bytes": row.size_bytes, "float_accuracy": report.float_accuracy,
-              "val_accuracy": max(history.get("val_accuracy") or [0.0])}
-    value = {"accuracy": -(row.accuracy or 0.0), "latency": row.latency_ms.p50, "gzip_bytes": row.gzip_bytes}[objective]
+              "gzip_bytes": row.gzip_bytes, "size_bytes": row.size_bytes, "arena_bytes": row.arena_bytes,
+              "npu_cycles": row.npu_cycles, "npu_ms": row.mcu.npu[0].ms if row.npu_cycles is not None else None,
+              "float_accuracy": report.float_accuracy, "val_accuracy": max(history.get("val_accuracy") or [0.0])}
+    value = {"accuracy": -(row.accuracy or 0.0), "latency": row.latency_ms.p50, "gzip_bytes": row.gzip_bytes,
+             "arena_bytes": row.arena_bytes, "npu_cycles": row.npu_cycles}[objective]
+    if value is None:  # not measured for this file (not an int8 .tflite): after every trial that has it
+        value = 1e11
     result["score"] = value if pick else 1e12 + value  # any trial within the budgets beats every trial without
     return result
 

@@ -6,6 +6,7 @@ Nothing here imports TensorFlow, except for the optional Keras reference row.
 from __future__ import annotations
 
 import gzip
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +18,16 @@ from edgecnn.data import normalize
 from edgecnn.errors import VerificationError
 from edgecnn.verify.classes import class_results
 from edgecnn.verify.latency import measure_latency
+from edgecnn.verify.mcu import mcu_applies, measure_mcu
 from edgecnn.verify.readiness import check_readiness
 from edgecnn.verify.record import ArtifactResult, LatencyStats, ThreadLatency
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import VerifyConfig
 
-__all__ = ["ArtifactResult", "verify_artifact", "file_sizes"]
+__all__ = ["ArtifactResult", "MCU_DIR", "verify_artifact", "file_sizes"]
+
+MCU_DIR = "mcu"  # Vela's outputs (per-layer CSV, compiled file) per file and NPU, beside the verified files
 
 
 def file_sizes(path: Path) -> tuple[int, int]:
@@ -34,8 +38,9 @@ def file_sizes(path: Path) -> tuple[int, int]:
 
 def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.ndarray | None,
                     labels: np.ndarray | None, contract, reference: np.ndarray | None, settings: VerifyConfig,
-                    precision: str | None = None) -> ArtifactResult:
-    """Run one file on the test images (uint8); time it at batch 1 at each of the settings' thread counts."""
+                    precision: str | None = None, mcu_folder: Path | None = None) -> ArtifactResult:
+    """Run one file on the test images (uint8); time it at batch 1 at each of the settings' thread counts. An int8
+    `.tflite` also runs in TensorFlow Lite Micro and through Vela (`verify.mcu`), Vela writing into `mcu_folder`."""
     threads = settings.thread_counts()
     runner = artifact.runner(threads[0])
     if runner.input_shape != tuple(contract.shape):
@@ -60,12 +65,17 @@ def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.nda
         latencies.append(ThreadLatency(threads=count, **stats, runtime_settings=timed.settings))
     size, gz = file_sizes(artifact.path)
     precision = precision or artifact.precision
+    mcu = None
+    if mcu_applies(artifact.kind, precision, settings):
+        folder = mcu_folder or Path(tempfile.mkdtemp(prefix="edgecnn-vela-"))  # not kept: nowhere was named
+        mcu = measure_mcu(artifact.path, images, labels, lambda chunk: normalize(chunk, contract), probabilities,
+                          settings, folder)
     return ArtifactResult(
         name=name, path=str(artifact.path), format=fmt_name, precision=precision, runtime=runner.runtime,
         size_bytes=size, gzip_bytes=gz, accuracy=accuracy, agreement=agreement, max_abs_diff=max_diff,
         latency_ms=LatencyStats(**stats_of(latencies[0])), threads=threads[0], input_dtype=runner.input_dtype,
         accuracy_change=None, **describe_file(artifact), macs=artifact.macs, latency=latencies, **per_class,
-        readiness=check_readiness(artifact, precision, settings.gpu_check),
+        readiness=check_readiness(artifact, precision, settings.gpu_check), mcu=mcu,
     )
 
 

@@ -38,7 +38,28 @@ def check_budgets(result: ArtifactResult, budgets: BudgetConfig) -> list[BudgetC
             for key in ("max_p50_ms", "max_p90_ms"):
                 checks.append(_check(result.name, f"latency {result.runtime} {where} {key}",
                                      getattr(timing, key.split("_")[1]), getattr(limit, key), "max"))
+    checks += _mcu_checks(result, budgets)
     return [check for check in checks if check is not None]
+
+
+def _mcu_checks(result: ArtifactResult, budgets: BudgetConfig) -> list[BudgetCheck | None]:
+    """Arena and flash of a file TensorFlow Lite Micro ran (one it refused misses the arena budget: it has no
+    arena), and Vela's time on each NPU."""
+    if result.mcu is None:
+        return []
+    checks = []
+    tflm = result.mcu.tflm
+    if tflm is not None:
+        if budgets.max_arena_kib is not None and not tflm.runs:
+            checks.append(BudgetCheck(artifact=result.name, budget="max_arena_kib", measured=None,
+                                      limit=float(budgets.max_arena_kib), passed=False))
+        else:
+            arena = None if tflm.arena_bytes is None else tflm.arena_bytes / 1024
+            checks.append(_check(result.name, "max_arena_kib", arena, budgets.max_arena_kib, "max"))
+        checks.append(_check(result.name, "max_flash_kib", tflm.flash_bytes / 1024, budgets.max_flash_kib, "max"))
+    for npu in result.mcu.npu:
+        checks.append(_check(result.name, f"max_npu_ms ({npu.npu})", npu.ms, budgets.max_npu_ms, "max"))
+    return checks
 
 
 def _check(artifact: str, budget: str, measured, limit, kind: str) -> BudgetCheck | None:

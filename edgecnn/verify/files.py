@@ -63,16 +63,17 @@ class TestImages:
 
 
 def verify_files(paths: list[Path], data: str | None, normalization: str | None, seed: int,
-                 overrides: list[Override], show_progress: bool = True) -> tuple[BuildReport, TestImages]:
+                 overrides: list[Override], show_progress: bool = True,
+                 mcu_folder: Path | None = None) -> tuple[BuildReport, TestImages]:
     """Verify files in their runtimes: the report (not yet written; it gates every file) and the images they
-    were fed (for comparing older files on the same ones)."""
+    were fed (for comparing older files on the same ones). Vela writes its per-layer CSVs into `mcu_folder`."""
     artifacts = open_files(paths)
     test, record, settings = files_test_images(artifacts, data, normalization, seed, overrides)
-    return verify_with(artifacts, test, record, settings, show_progress), test
+    return verify_with(artifacts, test, record, settings, show_progress, mcu_folder), test
 
 
 def verify_with(artifacts: list[Artifact], test: TestImages, record: RecipeRecord, settings: VerifyConfig,
-                show_progress: bool = True) -> BuildReport:
+                show_progress: bool = True, mcu_folder: Path | None = None) -> BuildReport:
     """Verify opened files on `test` (what `files_test_images` gives), for callers that reuse the images."""
     names = artifact_names([artifact.path for artifact in artifacts])
     results = []
@@ -80,7 +81,8 @@ def verify_with(artifacts: list[Artifact], test: TestImages, record: RecipeRecor
         if show_progress:
             console().print(f"verify {name:<15} {artifact.path}")
         images, contract = test.feed(artifact)
-        results.append(verify_artifact(artifact, name, artifact.kind, images, test.labels, contract, None, settings))
+        results.append(verify_artifact(artifact, name, artifact.kind, images, test.labels, contract, None, settings,
+                                       mcu_folder=mcu_folder))
     add_app_results(zip(artifacts, results), test.app_frames(settings))
     report = assemble_report(record, None, settings, OptimizeConfig().objective, names, test.summary, results)
     report.mode = "files"

@@ -25,7 +25,14 @@ _OBJECTIVES = {  # objective -> (sort key, what the report says)
     "size_bytes": (lambda a: (a.size_bytes, -(a.app_accuracy or 0)), "smallest file"),
     "latency": (lambda a: (a.latency_ms.p50, -(a.app_accuracy or 0)), "lowest p50 latency"),
     "accuracy": (lambda a: (-(a.app_accuracy or 0), a.gzip_bytes), "highest accuracy"),
+    # Deterministic figures of int8 .tflite files; files without them (float, ONNX) come last.
+    "arena_bytes": (lambda a: (_or_last(a.arena_bytes), -(a.app_accuracy or 0)), "smallest TFLM arena"),
+    "npu_cycles": (lambda a: (_or_last(a.npu_cycles), -(a.app_accuracy or 0)), "fewest NPU cycles (Vela)"),
 }
+
+
+def _or_last(value: float | None) -> float:
+    return float("inf") if value is None else value
 
 
 def build_report(recipe: Recipe, dataset_summary: DataSummary, artifacts: list[ArtifactResult],

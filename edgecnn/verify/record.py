@@ -134,6 +134,48 @@ class AppResult(Record):
     skipped: str | None = None
 
 
+class TflmResult(Record):
+    """The file in TensorFlow Lite Micro (`verify.mcu`): its accuracy and agreement with LiteRT on the same test
+    images, the arena TFLM allocated and the flash the file takes; or the operators TFLM refused it on."""
+
+    runtime: str
+    runs: bool
+    accuracy: float | None = None
+    agreement: float | None = None  # top-1 agreement with the file in LiteRT
+    max_abs_diff: float | None = None  # largest probability difference from LiteRT
+    arena_bytes: int | None = None  # TFLM's recording allocator's total
+    flash_bytes: int  # the file, as the firmware's const array holds it
+    refused_operators: list[str] = Field(default_factory=list)
+    reason: str | None = None  # TFLM's words when it refuses the file
+
+
+class NpuEstimate(Record):
+    """Vela's estimate of the file on one Ethos-U configuration (`mcu.vela`): deterministic, no noise."""
+
+    npu: str  # the configuration as the recipe names it
+    accelerator: str
+    system_config: str
+    memory_mode: str
+    clock_mhz: float
+    cycles: int
+    npu_cycles: int
+    ms: float
+    sram_bytes: int
+    weights_bytes: int
+    weights_area: str  # where the weights live: Off-chip Flash, or DRAM
+    npu_operators: int
+    cpu_operators: int
+    npu_share: float
+    macs: int
+    per_layer_csv: str
+    compiled: str  # Vela's compiled .tflite, for the Ethos-U driver
+
+
+class McuResult(Record):
+    tflm: TflmResult | None = None
+    npu: list[NpuEstimate] = Field(default_factory=list)
+
+
 class ArtifactResult(Record):
     """One verified file (or the Keras model): a row of the report."""
 
@@ -162,6 +204,17 @@ class ArtifactResult(Record):
     top5_accuracy: float | None = None
     readiness: Readiness | None = None
     app: AppResult | None = None
+    mcu: McuResult | None = None
+
+    @property
+    def arena_bytes(self) -> int | None:
+        """TFLM's arena for this file, when it ran there."""
+        return self.mcu.tflm.arena_bytes if self.mcu and self.mcu.tflm else None
+
+    @property
+    def npu_cycles(self) -> int | None:
+        """Vela's total cycles on the first configured NPU, when estimated."""
+        return self.mcu.npu[0].cycles if self.mcu and self.mcu.npu else None
 
     @property
     def app_accuracy(self) -> float | None:
