@@ -430,7 +430,10 @@ def _print_mcu(report: BuildReport) -> None:
     if not rows:
         return
     npus = list(dict.fromkeys(npu.npu for a in rows for npu in a.mcu.npu))
-    headers = ("file", "TFLM", "LiteRT", "agreement", "max diff", "arena", "flash", *(f"{n} ms" for n in npus))
+    short = {npu.npu: npu.accelerator for a in rows for npu in a.mcu.npu}  # a column's name: its accelerator
+    if len(set(short.values())) < len(short):
+        short = {name: name for name in short}  # two configurations of one accelerator: their full names
+    headers = ("file", "TFLM", "LiteRT", "agreement", "max diff", "arena", "flash", *(f"{short[n]} ms" for n in npus))
     table = _table("Microcontrollers: TensorFlow Lite Micro (reference kernels) and Vela's Ethos-U estimates",
                    headers, right=headers[1:])
     for a in rows:
