@@ -232,3 +232,33 @@ def test_an_arena_budget_fails_a_file_tflm_refuses():
     checks = gate([refused], budgets, ["refused"])
     assert [(c.budget, c.passed, c.measured) for c in checks.checks] == [("max_arena_kib", False, None)]
     assert not checks.passed
+
+
+def test_the_mcu_file_keeps_the_standard_metadata(mcu_run):
+    pytest.importorskip("mediapipe", reason="the clients extra reads the metadata with MediaPipe's own schema")
+    from tests.clients import mediapipe_metadata
+
+    run, _ = mcu_run
+    standard = mediapipe_metadata(run / "model_mcu_int8.tflite")
+    assert standard["name"] == "mcu" and standard["labels"] == (run / "labels.txt").read_text().split()
+    assert standard["packed"] == ["labels.txt", "metadata.json"]
+
+
+def test_verifying_a_file_for_microcontrollers_needs_no_tensorflow(mcu_run, tmp_path):
+    """`edgecnn verify FILE` on a file edgecnn did not keep a run for: TFLM and Vela rows, Vela's CSVs in the
+    report's own folder, and TensorFlow never imported."""
+    model = mcu_run[0] / "model_mcu_int8.tflite"
+    code = (
+        "import sys\n"
+        "from edgecnn import api\n"
+        f"done = api.verify([{str(model)!r}], data='digits', out={str(tmp_path / 'report')!r}, show_progress=False,\n"
+        "                  overrides=['verify.npu=[ethos-u55-128]', 'verify.mcu_check=always'])\n"
+        "row = done.report.artifacts[0]\n"
+        "print(row.mcu.tflm.runs, row.mcu.npu[0].cpu_operators, row.mcu.npu[0].per_layer_csv)\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs, cpu_operators, csv_path = done.stdout.split()
+    assert (runs, cpu_operators) == ("True", "0")
+    assert Path(csv_path).is_relative_to(tmp_path / "report" / "mcu") and Path(csv_path).is_file()
