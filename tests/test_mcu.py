@@ -28,9 +28,28 @@ _DUMP_MAIN = r"""
 #include <cstdint>
 #include <cstdio>
 #include "model_data.h"
+#include "model_ops.h"
 #include "model_settings.h"
 
+// TFLM's MicroMutableOpResolver as far as these models need it: its Add* methods as its header spells them
+// (tensorflow/lite/micro/micro_mutable_op_resolver.h), each returning kTfLiteOk (0).
+struct Resolver {
+  int added = 0;
+  int AddConv2D() { return ++added, 0; }
+  int AddDepthwiseConv2D() { return ++added, 0; }
+  int AddMean() { return ++added, 0; }
+  int AddFullyConnected() { return ++added, 0; }
+  int AddSoftmax() { return ++added, 0; }
+  int AddQuantize() { return ++added, 0; }
+  int AddDequantize() { return ++added, 0; }
+  int AddReshape() { return ++added, 0; }
+  int AddAdd() { return ++added, 0; }
+  int AddAveragePool2D() { return ++added, 0; }
+};
+
 int main(int argc, char** argv) {
+  Resolver resolver;
+  if (!RegisterOperators(resolver) || resolver.added != kNumOperators) return 3;
   std::FILE* out = std::fopen(argv[1], "wb");
   std::fwrite(g_model, 1, g_model_len, out);
   std::fclose(out);
@@ -40,6 +59,24 @@ int main(int argc, char** argv) {
   return 0;
 }
 """
+
+
+def _litert(path: Path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _operators(path: Path) -> set[str]:
+    """The builtin operators in the file's graph, read with TFLM's own flatbuffer schema."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = runtime.convert_bytearray_to_object(path.read_bytes())
+    names = {code: name for name, code in vars(runtime.schema_fb.BuiltinOperator).items() if not name.startswith("_")}
+    return {names[runtime.get_builtin_code_from_operator_code(model.operatorCodes[op.opcodeIndex])]
+            for op in model.subgraphs[0].operators}
 
 
 def _tflm(path: Path, arena: int):
@@ -63,11 +100,10 @@ def test_firmware_sources_compile_and_hold_the_file_byte_for_byte(mcu_run, tmp_p
     assert (tmp_path / "model.bin").read_bytes() == model.read_bytes()
     misalignment, arena, classes, input_size, input_zero, output_zero, output_scale = printed[0].split()
     assert misalignment == "0"
+    assert f"constexpr int kNumOperators = {len(_operators(model))};" in (firmware / "model_ops.h").read_text()
     assert printed[1:] == (run / "labels.txt").read_text().split() and int(classes) == 10
     # the constants are the file's own, read here by LiteRT, not by the code that wrote them
-    from ai_edge_litert.interpreter import Interpreter
-
-    litert = Interpreter(model_path=str(model))
+    litert = _litert(model)
     inp, out = litert.get_input_details()[0], litert.get_output_details()[0]
     assert (inp["dtype"], out["dtype"]) == (np.int8, np.int8)  # int8 in and out: no float operator at the ends
     assert int(input_size) == int(np.prod(inp["shape"])) == 256 and int(input_zero) == inp["quantization"][1]

@@ -152,6 +152,32 @@ def test_a_sweep_on_ray_records_failures_and_resumes_without_rerunning(tmp_path)
 
 
 
+@pytest.mark.build
+def test_a_sweep_under_an_arena_budget_picks_the_smallest_tflm_arena(tmp_path):
+    """Objective arena_bytes (deterministic: no re-timing): each trial's figure is its int8 file's TFLM arena, and
+    the pick is the smallest arena among the trials within the budgets."""
+    pytest.importorskip("ray")
+    pytest.importorskip("tflite_micro")
+    from edgecnn import api
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epochs": 2},
+                                      "export": {**TINY_RECIPE["export"], "formats": ["tflite_int8"]},
+                                      "optimize": {"objective": "arena_bytes"},
+                                      "verify": {**TINY_RECIPE["verify"], "threads": [1], "mcu_check": "always",
+                                                 "budgets": {"max_accuracy_drop": None, "max_arena_kib": 64}},
+                                      "sweep": {"space": {"model.alpha": [0.5, 1.0]}, "objective": "arena_bytes",
+                                                "remeasure": False}}))
+    done = api.sweep(recipe, tmp_path / "sweep", show_progress=False).summary
+    rows = done.trials
+    assert [row.status for row in rows] == ["done", "done"] and all(row.within_budgets for row in rows)
+    for row in rows:
+        written = json.loads((tmp_path / "sweep" / row.folder / "report.json").read_text())
+        assert row.arena_bytes == written["artifacts"][-1]["mcu"]["tflm"]["arena_bytes"] == row.score
+    assert rows[0].arena_bytes < rows[1].arena_bytes  # half the width, smaller activations
+    assert done.best == 0 and "arena" in (tmp_path / "sweep" / "sweep.md").read_text()
+
+
 def test_distributed_training_without_ray_says_how_to_install_it(monkeypatch, tiny_dataset):
     import sys
 

@@ -1,6 +1,7 @@
 """Firmware sources for a `.tflite` a microcontroller runs with TensorFlow Lite Micro: the file as an aligned
 `const` array (`model_data.h`/`.cc`, as TFLM's examples and `xxd -i` lay it out), and `model_settings.h`/`.cc`
-with the input shape and quantization, the output quantization, the labels and the tensor arena TFLM measured."""
+with the input shape and quantization, the output quantization, the labels and the tensor arena TFLM measured, and
+`model_ops.h`, which registers exactly the model's operators with TFLM's MicroMutableOpResolver."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.artifacts import open_artifact
 from edgecnn.errors import ExportError
 from edgecnn.fileio import write_text
 
 FIRMWARE_DIR = "firmware"
-FIRMWARE_FILES = ("model_data.h", "model_data.cc", "model_settings.h", "model_settings.cc")
+FIRMWARE_FILES = ("model_data.h", "model_data.cc", "model_settings.h", "model_settings.cc", "model_ops.h")
 MODEL_ALIGNMENT = 16  # TFLM reads the flatbuffer in place and the Ethos-U driver needs 16-byte aligned data
 _BYTES_PER_LINE = 12
 
@@ -33,6 +35,7 @@ class FirmwareSettings:
     output_zero_point: int
     labels: tuple[str, ...]
     measured_arena_bytes: int  # TFLM's recording allocator's total
+    operators: tuple[str, ...] = ()  # the file's TFLite builtin operators, e.g. CONV_2D
 
     @property
     def arena_bytes(self) -> int:
@@ -51,6 +54,7 @@ def write_firmware(model: Path, folder: Path, settings: FirmwareSettings) -> lis
         "model_data.cc": header + _model_array(data),
         "model_settings.h": header + _settings_h(settings),
         "model_settings.cc": header + _settings_cc(settings),
+        "model_ops.h": header + _ops_h(settings.operators),
     }
     return [write_text(folder / name, text) for name, text in texts.items()]
 
@@ -108,6 +112,40 @@ def _settings_cc(s: FirmwareSettings) -> str:
     return f'#include "model_settings.h"\n\nconst char* const kLabels[kNumClasses] = {{\n{labels}\n}};\n'
 
 
+# TFLM's MicroMutableOpResolver names its Add* methods after the builtin in CamelCase (CONV_2D -> AddConv2D),
+# except these (checked against tensorflow/lite/micro/micro_mutable_op_resolver.h at tflite-micro 90b983c).
+_RESOLVER_EXCEPTIONS = {"BATCH_MATMUL": "BatchMatMul", "CUMSUM": "CumSum", "PADV2": "PadV2",
+                        "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM"}
+
+
+def resolver_method(operator: str) -> str:
+    """The MicroMutableOpResolver method that registers a builtin operator, e.g. AddDepthwiseConv2D."""
+    if operator in _RESOLVER_EXCEPTIONS:
+        return f"Add{_RESOLVER_EXCEPTIONS[operator]}"
+    return "Add" + "".join(part if part[0].isdigit() else part[0] + part[1:].lower() for part in operator.split("_"))
+
+
+def _ops_h(operators: tuple[str, ...]) -> str:
+    calls = "\n".join(f"         && resolver.{resolver_method(op)}() == 0" for op in operators)
+    return f"""#ifndef EDGECNN_MODEL_OPS_H_
+#define EDGECNN_MODEL_OPS_H_
+
+// The {len(operators)} TFLite operators the model uses ({", ".join(operators)}), so firmware links only their
+// kernels:
+//   static tflite::MicroMutableOpResolver<kNumOperators> resolver;
+//   if (!RegisterOperators(resolver)) {{ /* a kernel is missing from this TFLM build */ }}
+constexpr int kNumOperators = {len(operators)};
+
+template <typename Resolver>
+bool RegisterOperators(Resolver& resolver) {{
+  return true  // each Add* returns kTfLiteOk (0) on success
+{calls};
+}}
+
+#endif  // EDGECNN_MODEL_OPS_H_
+"""
+
+
 def _float(value: float) -> str:
     return f"{value!r}f"
 
@@ -124,6 +162,7 @@ def firmware_for(model: Path, labels: list[str], folder: Path) -> list[Path]:
     height, width, channels = (int(d) for d in runner.input["shape"][1:])
     runner.predict(np.zeros((1, height, width, channels), np.float32))
     (input_scale, input_zero), (output_scale, output_zero) = runner.input["quantization"], runner.output["quantization"]
+    operators = tuple(sorted({layer.type for layer in open_artifact(model).layers}))
     settings = FirmwareSettings(height, width, channels, input_scale, input_zero, output_scale, output_zero,
-                                tuple(labels), runner.arena_bytes())
+                                tuple(labels), runner.arena_bytes(), operators)
     return write_firmware(model, folder, settings)

@@ -29,9 +29,10 @@ def measure_mcu(path: Path, images: np.ndarray, labels: np.ndarray | None, norma
                 settings: VerifyConfig, folder: Path) -> McuResult:
     """TFLM's row (when `mcu_check` lets it run) and Vela's estimates of one int8 file. `normalized(chunk)` turns
     uint8 images into the file's float input, as LiteRT was fed; `litert` holds LiteRT's probabilities."""
-    tflm = None
-    if settings.mcu_check == "always" or (settings.mcu_check == "auto" and (tflm_available() or settings.mcu_budgets())):
-        tflm = tflm_row(path, images, labels, normalized, litert)
+    # auto runs TFLM when it is installed, and fails without it when a budget needs its figures
+    wanted = settings.mcu_check == "always" or (settings.mcu_check == "auto" and (tflm_available()
+                                                                                   or settings.mcu_budgets()))
+    tflm = tflm_row(path, images, labels, normalized, litert) if wanted else None
     return McuResult(tflm=tflm, npu=[npu_row(path, target, folder) for target in settings.npu])
 
 
