@@ -149,7 +149,8 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
     folder = report_folder(Path(out) if out else None,
                            RunFolder(targets[0]).verify_dir if run_mode else Path("verify-report"))
     if run_mode:
-        report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress, images=bool(pairs))
+        report, test = _verify_run(RunFolder(targets[0]), overrides or [], show_progress, images=bool(pairs),
+                                   mcu_folder=folder / MCU_DIR)
     else:
         report, test = verify_files(targets, data, normalization, seed, overrides or [], show_progress,
                                     mcu_folder=folder / MCU_DIR)
@@ -164,12 +165,12 @@ def verify(targets: list[str | Path], *, data: str | None = None, normalization:
 
 
 def _verify_run(run: RunFolder, overrides: list[Override], show_progress: bool,
-                images: bool) -> tuple[BuildReport, TestImages | None]:
+                images: bool, mcu_folder: Path | None = None) -> tuple[BuildReport, TestImages | None]:
     """The build's verify stages over a run folder, writing nothing into it: a measurement the build made with
     the same settings on this machine is reused, any other is made again. With `images`, also the test split,
     for older files to be fed (a verify that reuses every measurement then reads no image)."""
     recipe = run.load_recipe(overrides)
-    report = build_stages(recipe, run.root, show_progress, stages=("verify",), persist=False)
+    report = build_stages(recipe, run.root, show_progress, stages=("verify",), persist=False, mcu_folder=mcu_folder)
     return report, TestImages.of(load_dataset(recipe.data, recipe.seed)) if images else None
 
 

@@ -298,3 +298,28 @@ def test_verifying_a_file_for_microcontrollers_needs_no_tensorflow(mcu_run, tmp_
     runs, cpu_operators, csv_path = done.stdout.split()
     assert (runs, cpu_operators) == ("True", "0")
     assert Path(csv_path).is_relative_to(tmp_path / "report" / "mcu") and Path(csv_path).is_file()
+
+
+def test_verifying_a_run_writes_vela_into_its_own_folder_not_the_build(mcu_run, tmp_path):
+    from edgecnn import api
+
+    run = tmp_path / "run"
+    shutil.copytree(mcu_run[0], run)
+    done = api.verify([run], overrides=["verify.npu=[ethos-u85-256]"], show_progress=False)
+    estimate = done.report.row("tflite_mcu_int8").mcu.npu[0]
+    assert estimate.accelerator == "ethos-u85-256" and estimate.cpu_operators == 0
+    assert Path(estimate.per_layer_csv).is_relative_to(done.folder / "mcu") and Path(estimate.per_layer_csv).is_file()
+    assert not list((run / "mcu").glob("*/ethos-u85-256*"))  # the build's folder is left as the build wrote it
+
+
+def test_without_the_mcu_extra_auto_adds_no_microcontroller_rows(monkeypatch, tmp_path):
+    from edgecnn.verify.mcu import measure_mcu
+
+    monkeypatch.setitem(sys.modules, "tflite_micro", None)
+    settings = _recipe().verify
+    assert settings.mcu_check == "auto"
+    assert measure_mcu(tmp_path / "m.tflite", np.zeros((1, 2, 2, 1), np.uint8), None, lambda x: x,
+                       np.zeros((1, 2)), settings, tmp_path) is None
+    with pytest.raises(MissingDependency):  # unless a budget needs TFLM's figures
+        measure_mcu(tmp_path / "m.tflite", np.zeros((1, 2, 2, 1), np.uint8), None, lambda x: x, np.zeros((1, 2)),
+                    _recipe(budgets={"max_arena_kib": 64}).verify, tmp_path)

@@ -49,6 +49,7 @@ class Materials:
     show_progress: bool
     on_epoch: object = None  # called after each training epoch with (epoch, logs)
     trained: object = None  # the model the train stage just fitted, when it ran
+    mcu_folder: Path | None = None  # where Vela writes its per-layer CSVs and compiled files
 
     @cached_property
     def dataset(self) -> Dataset:
@@ -125,7 +126,7 @@ def _run_verify(materials: Materials, plan: StagePlan):
     artifact = open_artifact(path, materials.trained if fmt is None else None)
     result = verify_in_run(artifact, plan.name, precision, materials.dataset, materials.reference,
                            materials.recipe.verify, show_progress=False,  # the stage's line names it
-                           mcu_folder=run.root / MCU_DIR)
+                           mcu_folder=materials.mcu_folder)
     add_app_results([(artifact, result)], materials.app_frames)
     return mcu_files(result), result.to_dict()  # the manifest's record: the report row as report.json holds it
 
@@ -229,17 +230,19 @@ _WRITTEN_BY = {"data": "train", "train": "train", "export": "export", "optimize"
 
 def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list[str] | None = None,
           cache: StageCache | None = None, on_epoch=None, stages=STAGE_KINDS,
-          persist: bool = True) -> BuildReport | None:
+          persist: bool = True, mcu_folder: Path | None = None) -> BuildReport | None:
     """The stages of kinds `stages` (default every one) into `out_dir`, each redone only when what it reads
     changed (or `force` names it); a stage of another kind upstream of those is taken as the folder holds it, one
     downstream of them is left alone. Every command runs
     this: `build` all, `train` data and train, `export` export, `optimize` optimize to report, `verify` verify.
-    `persist=False` writes nothing into the folder (the report is returned, not written). `on_epoch(epoch,
+    `persist=False` writes nothing into the folder (the report is returned, not written; Vela's files go to
+    `mcu_folder`, by default the run folder's `mcu/`). `on_epoch(epoch,
     logs)` follows training, when it runs. Returns the report, or None when no stage judges (train, export)."""
     start = time.perf_counter()
     out_dir = prepare_folder(out_dir) if persist else Path(out_dir)
     run = RunFolder(out_dir)
-    materials, manifest = Materials(recipe, run, show_progress, on_epoch), Manifest(out_dir, persist)
+    materials = Materials(recipe, run, show_progress, on_epoch, mcu_folder=mcu_folder or run.root / MCU_DIR)
+    manifest = Manifest(out_dir, persist)
     book = StageBook(manifest, cache if persist else None, check_force(force), recipe.name, show_progress)
     tokens = manifest.tokens
 

@@ -26,13 +26,16 @@ def mcu_applies(kind: str, precision: str, settings: VerifyConfig) -> bool:
 
 
 def measure_mcu(path: Path, images: np.ndarray, labels: np.ndarray | None, normalized, litert: np.ndarray,
-                settings: VerifyConfig, folder: Path) -> McuResult:
-    """TFLM's row (when `mcu_check` lets it run) and Vela's estimates of one int8 file. `normalized(chunk)` turns
-    uint8 images into the file's float input, as LiteRT was fed; `litert` holds LiteRT's probabilities."""
+                settings: VerifyConfig, folder: Path) -> McuResult | None:
+    """TFLM's row (when `mcu_check` lets it run) and Vela's estimates of one int8 file; None when neither ran (auto
+    without the mcu extra). `normalized(chunk)` turns uint8 images into the file's float input, as LiteRT was fed;
+    `litert` holds LiteRT's probabilities."""
     # auto runs TFLM when it is installed, and fails without it when a budget needs its figures
     wanted = settings.mcu_check == "always" or (settings.mcu_check == "auto" and (tflm_available()
                                                                                    or settings.mcu_budgets()))
     tflm = tflm_row(path, images, labels, normalized, litert) if wanted else None
+    if tflm is None and not settings.npu:
+        return None
     return McuResult(tflm=tflm, npu=[npu_row(path, target, folder) for target in settings.npu])
 
 
