@@ -19,7 +19,7 @@ from edgecnn.recipe import RecipeError, load_recipe, validate_recipe
 from edgecnn.sweep.results import TrialRow, best_trial
 from edgecnn.verify.judge import select_best, gate
 from edgecnn.verify.record import McuResult, NpuEstimate, TflmResult
-from tests.conftest import TINY_RECIPE
+from tests.conftest import REPO, TINY_RECIPE
 from tests.records import result_row
 
 runner = CliRunner()
@@ -323,3 +323,15 @@ def test_without_the_mcu_extra_auto_adds_no_microcontroller_rows(monkeypatch, tm
     with pytest.raises(MissingDependency):  # unless a budget needs TFLM's figures
         measure_mcu(tmp_path / "m.tflite", np.zeros((1, 2, 2, 1), np.uint8), None, lambda x: x, np.zeros((1, 2)),
                     _recipe(budgets={"max_arena_kib": 64}).verify, tmp_path)
+
+
+def test_a_recipe_that_needs_the_mcu_tools_says_so_before_training(monkeypatch, tmp_path):
+    from edgecnn.incremental.build import build
+
+    monkeypatch.setitem(sys.modules, "tflite_micro", None)
+    with pytest.raises(MissingDependency, match=r"export.formats tflite_mcu_int8 needs TensorFlow Lite Micro"):
+        build(load_recipe(REPO / "recipes" / "mcu.yaml"), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()  # nothing written, nothing trained
+    monkeypatch.setitem(sys.modules, "ethosu", None)
+    with pytest.raises(MissingDependency, match=r"verify.npu needs Arm's Vela"):
+        build(_recipe(npu=["ethos-u55-128"]), tmp_path / "run", show_progress=False)

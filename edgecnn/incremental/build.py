@@ -23,6 +23,7 @@ from edgecnn.incremental.keys import (
     STAGE_KINDS, StagePlan, artifact_plan, data_plan, inspect_plan, report_plan, train_plan, verify_plan,
 )
 from edgecnn.incremental.manifest import Manifest, local
+from edgecnn.mcu import require_mcu_tools
 from edgecnn.optimize.variants import MAKERS, Job
 from edgecnn.pipeline import KERAS_ROW, data_warnings, run_anatomy, verified_names, verify_in_run
 from edgecnn.recipe import Recipe
@@ -147,6 +148,15 @@ def _pictures_inside(pictures: Pictures | None, folder: Path) -> list[Path]:
     return [Path(path) for path in named if path and Path(path).is_relative_to(folder)]
 
 
+def _require_tools(recipe: Recipe) -> None:
+    """The microcontroller tools the recipe's settings need, checked before training rather than after it."""
+    verify = recipe.verify
+    tflm_for = ("export.formats tflite_mcu_int8" if "tflite_mcu_int8" in recipe.export.formats
+                else "verify.mcu_check: always" if verify.mcu_check == "always"
+                else "verify.budgets.max_arena_kib/max_flash_kib" if verify.mcu_budgets() else None)
+    require_mcu_tools(tflm_for, "verify.npu" if verify.npu else None)
+
+
 def _decision(plan: StagePlan, action: str, reason: str) -> StageDecision:
     return StageDecision(stage=plan.id, action=action, reason=reason, key=plan.key, seconds=0.0)
 
@@ -239,6 +249,7 @@ def build(recipe: Recipe, out_dir: Path, show_progress: bool = True, force: list
     `mcu_folder`, by default the run folder's `mcu/`). `on_epoch(epoch,
     logs)` follows training, when it runs. Returns the report, or None when no stage judges (train, export)."""
     start = time.perf_counter()
+    _require_tools(recipe)
     out_dir = prepare_folder(out_dir) if persist else Path(out_dir)
     run = RunFolder(out_dir)
     materials = Materials(recipe, run, show_progress, on_epoch, mcu_folder=mcu_folder or run.root / MCU_DIR)
