@@ -90,6 +90,20 @@ MaxSizeOption = _budget_option("--max-size", "Largest file in bytes.")
 MaxGzipOption = _budget_option("--max-gzip", "Largest gzip-compressed file in bytes.")
 MaxAppGapOption = _budget_option("--max-app-gap", "Largest loss from a .tflite's accuracy to what an app gets through "
                                  "MediaPipe Tasks, 0..1 (0.005 = half a point; needs the clients extra).")
+MaxArenaOption = _budget_option("--max-arena-kib", "Largest TensorFlow Lite Micro tensor arena of an int8 .tflite, "
+                                "in KiB (needs the mcu extra).")
+MaxFlashOption = _budget_option("--max-flash-kib", "Largest int8 .tflite for a microcontroller's flash, in KiB.")
+MaxNpuOption = _budget_option("--max-npu-ms", "Slowest inference Vela estimates on each --npu, in ms.")
+NpuOption = Annotated[Optional[list[str]], typer.Option(
+    "--npu", metavar="ACCELERATOR", help="Estimate every int8 .tflite on this Arm Ethos-U with Vela (repeatable), "
+    "e.g. ethos-u55-128, ethos-u65-256 (needs the mcu extra; system configs through --set verify.npu=...).",
+    rich_help_panel="Microcontrollers and NPUs")]
+
+
+def npu_overrides(npus: list[str] | None) -> list[tuple[str, list[str]]]:
+    return [("verify.npu", list(npus))] if npus else []
+
+
 CameraScaleOption = Annotated[Optional[float], typer.Option(
     "--camera-scale", min=1.0, max=16.0, help="Camera frames for the MediaPipe Tasks check are the test split's "
     "source images enlarged this many times \\[default: 4].")]
@@ -109,7 +123,8 @@ def budget_overrides(**limits) -> list[tuple[str, float | int]]:
     """CLI budget flags -> (verify.budgets.KEY, value) overrides, typed (flags win over the recipe)."""
     keys = {"min_accuracy": "min_accuracy", "max_accuracy_drop": "max_accuracy_drop", "min_agreement": "min_agreement",
             "max_p50_ms": "max_latency_p50_ms", "max_p90_ms": "max_latency_p90_ms", "max_size": "max_size_bytes",
-            "max_gzip": "max_gzip_bytes", "max_app_gap": "max_app_gap"}
+            "max_gzip": "max_gzip_bytes", "max_app_gap": "max_app_gap", "max_arena_kib": "max_arena_kib",
+            "max_flash_kib": "max_flash_kib", "max_npu_ms": "max_npu_ms"}
     return [(f"verify.budgets.{keys[flag]}", int(value) if keys[flag].endswith("bytes") else value)
             for flag, value in limits.items() if value is not None]
 

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from edgecnn_cli._common import (
-    CameraScaleOption, JsonOption, JunitOption, MaxAppGapOption, MaxDropOption, MaxGzipOption, MaxP50Option, MaxP90Option, MaxSizeOption,
+    CameraScaleOption, JsonOption, JunitOption, MaxAppGapOption, MaxArenaOption, MaxDropOption, MaxFlashOption,
+    MaxGzipOption, MaxNpuOption, MaxP50Option, MaxP90Option, MaxSizeOption, NpuOption, npu_overrides,
     MinAccuracyOption, MinAgreementOption, Normalization, OverridesOption, QuietOption, SkipBadOption,
     budget_overrides, camera_overrides, data_overrides, print_json, user_errors,
 )
@@ -59,7 +60,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
            max_gzip: MaxGzipOption = None, baseline: BaselineOption = None, tolerance: ToleranceOption = "10%",
            against: AgainstOption = None, max_slowdown: MaxSlowdownOption = "5%", ab_seconds: AbSecondsOption = 20.0,
            gpu_check: GpuCheckOption = False, max_app_gap: MaxAppGapOption = None,
-           camera_scale: CameraScaleOption = None):
+           camera_scale: CameraScaleOption = None, npu: NpuOption = None, max_arena_kib: MaxArenaOption = None,
+           max_flash_kib: MaxFlashOption = None, max_npu_ms: MaxNpuOption = None):
     """Verify a run folder's artifacts, or any image-classification .tflite / .onnx / .ort files, in their own
     runtimes (LiteRT, onnxruntime; no TensorFlow needed). Writes report.json, report.md, junit.xml and
     confusion.png to a folder of its own (--out), never over a build's reports.
@@ -70,6 +72,8 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
     Example: edgecnn verify model_int8.tflite --data digits --min-accuracy 0.97 --junit junit.xml
 
     Example: edgecnn verify runs/new --against runs/main --max-slowdown 5%
+
+    Example: edgecnn verify model_mcu_int8.tflite --data digits --npu ethos-u55-128 --max-arena-kib 64 --max-npu-ms 1
     """
     with user_errors():
         from edgecnn import api
@@ -80,8 +84,9 @@ def verify(targets: TargetsArgument, data: DataOption = None, normalization: Nor
 
         limits = budget_overrides(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop,
                                   min_agreement=min_agreement, max_p50_ms=max_p50_ms, max_p90_ms=max_p90_ms,
-                                  max_size=max_size, max_gzip=max_gzip, max_app_gap=max_app_gap)
-        limits += camera_overrides(camera_scale)
+                                  max_size=max_size, max_gzip=max_gzip, max_app_gap=max_app_gap,
+                                  max_arena_kib=max_arena_kib, max_flash_kib=max_flash_kib, max_npu_ms=max_npu_ms)
+        limits += camera_overrides(camera_scale) + npu_overrides(npu)
         if gpu_check:
             limits.append(("verify.gpu_check", "always"))
         verified = api.verify(

@@ -181,22 +181,23 @@ def test_tflm_names_the_operator_it_refuses(mcu_run):
     assert report.row("ptq_dynamic").mcu is None  # int8 weights, float activations: not a microcontroller file
 
 
-@pytest.mark.parametrize("budget, value, check", [("max_arena_kib", "8", "max_arena_kib"),
-                                                  ("max_npu_ms", "0.01", "max_npu_ms (ethos-u55-128)"),
-                                                  ("max_flash_kib", "16", "max_flash_kib")])
-def test_a_missed_mcu_budget_exits_1_and_fails_its_junit_case(mcu_run, tmp_path, budget, value, check):
+@pytest.mark.parametrize("flags, check, limit", [
+    (["--max-arena-kib", "8"], "max_arena_kib", "8"),
+    (["--npu", "ethos-u85-256", "--max-npu-ms", "0.01"], "max_npu_ms (ethos-u85-256)", "0.01"),
+    (["--set", "verify.budgets.max_flash_kib=16"], "max_flash_kib", "16"),
+])
+def test_a_missed_mcu_budget_exits_1_and_fails_its_junit_case(mcu_run, tmp_path, flags, check, limit):
     from edgecnn_cli.main import app
 
     run = tmp_path / "run"
     shutil.copytree(mcu_run[0], run)
     junit = tmp_path / "junit.xml"
-    result = runner.invoke(app, ["verify", str(run), "--quiet", "--junit", str(junit), "--set",
-                                 f"verify.budgets.{budget}={value}"])
+    result = runner.invoke(app, ["verify", str(run), "--quiet", "--junit", str(junit), *flags])
     assert result.exit_code == 1, result.output
     assert check in result.stderr
     suite = next(s for s in ET.parse(junit).getroot().findall("testsuite") if s.get("name") == "tflite_mcu_int8")
     failure = suite.find(f"testcase[@name='{check}']/failure")
-    assert failure is not None and f"limit {value}" in failure.get("message")
+    assert failure is not None and f"limit {limit}" in failure.get("message")
 
 
 def test_the_mcu_file_is_the_pick_by_arena_and_the_report_says_so(mcu_run):
