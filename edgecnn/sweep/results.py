@@ -13,6 +13,7 @@ from pydantic import Field
 from edgecnn.fileio import atomic_path, write_json, write_text
 from edgecnn.run import RunFolder
 from edgecnn.sweep.space import describe
+from edgecnn.verify.judge import last_if_missing
 from edgecnn.verify.record import Record
 
 SWEEP_JSON, SWEEP_MD, BEST_RECIPE = "sweep.json", "sweep.md", "best_recipe.yaml"
@@ -111,14 +112,10 @@ def best_trial(rows: list[TrialRow], objective: str) -> int | None:
     """The finished trial within the budgets that is best by the objective (ties: higher accuracy)."""
     key = {"accuracy": lambda r: (-r.accuracy, r.gzip_bytes), "latency": lambda r: (r.p50_ms, -r.accuracy),
            "gzip_bytes": lambda r: (r.gzip_bytes, -r.accuracy),
-           "arena_bytes": lambda r: (_or_last(r.arena_bytes), -r.accuracy),
-           "npu_cycles": lambda r: (_or_last(r.npu_cycles), -r.accuracy)}[objective]
+           "arena_bytes": lambda r: (last_if_missing(r.arena_bytes), -r.accuracy),
+           "npu_cycles": lambda r: (last_if_missing(r.npu_cycles), -r.accuracy)}[objective]
     feasible = [i for i, row in enumerate(rows) if row.done and row.within_budgets]
     return min(feasible, key=lambda i: key(rows[i])) if feasible else None
-
-
-def _or_last(value: float | None) -> float:
-    return float("inf") if value is None else value
 
 
 def placement(rows: list[TrialRow]) -> list[RayNode]:

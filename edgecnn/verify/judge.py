@@ -26,12 +26,13 @@ _OBJECTIVES = {  # objective -> (sort key, what the report says)
     "latency": (lambda a: (a.latency_ms.p50, -(a.app_accuracy or 0)), "lowest p50 latency"),
     "accuracy": (lambda a: (-(a.app_accuracy or 0), a.gzip_bytes), "highest accuracy"),
     # Deterministic figures of int8 .tflite files; files without them (float, ONNX) come last.
-    "arena_bytes": (lambda a: (_or_last(a.arena_bytes), -(a.app_accuracy or 0)), "smallest TFLM arena"),
-    "npu_cycles": (lambda a: (_or_last(a.npu_cycles), -(a.app_accuracy or 0)), "fewest NPU cycles (Vela)"),
+    "arena_bytes": (lambda a: (last_if_missing(a.arena_bytes), -(a.app_accuracy or 0)), "smallest TFLM arena"),
+    "npu_cycles": (lambda a: (last_if_missing(a.npu_cycles), -(a.app_accuracy or 0)), "fewest NPU cycles (Vela)"),
 }
 
 
-def _or_last(value: float | None) -> float:
+def last_if_missing(value: float | None) -> float:
+    """A sort key that puts a figure that was not measured after every measured one."""
     return float("inf") if value is None else value
 
 
