@@ -376,3 +376,14 @@ def test_a_build_that_fails_on_a_bad_image_leaves_no_runs_folder(tmp_path, monke
     # assert: one named line, exit 2, and no runs/ left behind
     assert result.exit_code == 2 and "broken.png" in result.stderr, result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_damaged_zero_point_is_named_not_a_crash(tmp_path):
+    """A tiny int8 file whose uint8 input's zero point a fuzz test set to 11,403,264 (kept in tests/data/models):
+    LiteRT reads files unverified and crashed the process in allocate_tensors; `edgecnn verify` names the damage.
+    In a child process, so a crash fails this test instead of ending the suite."""
+    model = Path(__file__).parent / "data" / "models" / "damaged_zero_point.tflite"
+    done = subprocess.run([sys.executable, "-m", "edgecnn", "verify", str(model), "--out", str(tmp_path / "r"),
+                           "--quiet"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])
+    assert "zero point outside uint8's range; the file is damaged" in done.stderr and str(model) in done.stderr
