@@ -45,7 +45,7 @@ def litert_interpreter(path: str | Path, allocate: bool = True, **options):
     try:
         with captured_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate" on every load
             interpreter = Interpreter(model_path=str(path), **options)
-            _check_zero_points(path, interpreter)
+            _check_tensors(path, interpreter)
             if allocate:
                 interpreter.allocate_tensors()
         # LiteRT decodes tensor names in every details call (get_tensor_details skips a tensor it cannot decode)
@@ -57,20 +57,31 @@ def litert_interpreter(path: str | Path, allocate: bool = True, **options):
     return interpreter
 
 
-def _check_zero_points(path: Path, interpreter) -> None:
-    """Every quantized tensor's zero points inside its integer type's range, as the TFLite spec requires: LiteRT
-    reads the file unverified, and a damaged zero point (a uint8 input's at 11,403,264, found by the fuzz tests)
-    crashed the process in allocate_tensors instead of failing."""
+# No tensor of an edge model comes near this (MobileNetV2's largest activation at 224 px: 4.8 MB).
+MAX_TENSOR_BYTES = 256 << 20
+
+
+def _check_tensors(path: Path, interpreter) -> None:
+    """Before LiteRT allocates: every tensor's declared size below MAX_TENSOR_BYTES, every quantized tensor's scales
+    finite and not negative and its zero points inside its integer type's range (the TFLite spec). LiteRT reads the
+    file unverified, and damaged values the fuzz tests made crashed the process in allocate_tensors (a uint8 input's
+    zero point at 11,403,264, its scale at -4.3e9) or had it killed for memory (an input 16,187,408 rows high: 22 GB)."""
     import numpy as np
 
     for tensor in interpreter.get_tensor_details():
-        zero_points = tensor["quantization_parameters"]["zero_points"]
-        dtype = np.dtype(tensor["dtype"])
-        if len(zero_points) and dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            if zero_points.min() < info.min or zero_points.max() > info.max:
-                raise VerificationError(f"{path}: tensor {tensor['name']!r} has a zero point outside {dtype.name}'s "
-                                        "range; the file is damaged")
+        params = tensor["quantization_parameters"]
+        scales, zero_points, dtype = params["scales"], params["zero_points"], np.dtype(tensor["dtype"])
+        declared = float(np.prod(np.abs(tensor["shape"]).astype(np.float64))) * dtype.itemsize
+        problem = None
+        if declared > MAX_TENSOR_BYTES:
+            problem = f"shape {tensor['shape'].tolist()} ({declared / 2**20:,.0f} MiB, above {MAX_TENSOR_BYTES >> 20} MiB)"
+        elif len(scales) and not (np.isfinite(scales).all() and (scales >= 0).all()):  # 0: an all-zero channel
+            problem = "a negative or infinite scale"
+        elif len(zero_points) and dtype.kind in "iu" and not (
+                np.iinfo(dtype).min <= zero_points.min() and zero_points.max() <= np.iinfo(dtype).max):
+            problem = f"a zero point outside {dtype.name}'s range"
+        if problem:
+            raise VerificationError(f"{path}: tensor {tensor['name']!r} has {problem}; the file is damaged")
 
 
 def load_onnx(path: str | Path):

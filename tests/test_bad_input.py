@@ -378,12 +378,16 @@ def test_a_build_that_fails_on_a_bad_image_leaves_no_runs_folder(tmp_path, monke
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_damaged_zero_point_is_named_not_a_crash(tmp_path):
-    """A tiny int8 file whose uint8 input's zero point a fuzz test set to 11,403,264 (kept in tests/data/models):
-    LiteRT reads files unverified and crashed the process in allocate_tensors; `edgecnn verify` names the damage.
-    In a child process, so a crash fails this test instead of ending the suite."""
-    model = Path(__file__).parent / "data" / "models" / "damaged_zero_point.tflite"
+@pytest.mark.parametrize("name, problem", [("damaged_zero_point", "a zero point outside uint8's range"),
+                                           ("damaged_scale", "a negative or infinite scale"),
+                                           ("damaged_shape", "shape [1, 16187408, 16, 3] (741 MiB, above 256 MiB)")])
+def test_damaged_quantization_is_named_not_a_crash(tmp_path, name, problem):
+    """Tiny int8 files the fuzz tests damaged (kept in tests/data/models): the uint8 input's zero point at 11,403,264,
+    its scale at -4.3e9, its height at 16,187,408. LiteRT reads files unverified and crashed the process in
+    allocate_tensors (or took 22 GB and was killed); `edgecnn verify` names the damage. In a child process, so a
+    crash fails this test instead of ending the suite."""
+    model = Path(__file__).parent / "data" / "models" / f"{name}.tflite"
     done = subprocess.run([sys.executable, "-m", "edgecnn", "verify", str(model), "--out", str(tmp_path / "r"),
                            "--quiet"], capture_output=True, text=True, check=False)
     assert done.returncode == 2, (done.returncode, done.stderr[-500:])
-    assert "zero point outside uint8's range; the file is damaged" in done.stderr and str(model) in done.stderr
+    assert f"{problem}; the file is damaged" in done.stderr and str(model) in done.stderr
