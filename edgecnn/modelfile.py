@@ -65,7 +65,8 @@ def _check_tensors(path: Path, interpreter) -> None:
     """Before LiteRT allocates: every tensor's declared size below MAX_TENSOR_BYTES, every quantized tensor's scales
     finite and not negative and its zero points inside its integer type's range (the TFLite spec). LiteRT reads the
     file unverified, and damaged values the fuzz tests made crashed the process in allocate_tensors (a uint8 input's
-    zero point at 11,403,264, its scale at -4.3e9) or had it killed for memory (an input 16,187,408 rows high: 22 GB)."""
+    zero point at 11,403,264, its scale at -4.3e9) or had it killed for memory (an input 16,187,408 rows high:
+    22 GB)."""
     import numpy as np
 
     for tensor in interpreter.get_tensor_details():
@@ -74,7 +75,8 @@ def _check_tensors(path: Path, interpreter) -> None:
         declared = float(np.prod(np.abs(tensor["shape"]).astype(np.float64))) * dtype.itemsize
         problem = None
         if declared > MAX_TENSOR_BYTES:
-            problem = f"shape {tensor['shape'].tolist()} ({declared / 2**20:,.0f} MiB, above {MAX_TENSOR_BYTES >> 20} MiB)"
+            size = f"{declared / 2**20:,.0f} MiB, above {MAX_TENSOR_BYTES >> 20} MiB"
+            problem = f"shape {tensor['shape'].tolist()} ({size})"
         elif len(scales) and not (np.isfinite(scales).all() and (scales >= 0).all()):  # 0: an all-zero channel
             problem = "a negative or infinite scale"
         elif len(zero_points) and dtype.kind in "iu" and not (
