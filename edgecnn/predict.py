@@ -9,8 +9,8 @@ import numpy as np
 from rich.table import Table
 
 from edgecnn.artifacts import open_artifact
+from edgecnn.artifacts.runners import predict_pixels
 from edgecnn.console import console
-from edgecnn.data.contract import normalize
 from edgecnn.data.images import IMAGE_SUFFIXES, BadImage, ImageFormat, is_image_name, load_image
 from edgecnn.errors import DataError
 from edgecnn.fileio import read_user_text
@@ -52,8 +52,7 @@ def predict_files(model_path: Path, targets: list[Path], top_k: int = 3, normali
             pixels[i] = load_image(path, fmt)
         except BadImage as exc:
             raise DataError(f"{path}: {exc}") from None
-    probabilities = np.concatenate([runner.predict(normalize(pixels[i : i + 256], contract))
-                                    for i in range(0, len(paths), 256)])
+    probabilities = predict_pixels(runner, pixels, contract)
     results = []
     for path, scores in zip(paths, probabilities):
         order = np.argsort(-scores, kind="stable")[:top_k]

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn.artifacts.runners import dequantized, to_tensor_dtype
-from edgecnn.errors import MissingDependency, VerificationError
+from edgecnn.errors import VerificationError
 from edgecnn.fileio import captured_native_stderr
-from edgecnn.mcu import MCU_EXTRA, tflm_available
+from edgecnn.mcu import require_mcu_tools
 
 RUNTIME = "TFLM (reference kernels)"
 # Room for any model edgecnn makes (the shapes recipe's int8 file uses 94 KiB); the measured total is reported.
@@ -67,8 +67,7 @@ class TflmRunner:
 
 def open_tflm(path: Path, arena_size: int = ARENA_PROBE_BYTES) -> TflmRunner | TflmRefusal:
     """The file in TFLM, or why TFLM refuses it (an operator or type its kernels lack)."""
-    if not tflm_available():
-        raise MissingDependency(f"TensorFlow Lite Micro (tflite-micro) is not installed; {MCU_EXTRA}")
+    require_mcu_tools(f"{path} in TFLM", None)
     from tflite_micro.python.tflite_micro import runtime  # lazy: the mcu extra
 
     with captured_native_stderr(always=True) as log:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgecnn.errors import MissingDependency, VerificationError
-from edgecnn.mcu import MCU_EXTRA, vela_available
+from edgecnn.errors import VerificationError
+from edgecnn.mcu import require_mcu_tools
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import NpuConfig
@@ -60,8 +60,7 @@ class VelaEstimate:
 
 def estimate(path: Path, target: NpuConfig, out_dir: Path) -> VelaEstimate:
     """Compile `path` with Vela for `target` into `out_dir` and read its summary."""
-    if not vela_available():
-        raise MissingDependency(f"verify.npu needs Arm's Vela compiler (ethos-u-vela); {MCU_EXTRA}")
+    require_mcu_tools(None, "verify.npu")
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "ethosu.vela", str(path), *vela_arguments(target), "--output-dir", str(out_dir),
                "--verbose-performance"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgecnn.artifacts import Artifact
 from edgecnn.artifacts.kernels import sparsity_summary
+from edgecnn.artifacts.runners import predict_pixels
 from edgecnn.data import normalize
 from edgecnn.errors import VerificationError
 from edgecnn.verify.classes import class_results
@@ -47,9 +48,7 @@ def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.nda
         raise VerificationError(
             f"{artifact.path}: input shape {list(runner.input_shape)} does not match the data's {list(contract.shape)}"
         )
-    # Normalized a chunk at a time: float32 is four times the uint8 test split.
-    probabilities = np.concatenate([runner.predict(normalize(images[start : start + 256], contract))
-                                    for start in range(0, len(images), 256)])
+    probabilities = predict_pixels(runner, images, contract)
     x = normalize(images[:64], contract)  # the latency harness cycles through up to 64 real images
     accuracy = float((probabilities.argmax(1) == labels).mean()) if labels is not None else None
     per_class = class_results(probabilities, labels, contract.labels) if labels is not None else {}
@@ -68,8 +67,7 @@ def verify_artifact(artifact: Artifact, name: str, fmt_name: str, images: np.nda
     mcu = None
     if mcu_applies(artifact.kind, precision, settings):
         folder = mcu_folder or Path(tempfile.mkdtemp(prefix="edgecnn-vela-"))  # not kept: nowhere was named
-        mcu = measure_mcu(artifact.path, images, labels, lambda chunk: normalize(chunk, contract), probabilities,
-                          settings, folder)
+        mcu = measure_mcu(artifact.path, images, labels, contract, probabilities, settings, folder)
     return ArtifactResult(
         name=name, path=str(artifact.path), format=fmt_name, precision=precision, runtime=runner.runtime,
         size_bytes=size, gzip_bytes=gz, accuracy=accuracy, agreement=agreement, max_abs_diff=max_diff,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from edgecnn.artifacts.runners import predict_pixels
 from edgecnn.data.frames import centre_region, letterbox
-from edgecnn.data.contract import normalize
 from edgecnn.data.images import ImageFormat, open_image, to_model_pixels
 from edgecnn.errors import VerificationError
 from edgecnn.verify.record import AppResult, AppView
@@ -93,8 +93,7 @@ def predict_top1(artifact, contract, frames: list[np.ndarray]) -> np.ndarray:
     fmt = ImageFormat((contract.height, contract.width), contract.channels, contract.resize)
     runner = artifact.runner(1)
     pixels = np.stack([to_model_pixels(Image.fromarray(frame), fmt) for frame in frames])
-    return np.concatenate([runner.predict(normalize(pixels[i:i + 256], contract)).argmax(1)
-                           for i in range(0, len(pixels), 256)])
+    return predict_pixels(runner, pixels, contract).argmax(1)
 
 
 def mediapipe_tasks():

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgecnn.errors import MissingDependency
-from edgecnn.mcu import MCU_EXTRA, tflm_available
+from edgecnn.artifacts.runners import predict_pixels
+from edgecnn.mcu import tflm_available
 from edgecnn.mcu.tflm import RUNTIME, TflmRefusal, open_tflm
 from edgecnn.mcu.vela import estimate
 from edgecnn.verify.record import McuResult, NpuEstimate, TflmResult
@@ -18,37 +18,31 @@ from edgecnn.verify.record import McuResult, NpuEstimate, TflmResult
 if TYPE_CHECKING:  # annotations only: no import at run time
     from edgecnn.recipe import NpuConfig, VerifyConfig
 
-_CHUNK = 256
-
-
 def mcu_applies(kind: str, precision: str, settings: VerifyConfig) -> bool:
     return kind == "tflite" and precision == "int8" and (settings.mcu_check != "never" or bool(settings.npu))
 
 
-def measure_mcu(path: Path, images: np.ndarray, labels: np.ndarray | None, normalized, litert: np.ndarray,
+def measure_mcu(path: Path, images: np.ndarray, labels: np.ndarray | None, contract, litert: np.ndarray,
                 settings: VerifyConfig, folder: Path) -> McuResult | None:
     """TFLM's row (when `mcu_check` lets it run) and Vela's estimates of one int8 file; None when neither ran (auto
-    without the mcu extra). `normalized(chunk)` turns uint8 images into the file's float input, as LiteRT was fed;
-    `litert` holds LiteRT's probabilities."""
+    without the mcu extra). `images` are uint8 pixels fed as `contract` says, as LiteRT was fed; `litert` holds
+    LiteRT's probabilities."""
     # auto runs TFLM when it is installed, and fails without it when a budget needs its figures
     wanted = settings.mcu_check == "always" or (settings.mcu_check == "auto" and (tflm_available()
                                                                                    or settings.mcu_budgets()))
-    tflm = tflm_row(path, images, labels, normalized, litert) if wanted else None
+    tflm = tflm_row(path, images, labels, contract, litert) if wanted else None
     if tflm is None and not settings.npu:
         return None
     return McuResult(tflm=tflm, npu=[npu_row(path, target, folder) for target in settings.npu])
 
 
-def tflm_row(path: Path, images: np.ndarray, labels, normalized, litert: np.ndarray) -> TflmResult:
-    if not tflm_available():
-        raise MissingDependency(f"verify.mcu_check: TensorFlow Lite Micro is not installed; {MCU_EXTRA}")
-    flash = Path(path).stat().st_size
+def tflm_row(path: Path, images: np.ndarray, labels, contract, litert: np.ndarray) -> TflmResult:
     runner = open_tflm(path)
+    flash = Path(path).stat().st_size
     if isinstance(runner, TflmRefusal):
         return TflmResult(runtime=RUNTIME, runs=False, flash_bytes=flash, refused_operators=runner.operators,
                           reason=runner.reason)
-    probabilities = np.concatenate([runner.predict(normalized(images[start:start + _CHUNK]))
-                                    for start in range(0, len(images), _CHUNK)])
+    probabilities = predict_pixels(runner, images, contract)
     top1 = probabilities.argmax(1)
     return TflmResult(
         runtime=RUNTIME, runs=True, accuracy=None if labels is None else float((top1 == labels).mean()),
